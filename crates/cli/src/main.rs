@@ -1,0 +1,2 @@
+//! The `nimscale` command.
+fn main() {}

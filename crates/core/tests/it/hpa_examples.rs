@@ -1,0 +1,1 @@
+//! The worked examples of hpa-algorithm.md §16 (filled in below).

@@ -1,0 +1,1 @@
+//! Property tests of HPA invariants (filled in below).

@@ -1,0 +1,3 @@
+//! # nimscale-output
+//!
+//! Renderings of core values for people and tools.

@@ -1,0 +1,3 @@
+//! # nimscale-runner
+//!
+//! Loading and validating user files into core values.
