@@ -30,6 +30,8 @@ pub struct ControllerConfig {
     pub pod_level_resources: bool,
     /// Feature gate HPAConfigurableTolerance (on since 1.35).
     pub configurable_tolerance: bool,
+    /// Feature gate HPAScaleToZero (alpha, off; announced on by default in 1.37).
+    pub scale_to_zero: bool,
 }
 
 impl Default for ControllerConfig {
@@ -42,6 +44,7 @@ impl Default for ControllerConfig {
             initial_readiness_delay: SimDuration::from_secs(30),
             pod_level_resources: true,
             configurable_tolerance: true,
+            scale_to_zero: false,
         }
     }
 }
@@ -280,9 +283,20 @@ pub fn reconcile(
         events: Vec::new(),
     };
     let (min, max) = (spec.min_replicas, spec.max_replicas);
+    let stz = cfg.scale_to_zero;
+    let obj_ext = spec
+        .metrics
+        .iter()
+        .any(|m| matches!(m, MetricSpec::Object { .. } | MetricSpec::External { .. }));
+    let stz_cond = stz
+        && run
+            .conditions
+            .iter()
+            .any(|c| c.type_ == ConditionType::ScaledToZero && c.status == ConditionStatus::True);
+    let from_zero = current == 0 && ((min != 0 && stz_cond) || (stz_cond && obj_ext));
     let mut desired = 0;
     let mut rescale = true;
-    if current == 0 {
+    if current == 0 && !from_zero {
         rescale = false;
         run.cond(
             ConditionType::ScalingActive,
@@ -290,10 +304,14 @@ pub fn reconcile(
             "ScalingDisabled",
             "scaling is disabled since the replica count of the target is zero".to_string(),
         );
-    } else if current > max {
+        if !stz {
+            run.conditions
+                .retain(|c| c.type_ != ConditionType::ScaledToZero);
+        }
+    } else if current > max && !from_zero {
         d.rescale_reason = "Current number of replicas above Spec.MaxReplicas".to_string();
         desired = max;
-    } else if current < min {
+    } else if current < min && !from_zero {
         d.rescale_reason = "Current number of replicas below Spec.MinReplicas".to_string();
         desired = min;
     } else {
@@ -354,6 +372,13 @@ pub fn reconcile(
                 normalization_conditions(&mut run, &trace);
                 desired = trace.limited;
                 d.normalization = Some(trace);
+                if from_zero && min != 0 && desired < min {
+                    desired = min;
+                    if d.rescale_reason.is_empty() {
+                        d.rescale_reason =
+                            "Current number of replicas below Spec.MinReplicas".to_string();
+                    }
+                }
                 rescale = desired != current;
             }
         }
@@ -380,6 +405,22 @@ pub fn reconcile(
             desired,
         );
         state.last_scale_time = Some(now);
+        if stz {
+            let (status, reason, msg) = if current > 0 && desired == 0 && min == 0 && obj_ext {
+                (
+                    ConditionStatus::True,
+                    "ScaledToZero",
+                    "the HPA controller scaled the workload to zero",
+                )
+            } else {
+                (
+                    ConditionStatus::False,
+                    "NotScaledToZero",
+                    "the HPA controller did not scale the workload to zero",
+                )
+            };
+            run.cond(ConditionType::ScaledToZero, status, reason, msg.to_string());
+        }
     } else {
         desired = current;
     }

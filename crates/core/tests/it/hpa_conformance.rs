@@ -551,6 +551,8 @@ fn reconcile_setup(inp: &Value) -> (ControllerConfig, Hpa, HpaState) {
         configurable_tolerance: c["configurable_tolerance_enabled"]
             .as_bool()
             .unwrap_or(true),
+        // The vectors treat HPAScaleToZero as disabled (ORIGIN.md).
+        scale_to_zero: false,
     };
     let h = &inp["hpa"];
     let spec = HpaSpec {
