@@ -246,19 +246,18 @@ impl Quantity {
             return "0".to_string();
         }
         let sign = if self.negative { "-" } else { "" };
-        if self.format == QuantityFormat::BinarySI {
-            if let Some(n) = self.exact_integer() {
-                if n >= 1024 {
-                    let mut n = n;
-                    let mut k = 0;
-                    while n % 1024 == 0 && k < BINARY_SUFFIXES.len() {
-                        n /= 1024;
-                        k += 1;
-                    }
-                    let suffix = if k == 0 { "" } else { BINARY_SUFFIXES[k - 1].0 };
-                    return format!("{sign}{n}{suffix}");
-                }
+        if self.format == QuantityFormat::BinarySI
+            && let Some(n) = self.exact_integer()
+            && n >= 1024
+        {
+            let mut n = n;
+            let mut k = 0;
+            while n % 1024 == 0 && k < BINARY_SUFFIXES.len() {
+                n /= 1024;
+                k += 1;
             }
+            let suffix = if k == 0 { "" } else { BINARY_SUFFIXES[k - 1].0 };
+            return format!("{sign}{n}{suffix}");
         }
         let (mut m, mut e) = self.decimal_parts();
         if e < -9 {

@@ -1,3 +1,12 @@
 //! # nimscale-output
 //!
-//! Renderings of core values for people and tools.
+//! Renderings of core values for people and tools. The core never formats
+//! text (R7); this crate does.
+//!
+//! ```
+//! use nimscale_core::hpa::controller::ControllerConfig;
+//! let text = nimscale_output::explain::render_config(&ControllerConfig::default());
+//! assert!(text.contains("tolerance 0.1"));
+//! ```
+
+pub mod explain;

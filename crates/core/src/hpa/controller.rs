@@ -293,7 +293,8 @@ pub fn reconcile(
             .conditions
             .iter()
             .any(|c| c.type_ == ConditionType::ScaledToZero && c.status == ConditionStatus::True);
-    let from_zero = current == 0 && ((min != 0 && stz_cond) || (stz_cond && obj_ext));
+    // (min != 0 and ScaledToZero) or (ScaledToZero and an Object/External metric)
+    let from_zero = current == 0 && stz_cond && (min != 0 || obj_ext);
     let mut desired = 0;
     let mut rescale = true;
     if current == 0 && !from_zero {

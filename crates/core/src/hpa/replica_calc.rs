@@ -469,14 +469,16 @@ fn external_fetch(
     };
     match values {
         Err(e) => Err(wrap(e)),
-        Ok((v, _)) if v.is_empty() => Err(wrap("no metrics returned from external metrics API")),
+        Ok(([], _)) => Err(wrap("no metrics returned from external metrics API")),
         Ok((v, t)) => Ok((v.to_vec(), t)),
     }
 }
 
 /// `GetExternalMetricReplicas`: External metric with a Value target.
+// The arguments mirror upstream's signature one for one.
 /// `selector` is the Go rendering of the metric selector (see
 /// [`super::selector::go_format_label_selector`]).
+#[allow(clippy::too_many_arguments)]
 pub fn external_value(
     cx: &CalcContext,
     current: i32,

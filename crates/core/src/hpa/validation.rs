@@ -109,7 +109,12 @@ fn path_segment_errors(name: &str) -> Vec<&'static str> {
     out
 }
 
-fn validate_ref(r: &api::CrossVersionObjectReference, path: &str, e: &mut Errs) {
+fn validate_ref(
+    r: &api::CrossVersionObjectReference,
+    path: &str,
+    require_group: bool,
+    e: &mut Errs,
+) {
     for (field, v) in [("kind", &r.kind), ("name", &r.name)] {
         if v.is_empty() {
             e.required(format!("{path}.{field}"), "");
@@ -133,7 +138,7 @@ fn validate_ref(r: &api::CrossVersionObjectReference, path: &str, e: &mut Errs) 
             return;
         }
     };
-    if group.is_empty() && r.kind != "ReplicationController" {
+    if require_group && group.is_empty() && r.kind != "ReplicationController" {
         e.invalid(
             format!("{path}.apiVersion"),
             quoted(&av),
@@ -167,32 +172,32 @@ fn validate_target(t: &api::MetricTarget, path: &str, e: &mut Errs) {
             "must be either Utilization, Value, or AverageValue",
         );
     }
-    if let Some(v) = &t.value {
-        if !positive(v) {
-            e.invalid(
-                format!("{path}.value"),
-                quoted(&v.canonical()),
-                "must be positive",
-            );
-        }
+    if let Some(v) = &t.value
+        && !positive(v)
+    {
+        e.invalid(
+            format!("{path}.value"),
+            quoted(&v.canonical()),
+            "must be positive",
+        );
     }
-    if let Some(v) = &t.average_value {
-        if !positive(v) {
-            e.invalid(
-                format!("{path}.averageValue"),
-                quoted(&v.canonical()),
-                "must be positive",
-            );
-        }
+    if let Some(v) = &t.average_value
+        && !positive(v)
+    {
+        e.invalid(
+            format!("{path}.averageValue"),
+            quoted(&v.canonical()),
+            "must be positive",
+        );
     }
-    if let Some(u) = t.average_utilization {
-        if u < 1 {
-            e.invalid(
-                format!("{path}.averageUtilization"),
-                u,
-                "must be greater than 0",
-            );
-        }
+    if let Some(u) = t.average_utilization
+        && u < 1
+    {
+        e.invalid(
+            format!("{path}.averageUtilization"),
+            u,
+            "must be greater than 0",
+        );
     }
 }
 
@@ -219,7 +224,12 @@ fn validate_metric(m: &api::MetricSpec, path: &str, e: &mut Errs) {
         present.push("object");
         if present.len() == 1 {
             let p = format!("{path}.object");
-            validate_ref(&o.described_object, &format!("{p}.describedObject"), e);
+            validate_ref(
+                &o.described_object,
+                &format!("{p}.describedObject"),
+                false,
+                e,
+            );
             validate_id(&o.metric, &format!("{p}.metric"), e);
             validate_target(&o.target, &format!("{p}.target"), e);
             if o.target.value.is_none() && o.target.average_value.is_none() {
@@ -306,13 +316,13 @@ fn validate_metric(m: &api::MetricSpec, path: &str, e: &mut Errs) {
         "External" => Some(("external", m.external.is_some())),
         _ => None,
     };
-    if let Some((field, there)) = expected {
-        if !there {
-            e.required(
-                format!("{path}.{field}"),
-                "must populate information for the given metric source",
-            );
-        }
+    if let Some((field, there)) = expected
+        && !there
+    {
+        e.required(
+            format!("{path}.{field}"),
+            "must populate information for the given metric source",
+        );
     }
     if present.len() != 1 {
         for p in present {
@@ -343,14 +353,14 @@ fn validate_rules(r: &api::HpaScalingRules, path: &str, e: &mut Errs) {
             );
         }
     }
-    if let Some(s) = &r.select_policy {
-        if !matches!(s.as_str(), "Max" | "Min" | "Disabled") {
-            e.push(
-                format!("{path}.selectPolicy"),
-                FieldErrorKind::NotSupported(quoted(s), vec!["Disabled", "Max", "Min"]),
-                "",
-            );
-        }
+    if let Some(s) = &r.select_policy
+        && !matches!(s.as_str(), "Max" | "Min" | "Disabled")
+    {
+        e.push(
+            format!("{path}.selectPolicy"),
+            FieldErrorKind::NotSupported(quoted(s), vec!["Disabled", "Max", "Min"]),
+            "",
+        );
     }
     if let Some(ps) = &r.policies {
         if ps.is_empty() {
@@ -387,14 +397,14 @@ fn validate_rules(r: &api::HpaScalingRules, path: &str, e: &mut Errs) {
             }
         }
     }
-    if let Some(t) = &r.tolerance {
-        if t.is_negative() {
-            e.invalid(
-                format!("{path}.tolerance"),
-                quoted(&t.canonical()),
-                "must be greater than or equal to 0",
-            );
-        }
+    if let Some(t) = &r.tolerance
+        && t.is_negative()
+    {
+        e.invalid(
+            format!("{path}.tolerance"),
+            quoted(&t.canonical()),
+            "must be greater than or equal to 0",
+        );
     }
 }
 
@@ -407,14 +417,14 @@ pub fn validate_spec(
 ) -> Result<HpaSpec, Vec<FieldError>> {
     let mut e = Errs(Vec::new());
     let lower = if opts.scale_to_zero { 0 } else { 1 };
-    if let Some(min) = spec.min_replicas {
-        if min < lower {
-            e.invalid(
-                format!("{root}.minReplicas"),
-                min,
-                format!("must be greater than or equal to {lower}"),
-            );
-        }
+    if let Some(min) = spec.min_replicas
+        && min < lower
+    {
+        e.invalid(
+            format!("{root}.minReplicas"),
+            min,
+            format!("must be greater than or equal to {lower}"),
+        );
     }
     if spec.max_replicas == 0 {
         e.required(
@@ -428,18 +438,18 @@ pub fn validate_spec(
             "must be greater than or equal to 1",
         );
     }
-    if let Some(min) = spec.min_replicas {
-        if spec.max_replicas < min {
-            e.invalid(
-                format!("{root}.maxReplicas"),
-                spec.max_replicas,
-                "must be greater than or equal to `minReplicas`",
-            );
-        }
+    if let Some(min) = spec.min_replicas
+        && spec.max_replicas < min
+    {
+        e.invalid(
+            format!("{root}.maxReplicas"),
+            spec.max_replicas,
+            "must be greater than or equal to `minReplicas`",
+        );
     }
     if opts.require_scale_target_ref {
         match &spec.scale_target_ref {
-            Some(r) => validate_ref(r, &format!("{root}.scaleTargetRef"), &mut e),
+            Some(r) => validate_ref(r, &format!("{root}.scaleTargetRef"), true, &mut e),
             None => e.required(format!("{root}.scaleTargetRef"), ""),
         }
     }

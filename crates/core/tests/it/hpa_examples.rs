@@ -144,7 +144,7 @@ fn cx(now: SimTime) -> CalcContext {
     }
 }
 
-fn cond<'a>(d: &'a Decision, t: ConditionType) -> (&'a str, &'a str) {
+fn cond(d: &Decision, t: ConditionType) -> (&str, &str) {
     let c = d
         .conditions
         .iter()

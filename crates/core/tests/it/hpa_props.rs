@@ -10,7 +10,9 @@ use nimscale_core::hpa::history::{HpaHistory, Recommendation};
 use nimscale_core::hpa::pods::{ReadinessRules, ReadyCondition};
 use nimscale_core::hpa::replica_calc::{self as rc, CalcContext, Tolerances};
 use nimscale_core::hpa::spec::{Behavior, HpaSpec, PolicyType, ScalingPolicy, ScalingRules};
-use nimscale_core::hpa::{ConditionStatus, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase};
+use nimscale_core::hpa::{
+    ConditionStatus, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase,
+};
 use nimscale_core::time::{SimDuration, SimTime};
 use proptest::prelude::*;
 
@@ -35,7 +37,11 @@ fn arb_rules() -> impl Strategy<Value = Option<ScalingRules>> {
                 policies: Some(
                     ps.into_iter()
                         .map(|(pods, value, period)| ScalingPolicy {
-                            type_: if pods { PolicyType::Pods } else { PolicyType::Percent },
+                            type_: if pods {
+                                PolicyType::Pods
+                            } else {
+                                PolicyType::Percent
+                            },
                             value,
                             period_seconds: period,
                         })
@@ -76,11 +82,7 @@ fn pod(name: String, request_m: i64) -> PodInfo {
 
 /// Runs normalization steps every 15 s with random proposals; returns
 /// `(time, current, proposal, result)` per step.
-fn run_steps(
-    spec: &HpaSpec,
-    current0: i32,
-    proposals: &[i32],
-) -> Vec<(SimTime, i32, i32, i32)> {
+fn run_steps(spec: &HpaSpec, current0: i32, proposals: &[i32]) -> Vec<(SimTime, i32, i32, i32)> {
     let cfg = ControllerConfig::default();
     let mut h = HpaHistory {
         recommendations: Some(vec![Recommendation {
@@ -94,7 +96,11 @@ fn run_steps(
     for (k, &p) in proposals.iter().enumerate() {
         let now = SimTime::from_secs(15 * k as i64);
         let new = match &spec.behavior {
-            Some(b) => controller::normalize_behavior(&cfg, spec, b, &mut h, now, cur, p).0.limited,
+            Some(b) => {
+                controller::normalize_behavior(&cfg, spec, b, &mut h, now, cur, p)
+                    .0
+                    .limited
+            }
             None => {
                 let r = h.recommendations.get_or_insert_with(Vec::new);
                 controller::normalize_legacy(&cfg, spec, r, now, cur, p).limited
