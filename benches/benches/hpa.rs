@@ -7,12 +7,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use nimscale_core::hpa::controller::{
     ControllerConfig, Hpa, HpaState, MetricsClient, PodLister, ScaleInfo, reconcile,
 };
-use nimscale_core::hpa::pods::ReadyCondition;
 use nimscale_core::hpa::selector::Selector;
 use nimscale_core::hpa::spec::{Behavior, HpaSpec, MetricId, MetricSpec, MetricTarget, ObjectRef};
-use nimscale_core::hpa::{
-    ConditionStatus, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase,
-};
+use nimscale_core::hpa::{PodInfo, PodMetric, PodMetricsList};
 use nimscale_core::time::{SimDuration, SimTime};
 
 struct World(Vec<PodInfo>, PodMetricsList);
@@ -38,23 +35,9 @@ impl MetricsClient for World {
 
 fn bench(c: &mut Criterion) {
     let pods: Vec<PodInfo> = (0..10)
-        .map(|i| PodInfo {
-            name: format!("p{i}"),
-            phase: PodPhase::Running,
-            ready: Some(ReadyCondition {
-                status: ConditionStatus::True,
-                last_transition: SimTime::from_secs(-3600),
-            }),
-            start_time: Some(SimTime::from_secs(-3600)),
-            deleted: false,
-            containers: vec![ContainerInfo {
-                name: "nim".into(),
-                requests: Some(BTreeMap::from([("cpu".to_string(), 1000)])),
-                restart_always: false,
-            }],
-            init_containers: Vec::new(),
-            pod_requests: None,
-            labels: BTreeMap::new(),
+        .map(|i| {
+            let req = BTreeMap::from([("cpu".to_string(), 1000)]);
+            PodInfo::running_ready(format!("p{i}"), req, SimTime::from_secs(-3600))
         })
         .collect();
     let list = PodMetricsList {

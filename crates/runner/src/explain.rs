@@ -480,24 +480,7 @@ fn generated(n: i32, requests: &BTreeMap<String, Quantity>, name: &str) -> Vec<P
         .map(|(k, q)| (k.clone(), q.milli_value()))
         .collect();
     (0..n.max(0))
-        .map(|i| PodInfo {
-            name: format!("{name}-{i}"),
-            phase: PodPhase::Running,
-            ready: Some(ReadyCondition {
-                status: ConditionStatus::True,
-                last_transition: LONG_AGO,
-            }),
-            start_time: Some(LONG_AGO),
-            deleted: false,
-            containers: vec![ContainerInfo {
-                name: "nim".to_string(),
-                requests: (!req.is_empty()).then(|| req.clone()),
-                restart_always: false,
-            }],
-            init_containers: Vec::new(),
-            pod_requests: None,
-            labels: BTreeMap::new(),
-        })
+        .map(|i| PodInfo::running_ready(format!("{name}-{i}"), req.clone(), LONG_AGO))
         .collect()
 }
 

@@ -92,6 +92,29 @@ pub struct PodInfo {
 }
 
 impl PodInfo {
+    /// A Running pod, Ready since `since` (also its start time), with one
+    /// container `nim` requesting `requests` (milli-values; none when empty).
+    pub fn running_ready(name: String, requests: BTreeMap<String, i64>, since: SimTime) -> Self {
+        PodInfo {
+            name,
+            phase: PodPhase::Running,
+            ready: Some(ReadyCondition {
+                status: ConditionStatus::True,
+                last_transition: since,
+            }),
+            start_time: Some(since),
+            deleted: false,
+            containers: vec![ContainerInfo {
+                name: "nim".to_string(),
+                requests: (!requests.is_empty()).then_some(requests),
+                restart_always: false,
+            }],
+            init_containers: Vec::new(),
+            pod_requests: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
     /// Phase Running and Ready condition True (`podutil.IsPodReady`).
     pub fn is_running_and_ready(&self) -> bool {
         self.phase == PodPhase::Running

@@ -2,8 +2,6 @@
 //! Common assumptions: tolerance 0.1, 300 s downscale window, reconciles every
 //! 15 s, pods Running and Ready for longer than 5 minutes.
 
-use std::collections::BTreeMap;
-
 use nimscale_core::hpa::controller::{
     ControllerConfig, Decision, Hpa, HpaState, MetricsClient, PodLister, ScaleInfo, reconcile,
 };
@@ -15,7 +13,7 @@ use nimscale_core::hpa::spec::{
     ScalingRules,
 };
 use nimscale_core::hpa::{
-    ConditionStatus, ConditionType, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase,
+    ConditionStatus, ConditionType, PodInfo, PodMetric, PodMetricsList, PodPhase,
     pods::ReadinessRules,
 };
 use nimscale_core::quantity::Quantity;
@@ -24,24 +22,11 @@ use nimscale_core::time::{SimDuration, SimTime};
 const START: SimTime = SimTime::from_secs(-3600);
 
 fn pod(name: &str, cpu_request_m: i64) -> PodInfo {
-    PodInfo {
-        name: name.to_string(),
-        phase: PodPhase::Running,
-        ready: Some(ReadyCondition {
-            status: ConditionStatus::True,
-            last_transition: START,
-        }),
-        start_time: Some(START),
-        deleted: false,
-        containers: vec![ContainerInfo {
-            name: "nim".to_string(),
-            requests: Some([("cpu".to_string(), cpu_request_m)].into()),
-            restart_always: false,
-        }],
-        init_containers: Vec::new(),
-        pod_requests: None,
-        labels: BTreeMap::new(),
-    }
+    PodInfo::running_ready(
+        name.to_string(),
+        [("cpu".to_string(), cpu_request_m)].into(),
+        START,
+    )
 }
 
 fn pending(name: &str, cpu_request_m: i64) -> PodInfo {

@@ -7,12 +7,10 @@ use std::collections::BTreeMap;
 
 use nimscale_core::hpa::controller::{self, ControllerConfig, HpaState};
 use nimscale_core::hpa::history::{HpaHistory, Recommendation};
-use nimscale_core::hpa::pods::{ReadinessRules, ReadyCondition};
+use nimscale_core::hpa::pods::ReadinessRules;
 use nimscale_core::hpa::replica_calc::{self as rc, CalcContext, Tolerances};
 use nimscale_core::hpa::spec::{Behavior, HpaSpec, PolicyType, ScalingPolicy, ScalingRules};
-use nimscale_core::hpa::{
-    ConditionStatus, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase,
-};
+use nimscale_core::hpa::{PodInfo, PodMetric, PodMetricsList};
 use nimscale_core::time::{SimDuration, SimTime};
 use proptest::prelude::*;
 
@@ -60,24 +58,11 @@ fn arb_behavior() -> impl Strategy<Value = Option<Behavior>> {
 }
 
 fn pod(name: String, request_m: i64) -> PodInfo {
-    PodInfo {
+    PodInfo::running_ready(
         name,
-        phase: PodPhase::Running,
-        ready: Some(ReadyCondition {
-            status: ConditionStatus::True,
-            last_transition: SimTime::from_secs(-3600),
-        }),
-        start_time: Some(SimTime::from_secs(-3600)),
-        deleted: false,
-        containers: vec![ContainerInfo {
-            name: "c".to_string(),
-            requests: Some(BTreeMap::from([("cpu".to_string(), request_m)])),
-            restart_always: false,
-        }],
-        init_containers: Vec::new(),
-        pod_requests: None,
-        labels: BTreeMap::new(),
-    }
+        BTreeMap::from([("cpu".to_string(), request_m)]),
+        SimTime::from_secs(-3600),
+    )
 }
 
 /// Runs normalization steps every 15 s with random proposals; returns
