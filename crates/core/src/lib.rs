@@ -19,6 +19,8 @@
 //! assert_eq!(legacy::scale_up_limit(4), 8);
 //! ```
 
+pub mod engine;
 pub mod hpa;
 pub mod quantity;
+pub mod rng;
 pub mod time;

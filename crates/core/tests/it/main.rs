@@ -9,6 +9,9 @@
     clippy::unwrap_used
 )]
 
+mod engine_basics;
+mod engine_props;
+mod engine_support;
 mod hpa_conformance;
 mod hpa_examples;
 mod hpa_props;

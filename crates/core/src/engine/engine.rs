@@ -1,0 +1,968 @@
+//! One NIM/vLLM engine: the vLLM V1 scheduler over counted KV blocks, with
+//! decode runs advanced in closed form.
+//!
+//! ## State
+//!
+//! Requests are `WAITING` (FCFS queue, preempted ones at the front) or
+//! `RUNNING` (ordered by admission sequence number). Running requests are
+//! either *prefilling* (a prompt, or after preemption prompt + generated
+//! tokens, still to compute) or in the *decode set*. The decode set is kept
+//! as aggregates so that no step touches its members one by one: member `i`
+//! has `computed = coff_i + g` and `generated = goff_i + g`, where `g` counts
+//! engine steps; a min-heap gives the step at which each member finishes, and
+//! counts per residue class of `coff mod block_size` give, for any number of
+//! further steps, how many new KV blocks the set needs.
+//!
+//! ## Steps
+//!
+//! A step that involves prefill, admission or preemption is planned and
+//! applied individually ([`Phase::Step`]), exactly as vLLM's scheduler does
+//! it. A stretch of pure decode steps — nothing to admit, no block shortage —
+//! becomes a [`Phase::Run`] of `k` steps whose end time is computed in closed
+//! form (`run.rs`); it ends at the next completion, before the step that
+//! would run out of blocks, or early when an arrival could be admitted.
+//! Reading metrics in the middle of a run commits the steps finished so far.
+//!
+//! Time inside the engine is integer nanoseconds; the engine API speaks
+//! [`SimTime`] (microseconds).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use super::capacity::Capacity;
+use super::kv::KvPool;
+use super::metrics::{Dialect, EngineMetrics, ExposeContext, FinishReason, Gauges, Sample};
+use super::run::{RunShape, decode_blocks_needed, decode_steps_within, to_ns};
+use super::step_time::{BatchShape, StepTimeModel};
+use super::usage::{Usage, UsageModel};
+use crate::time::SimTime;
+
+/// One request as it reaches the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestSpec {
+    /// Caller's identifier, returned in the outcome.
+    pub id: u64,
+    /// When the client sent it; latencies are measured from here.
+    pub arrival: SimTime,
+    /// Prompt tokens (≥ 1).
+    pub prompt_tokens: u32,
+    /// Tokens the request generates before it ends (≥ 1).
+    pub output_tokens: u32,
+    /// How it ends after `output_tokens`: `Stop` (EOS) or `Length` (max_tokens).
+    pub finish: FinishReason,
+    /// Prefix hashes, one per `prefix_block_tokens` tokens of the prompt.
+    pub prefix: Option<Arc<[u64]>>,
+}
+
+/// A finished request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestOutcome {
+    /// Caller's identifier.
+    pub id: u64,
+    /// When the client sent it.
+    pub arrival: SimTime,
+    /// Why it ended.
+    pub finish: FinishReason,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub output_tokens: u32,
+    /// Seconds from arrival to first scheduled (`None`: never scheduled).
+    pub queue: Option<f64>,
+    /// Seconds from arrival to first token (`None`: no token).
+    pub ttft: Option<f64>,
+    /// Seconds from arrival to the end.
+    pub e2e: f64,
+    /// Mean seconds between output tokens (`None`: fewer than 2 tokens).
+    pub mean_itl: Option<f64>,
+    /// Times the request was preempted.
+    pub preemptions: u32,
+    /// Prompt tokens served from the prefix cache (first admission).
+    pub cached_tokens: u32,
+}
+
+/// Engine construction parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Limits and KV capacity.
+    pub capacity: Capacity,
+    /// Prefix caching on/off.
+    pub prefix_caching: bool,
+    /// Tokens per prefix hash.
+    pub prefix_block_tokens: u32,
+    /// Metric naming dialect.
+    pub dialect: Dialect,
+    /// `model_name` label.
+    pub model_name: String,
+    /// Process every step individually (for tests; slow).
+    pub exact_steps: bool,
+    /// Keep a [`RequestOutcome`] per finished request for the caller to drain.
+    pub record_outcomes: bool,
+    /// CPU and memory model.
+    pub usage: UsageModel,
+}
+
+#[derive(Clone, Debug)]
+struct Req {
+    spec: RequestSpec,
+    output: u32,
+    finish: FinishReason,
+    computed: u32,
+    generated: u32,
+    target: u32,
+    private_blocks: u32,
+    shared_chunks: u32,
+    decoding: bool,
+    coff: i64,
+    goff: i64,
+    seq: u64,
+    epoch: u32,
+    first_sched: i64,
+    first_token: i64,
+    last_token: i64,
+    preemptions: u32,
+    cached_tokens: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Run {
+    start: i64,
+    end: i64,
+    k: u64,
+    shape: RunShape,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Idle,
+    Step {
+        end: i64,
+        dur: i64,
+        n_dec: u32,
+        tokens: u32,
+    },
+    Run(Run),
+}
+
+/// One engine (one pod's worth of GPUs).
+pub struct Engine<M: StepTimeModel> {
+    cfg: EngineConfig,
+    model: M,
+    bs: u32,
+    now: i64,
+    reqs: Vec<Option<Req>>,
+    free_slots: Vec<usize>,
+    waiting: VecDeque<usize>,
+    running: BTreeMap<u64, usize>,
+    prefilling: Vec<usize>,
+    next_seq: u64,
+    g: u64,
+    n_dec: u32,
+    sum_coff: i64,
+    class: Vec<u32>,
+    fin: BinaryHeap<Reverse<(u64, u64, usize, u32)>>,
+    pool: KvPool,
+    phase: Phase,
+    chunks: Vec<(usize, u32)>,
+    published: Gauges,
+    metrics: EngineMetrics,
+    busy_ns: i64,
+    completions: Vec<RequestOutcome>,
+}
+
+/// `Req::seq` of a request that is not in the running set.
+const NOT_RUNNING: u64 = u64::MAX;
+
+fn ns_of(t: SimTime) -> i64 {
+    t.as_micros().saturating_mul(1_000)
+}
+
+fn secs(ns: i64) -> f64 {
+    ns as f64 * 1e-9
+}
+
+impl<M: StepTimeModel> Engine<M> {
+    /// An idle engine at time `now`.
+    pub fn new(cfg: EngineConfig, model: M, now: SimTime) -> Engine<M> {
+        let cap = &cfg.capacity;
+        let bs = cap.block_size;
+        let chunk_blocks = (cfg.prefix_block_tokens / bs).max(1);
+        let metrics = EngineMetrics::new(cfg.dialect, cap.max_model_len);
+        Engine {
+            pool: KvPool::new(cap.num_gpu_blocks, chunk_blocks),
+            bs,
+            now: ns_of(now),
+            reqs: Vec::new(),
+            free_slots: Vec::new(),
+            waiting: VecDeque::new(),
+            running: BTreeMap::new(),
+            prefilling: Vec::new(),
+            next_seq: 0,
+            g: 0,
+            n_dec: 0,
+            sum_coff: 0,
+            class: vec![0; bs as usize],
+            fin: BinaryHeap::new(),
+            phase: Phase::Idle,
+            chunks: Vec::new(),
+            published: Gauges::default(),
+            metrics,
+            busy_ns: 0,
+            completions: Vec::new(),
+            model,
+            cfg,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The step-time model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// Cumulative counters and histograms (as of the last completed step).
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+
+    /// Gauges published after the last completed step.
+    pub fn gauges(&self) -> Gauges {
+        self.published
+    }
+
+    /// Requests in the engine (running + waiting), right now.
+    pub fn outstanding(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    /// KV blocks referenced by requests right now.
+    pub fn used_blocks(&self) -> u32 {
+        self.pool.used()
+    }
+
+    /// Seconds the GPU has spent executing steps (committed steps only).
+    pub fn busy_secs(&self) -> f64 {
+        secs(self.busy_ns)
+    }
+
+    /// CPU seconds used since start and current memory, per the usage model.
+    pub fn usage(&self, started: SimTime) -> Usage {
+        let alive = secs((self.now - ns_of(started)).max(0));
+        let tokens = self.metrics.prompt_tokens + self.metrics.generation_tokens;
+        self.cfg
+            .usage
+            .at(alive, secs(self.busy_ns), tokens, self.outstanding())
+    }
+
+    /// All series of the pod (call [`Engine::advance`] first).
+    pub fn expose(&self, out: &mut Vec<Sample>) {
+        let ctx = ExposeContext {
+            dialect: self.cfg.dialect,
+            model_name: &self.cfg.model_name,
+            gauges: self.published,
+            request_max: self.cfg.capacity.max_running,
+        };
+        self.metrics.expose(&ctx, out);
+    }
+
+    /// Takes the outcomes recorded since the last call.
+    pub fn drain_outcomes(&mut self) -> std::vec::Drain<'_, RequestOutcome> {
+        self.completions.drain(..)
+    }
+
+    /// When the engine next needs [`Engine::advance`] to make progress
+    /// (the end of the step or run in flight), rounded up to a microsecond.
+    pub fn next_wakeup(&self) -> Option<SimTime> {
+        let end = match &self.phase {
+            Phase::Idle => return None,
+            Phase::Step { end, .. } => *end,
+            Phase::Run(r) => r.end,
+        };
+        Some(SimTime::from_micros(
+            end.div_euclid(1000) + i64::from(end.rem_euclid(1000) != 0),
+        ))
+    }
+
+    /// Processes every step that ends at or before `now`.
+    pub fn advance(&mut self, now: SimTime) {
+        let t = ns_of(now);
+        loop {
+            match &mut self.phase {
+                Phase::Idle => {
+                    self.now = self.now.max(t);
+                    return;
+                }
+                Phase::Step { end, .. } if *end <= t => {
+                    self.apply_step();
+                    self.plan();
+                }
+                Phase::Step { .. } => return,
+                Phase::Run(r) if r.end <= t => {
+                    let run = r.clone();
+                    self.commit_run(&run, run.k, run.end);
+                    self.finish_decoders();
+                    self.publish();
+                    self.plan();
+                }
+                Phase::Run(r) => {
+                    let run = r.clone();
+                    let j = run.shape.steps_ending_by(&self.model, run.k, t - run.start);
+                    if j > 0 {
+                        let end = run.start + to_ns(run.shape.sum(&self.model, j));
+                        self.commit_run(&run, j, end);
+                        self.publish();
+                        let n = f64::from(run.shape.n);
+                        self.phase = Phase::Run(Run {
+                            start: end,
+                            end: run.end,
+                            k: run.k - j,
+                            shape: RunShape {
+                                n: run.shape.n,
+                                c0: run.shape.c0 + n * j as f64,
+                            },
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A request reaches the scheduler at `now` (after the frontend delay).
+    pub fn submit(&mut self, now: SimTime, spec: RequestSpec) {
+        self.advance(now);
+        let max_len = self.cfg.capacity.max_model_len;
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.reqs.push(None);
+            self.reqs.len() - 1
+        });
+        let prompt = spec.prompt_tokens;
+        let (output, finish) =
+            if u64::from(prompt) + u64::from(spec.output_tokens) > u64::from(max_len) {
+                (max_len.saturating_sub(prompt), FinishReason::Length)
+            } else {
+                (spec.output_tokens, spec.finish)
+            };
+        let req = Req {
+            output,
+            finish,
+            computed: 0,
+            generated: 0,
+            target: prompt,
+            private_blocks: 0,
+            shared_chunks: 0,
+            decoding: false,
+            coff: 0,
+            goff: 0,
+            seq: NOT_RUNNING,
+            epoch: 0,
+            first_sched: -1,
+            first_token: -1,
+            last_token: -1,
+            preemptions: 0,
+            cached_tokens: 0,
+            spec,
+        };
+        self.reqs[slot] = Some(req);
+        if prompt == 0 || output == 0 {
+            // vLLM's frontend refuses empty prompts and prompts that leave no
+            // room for a token within max_model_len (HTTP 400).
+            self.finish(slot, FinishReason::Error);
+            return;
+        }
+        self.waiting.push_back(slot);
+        match &self.phase {
+            Phase::Idle => self.plan(),
+            Phase::Run(r) if self.waiting.len() == 1 => {
+                let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
+                if self.running.len() < self.cfg.capacity.max_running as usize
+                    && self.admission(slot, budget).is_some()
+                {
+                    // Stop the run after the step in flight so the next step
+                    // can admit the newcomer.
+                    let mut r = r.clone();
+                    r.k = 1;
+                    r.end = r.start + to_ns(r.shape.sum(&self.model, 1));
+                    self.phase = Phase::Run(r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Aborts every request (pod terminated): running and waiting requests
+    /// finish with reason `abort`. Returns how many.
+    pub fn abort_all(&mut self, now: SimTime) -> usize {
+        self.advance(now);
+        self.now = self.now.max(ns_of(now));
+        let mut victims: Vec<usize> = self.running.values().copied().collect();
+        victims.extend(self.waiting.drain(..));
+        for &v in &victims {
+            self.finish(v, FinishReason::Abort);
+        }
+        self.chunks.clear();
+        self.phase = Phase::Idle;
+        self.publish();
+        victims.len()
+    }
+
+    fn req(&self, i: usize) -> &Req {
+        self.reqs[i].as_ref().expect("live request slot")
+    }
+
+    fn req_mut(&mut self, i: usize) -> &mut Req {
+        self.reqs[i].as_mut().expect("live request slot")
+    }
+
+    fn publish(&mut self) {
+        self.published = Gauges {
+            running: self.running.len() as u32,
+            waiting: self.waiting.len() as u32,
+            kv_usage: self.pool.usage(),
+        };
+    }
+
+    /// Prefix chunks of a request that may be shared (full chunks of the
+    /// prompt, leaving at least one token to compute).
+    fn shareable_chunks(&self, r: &Req) -> u32 {
+        if !self.cfg.prefix_caching {
+            return 0;
+        }
+        let Some(p) = &r.spec.prefix else { return 0 };
+        let ct = self.cfg.prefix_block_tokens;
+        (p.len() as u32)
+            .min(r.spec.prompt_tokens / ct)
+            .min((r.target - 1) / ct)
+    }
+
+    /// For waiting request `i` with `budget` tokens left: (prefix hits, first
+    /// computed token, tokens to schedule, blocks to take) if it can be
+    /// admitted now.
+    fn admission(&self, i: usize, budget: u32) -> Option<(u32, u32, u32, u32)> {
+        if budget == 0 {
+            return None;
+        }
+        let r = self.req(i);
+        let (hits, revive) = match (&r.spec.prefix, r.computed) {
+            (Some(p), 0) => {
+                let n = self.shareable_chunks(r) as usize;
+                if n > 0 {
+                    self.pool.lookup(&p[..n])
+                } else {
+                    (0, 0)
+                }
+            }
+            _ => (0, 0),
+        };
+        let start = hits * self.cfg.prefix_block_tokens;
+        let tokens = (r.target - start).min(budget);
+        let blocks = tokens.div_ceil(self.bs);
+        let need = blocks + revive;
+        let free = self.pool.free();
+        (need + self.cfg.capacity.watermark_blocks <= free).then_some((hits, start, tokens, blocks))
+    }
+
+    fn decode_class_index(&self, coff: i64) -> usize {
+        coff.rem_euclid(i64::from(self.bs)) as usize
+    }
+
+    fn join_decode(&mut self, i: usize) {
+        let g = self.g as i64;
+        let r = self.req_mut(i);
+        r.decoding = true;
+        r.coff = i64::from(r.computed) - g;
+        r.goff = i64::from(r.generated) - g;
+        let (coff, fin, seq, epoch) = (r.coff, i64::from(r.output) - r.goff, r.seq, r.epoch);
+        let c = self.decode_class_index(coff);
+        self.class[c] += 1;
+        self.sum_coff += coff;
+        self.n_dec += 1;
+        debug_assert!(fin > g);
+        self.fin.push(Reverse((fin as u64, seq, i, epoch)));
+        self.prefilling.retain(|&p| p != i);
+    }
+
+    /// Takes request `i` out of the decode set, materialising its counts.
+    fn leave_decode(&mut self, i: usize) {
+        let g = self.g as i64;
+        let bs = self.bs;
+        let ct = self.cfg.prefix_block_tokens;
+        let r = self.req_mut(i);
+        debug_assert!(r.decoding);
+        r.decoding = false;
+        r.computed = (r.coff + g) as u32;
+        r.generated = (r.goff + g) as u32;
+        r.private_blocks = (r.computed - r.shared_chunks * ct).div_ceil(bs);
+        r.epoch += 1;
+        let coff = r.coff;
+        let c = self.decode_class_index(coff);
+        self.class[c] -= 1;
+        self.sum_coff -= coff;
+        self.n_dec -= 1;
+    }
+
+    /// Frees request `i`'s blocks and removes it from the running set.
+    fn release(&mut self, i: usize) {
+        if self.req(i).decoding {
+            self.leave_decode(i);
+        }
+        let r = self.req(i);
+        let (seq, private, shared) = (r.seq, r.private_blocks, r.shared_chunks);
+        let prefix = r.spec.prefix.clone();
+        if seq != NOT_RUNNING && self.running.remove(&seq).is_some() {
+            self.pool.release(private);
+            if let Some(p) = prefix {
+                for h in p[..shared as usize].iter().rev() {
+                    self.pool.unref(*h);
+                }
+            }
+            self.prefilling.retain(|&p| p != i);
+        }
+        let r = self.req_mut(i);
+        r.private_blocks = 0;
+        r.shared_chunks = 0;
+        r.seq = NOT_RUNNING;
+    }
+
+    fn preempt(&mut self, i: usize) {
+        self.release(i);
+        let r = self.req_mut(i);
+        r.computed = 0;
+        r.target = r.spec.prompt_tokens + r.generated;
+        r.preemptions += 1;
+        self.waiting.push_front(i);
+        self.metrics.preemptions += 1;
+    }
+
+    fn finish(&mut self, i: usize, reason: FinishReason) {
+        self.release(i);
+        let now = self.now;
+        let r = self.reqs[i].take().expect("live request slot");
+        self.free_slots.push(i);
+        let arrival = ns_of(r.spec.arrival);
+        let m = &mut self.metrics;
+        m.count_finish(reason);
+        let e2e = secs(now - arrival);
+        let queue = (r.first_sched >= 0).then(|| secs(r.first_sched - arrival));
+        let ttft = (r.first_token >= 0).then(|| secs(r.first_token - arrival));
+        let mean_itl = (r.generated > 1)
+            .then(|| secs(r.last_token - r.first_token) / f64::from(r.generated - 1));
+        if reason != FinishReason::Error {
+            m.e2e.observe(e2e);
+            m.prompt_len.observe(f64::from(r.spec.prompt_tokens));
+            m.generation_len.observe(f64::from(r.generated));
+            if let Some(q) = queue {
+                m.queue.observe(q);
+                m.inference.observe(secs(now - r.first_sched));
+            }
+            if r.first_token >= 0 {
+                m.prefill.observe(secs(r.first_token - r.first_sched));
+                m.decode.observe(secs(now - r.first_token));
+            }
+            if let Some(t) = mean_itl {
+                m.request_tpot.observe(t);
+            }
+        }
+        if self.cfg.record_outcomes {
+            self.completions.push(RequestOutcome {
+                id: r.spec.id,
+                arrival: r.spec.arrival,
+                finish: reason,
+                prompt_tokens: r.spec.prompt_tokens,
+                output_tokens: r.generated,
+                queue,
+                ttft,
+                e2e,
+                mean_itl,
+                preemptions: r.preemptions,
+                cached_tokens: r.cached_tokens,
+            });
+        }
+    }
+
+    /// Finishes decode-set members whose last token was produced at step `g`.
+    fn finish_decoders(&mut self) {
+        while let Some(Reverse((fin, _, i, epoch))) = self.fin.peek().copied() {
+            let live = self.reqs[i]
+                .as_ref()
+                .is_some_and(|r| r.epoch == epoch && r.decoding);
+            if !live {
+                self.fin.pop();
+                continue;
+            }
+            if fin > self.g {
+                break;
+            }
+            debug_assert_eq!(fin, self.g);
+            self.fin.pop();
+            let reason = self.req(i).finish;
+            self.finish(i, reason);
+        }
+    }
+
+    /// Decides what the engine does next, starting at `self.now`.
+    fn plan(&mut self) {
+        loop {
+            if self.running.is_empty() && self.waiting.is_empty() {
+                self.phase = Phase::Idle;
+                return;
+            }
+            if let Some(run) = self.plan_run() {
+                self.phase = Phase::Run(run);
+                return;
+            }
+            if self.plan_step() {
+                return;
+            }
+            // Nothing could be scheduled: all running requests were preempted
+            // (retry at once, now without preemption) or the queue head can
+            // never fit (refuse it so the engine cannot stall).
+            if self.running.is_empty()
+                && let Some(h) = self.waiting.pop_front()
+            {
+                if self
+                    .admission(h, self.cfg.capacity.max_num_batched_tokens)
+                    .is_none()
+                {
+                    self.finish(h, FinishReason::Error);
+                } else {
+                    self.waiting.push_front(h);
+                }
+            }
+        }
+    }
+
+    /// A run of pure decode steps, if the next step would be one.
+    fn plan_run(&mut self) -> Option<Run> {
+        if self.n_dec == 0 || !self.prefilling.is_empty() {
+            return None;
+        }
+        let cap = &self.cfg.capacity;
+        if let Some(&h) = self.waiting.front()
+            && self.running.len() < cap.max_running as usize
+            && self
+                .admission(h, cap.max_num_batched_tokens - self.n_dec)
+                .is_some()
+        {
+            return None;
+        }
+        // Drop stale heap entries (preempted or finished members).
+        let fin = loop {
+            let Reverse((f, _, i, e)) = *self.fin.peek()?;
+            if self.reqs[i]
+                .as_ref()
+                .is_some_and(|r| r.epoch == e && r.decoding)
+            {
+                break f;
+            }
+            self.fin.pop();
+        };
+        let cap_steps = if self.cfg.exact_steps {
+            1
+        } else {
+            (fin - self.g).min(1 << 20)
+        };
+        let bs = u64::from(self.bs);
+        let k = decode_steps_within(
+            &self.class,
+            self.n_dec,
+            self.g % bs,
+            bs,
+            cap_steps,
+            u64::from(self.pool.free()),
+        );
+        if k == 0 {
+            return None;
+        }
+        let shape = RunShape {
+            n: self.n_dec,
+            c0: (self.sum_coff + i64::from(self.n_dec) * self.g as i64) as f64,
+        };
+        let end = self.now + to_ns(shape.sum(&self.model, k)).max(1);
+        Some(Run {
+            start: self.now,
+            end,
+            k,
+            shape,
+        })
+    }
+
+    /// Plans one individually scheduled step. Returns false if nothing could
+    /// be scheduled.
+    fn plan_step(&mut self) -> bool {
+        let cap = self.cfg.capacity.clone();
+        let bs = u64::from(self.bs);
+        let mut budget = cap.max_num_batched_tokens;
+        self.chunks.clear();
+        // 1. Running requests: decoders first (older), then prefillers.
+        let dec_need = if self.n_dec > 0 {
+            decode_blocks_needed(&self.class, self.g % bs, bs, 1) as u32
+        } else {
+            0
+        };
+        let mut need = dec_need;
+        let mut left = budget - self.n_dec;
+        let mut plan: Vec<(usize, u32, u32)> = Vec::new();
+        for &p in &self.prefilling {
+            let r = self.req(p);
+            let tokens = (r.target - r.computed).min(left);
+            if tokens == 0 {
+                continue;
+            }
+            let shared = r.shared_chunks * self.cfg.prefix_block_tokens;
+            let blocks = (r.computed + tokens - shared).div_ceil(self.bs) - r.private_blocks;
+            need += blocks;
+            left -= tokens;
+            plan.push((p, tokens, blocks));
+        }
+        let mut preempted = false;
+        let n_dec_sched;
+        if need <= self.pool.free() {
+            self.pool.allocate(need);
+            budget = left;
+            n_dec_sched = self.n_dec;
+            for (p, tokens, blocks) in plan {
+                self.req_mut(p).private_blocks += blocks;
+                self.chunks.push((p, tokens));
+            }
+        } else {
+            (budget, preempted) = self.schedule_with_preemption();
+            n_dec_sched = self.n_dec;
+        }
+        // 2. Admission, only if nothing was preempted.
+        if !preempted {
+            while let Some(&h) = self.waiting.front() {
+                if self.running.len() >= cap.max_running as usize {
+                    break;
+                }
+                let Some((hits, start, tokens, blocks)) = self.admission(h, budget) else {
+                    break;
+                };
+                self.waiting.pop_front();
+                let prefix = self.req(h).spec.prefix.clone();
+                if self.cfg.prefix_caching && self.req(h).computed == 0 {
+                    self.metrics.prefix_queries += u64::from(self.req(h).target);
+                    self.metrics.prefix_hits += u64::from(start);
+                }
+                if let Some(p) = &prefix {
+                    for hash in &p[..hits as usize] {
+                        self.pool.acquire(*hash);
+                    }
+                }
+                self.pool.allocate(blocks);
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                let now = self.now;
+                let r = self.req_mut(h);
+                r.computed = start;
+                r.shared_chunks = hits;
+                r.private_blocks = blocks;
+                r.seq = seq;
+                if r.first_sched < 0 {
+                    r.first_sched = now;
+                    r.cached_tokens = start;
+                }
+                self.running.insert(seq, h);
+                self.prefilling.push(h);
+                self.chunks.push((h, tokens));
+                budget -= tokens;
+            }
+        }
+        if self.chunks.is_empty() && n_dec_sched == 0 {
+            return false;
+        }
+        // 3. Execute.
+        let mut shape = BatchShape {
+            decode_seqs: n_dec_sched,
+            decode_kv: (self.sum_coff + i64::from(self.n_dec) * (self.g as i64 + 1)) as f64,
+            ..BatchShape::default()
+        };
+        for &(p, tokens) in &self.chunks {
+            shape.add_prefill(tokens, self.req(p).computed);
+        }
+        let dur = to_ns(self.model.step_secs(&shape)).max(1);
+        self.phase = Phase::Step {
+            end: self.now + dur,
+            dur,
+            n_dec: n_dec_sched,
+            tokens: shape.tokens(),
+        };
+        true
+    }
+
+    /// vLLM's allocation loop when blocks run short: walk the running list in
+    /// order; when a request cannot get its blocks, preempt the newest running
+    /// request and retry; stop if the request itself was the victim.
+    /// Returns (budget left, whether anything was preempted).
+    fn schedule_with_preemption(&mut self) -> (u32, bool) {
+        let mut budget = self.cfg.capacity.max_num_batched_tokens;
+        let mut order: Vec<usize> = self.running.values().copied().collect();
+        let bs = self.bs;
+        let ct = self.cfg.prefix_block_tokens;
+        let mut preempted = false;
+        let mut idx = 0;
+        while idx < order.len() && budget > 0 {
+            let i = order[idx];
+            let (tokens, blocks) = {
+                let r = self.req(i);
+                if r.decoding {
+                    let computed = (r.coff + self.g as i64) as u32;
+                    (1, u32::from(computed.is_multiple_of(bs)))
+                } else {
+                    let tokens = (r.target - r.computed).min(budget);
+                    let shared = r.shared_chunks * ct;
+                    (
+                        tokens,
+                        (r.computed + tokens - shared).div_ceil(bs) - r.private_blocks,
+                    )
+                }
+            };
+            let mut scheduled = true;
+            while blocks > self.pool.free() {
+                let Some(victim) = order.pop() else { break };
+                self.preempt(victim);
+                preempted = true;
+                if victim == i {
+                    scheduled = false;
+                    break;
+                }
+            }
+            if !scheduled {
+                break;
+            }
+            self.pool.allocate(blocks);
+            let r = self.req_mut(i);
+            if !r.decoding {
+                r.private_blocks += blocks;
+                if tokens > 0 {
+                    self.chunks.push((i, tokens));
+                }
+            }
+            budget -= tokens;
+            idx += 1;
+        }
+        (budget, preempted)
+    }
+
+    /// Applies the effects of the step that just ended.
+    fn apply_step(&mut self) {
+        let Phase::Step {
+            end,
+            dur,
+            n_dec,
+            tokens,
+        } = self.phase.clone()
+        else {
+            return;
+        };
+        self.now = end;
+        self.busy_ns += dur;
+        self.g += 1;
+        let d = secs(dur);
+        self.metrics.generation_tokens += u64::from(n_dec);
+        self.metrics.itl.observe_n(d, u64::from(n_dec));
+        self.metrics.iteration_tokens.observe(f64::from(tokens));
+        self.finish_decoders();
+        let chunks = std::mem::take(&mut self.chunks);
+        for &(i, t) in &chunks {
+            if self.reqs[i].is_none() {
+                continue;
+            }
+            self.req_mut(i).computed += t;
+            self.register_chunks(i);
+            let r = self.req(i);
+            if r.computed < r.target {
+                continue;
+            }
+            // The prefill (or recompute) is complete: the step emits a token.
+            let now = self.now;
+            let r = self.req_mut(i);
+            r.generated += 1;
+            let first = r.first_token < 0;
+            let gap = now - r.last_token;
+            if first {
+                r.first_token = now;
+            }
+            r.last_token = now;
+            let (arrival, prompt, done, reason) = (
+                r.spec.arrival,
+                r.spec.prompt_tokens,
+                r.generated >= r.output,
+                r.finish,
+            );
+            self.metrics.generation_tokens += 1;
+            if first {
+                self.metrics.ttft.observe(secs(now - ns_of(arrival)));
+                self.metrics.prompt_tokens += u64::from(prompt);
+            } else {
+                self.metrics.itl.observe(secs(gap));
+            }
+            if done {
+                self.finish(i, reason);
+            } else {
+                self.join_decode(i);
+            }
+        }
+        self.chunks = chunks;
+        self.chunks.clear();
+        self.publish();
+    }
+
+    /// Turns the full prefix chunks a prefiller has now computed into shared
+    /// cache entries.
+    fn register_chunks(&mut self, i: usize) {
+        let limit = self.shareable_chunks(self.req(i));
+        let ct = self.cfg.prefix_block_tokens;
+        let cb = self.pool.chunk_blocks();
+        loop {
+            let r = self.req(i);
+            let c = r.shared_chunks;
+            if c >= limit || (c + 1) * ct > r.computed {
+                return;
+            }
+            let Some(hash) = r.spec.prefix.as_ref().map(|p| p[c as usize]) else {
+                return;
+            };
+            self.pool.register(hash);
+            let r = self.req_mut(i);
+            r.shared_chunks += 1;
+            r.private_blocks -= cb;
+        }
+    }
+
+    /// Commits the first `j` steps of `run`, the last of which ends at `end`.
+    fn commit_run(&mut self, run: &Run, j: u64, end: i64) {
+        let n = u64::from(run.shape.n);
+        let bs = u64::from(self.bs);
+        let blocks = decode_blocks_needed(&self.class, self.g % bs, bs, j) as u32;
+        self.pool.allocate(blocks);
+        let total = secs(end - run.start);
+        let model = &self.model;
+        let shape = run.shape;
+        self.metrics
+            .itl
+            .observe_run(j, n, total, |i| shape.f(model, i as f64));
+        self.metrics.iteration_tokens.observe_n(n as f64, j);
+        self.metrics.generation_tokens += n * j;
+        self.g += j;
+        self.busy_ns += end - run.start;
+        self.now = end;
+    }
+}
+
+/// A convenience for tests and tools: a request with no prefix.
+pub fn simple_request(id: u64, arrival: SimTime, prompt: u32, output: u32) -> RequestSpec {
+    RequestSpec {
+        id,
+        arrival,
+        prompt_tokens: prompt,
+        output_tokens: output,
+        finish: FinishReason::Length,
+        prefix: None,
+    }
+}
