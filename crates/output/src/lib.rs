@@ -9,4 +9,5 @@
 //! assert!(text.contains("tolerance 0.1"));
 //! ```
 
+pub mod engine;
 pub mod explain;

@@ -12,6 +12,9 @@
 //! assert_eq!(decisions.len(), 1);
 //! ```
 
+pub mod benchmark;
+pub mod catalog;
+pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod yaml;

@@ -85,3 +85,101 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/x.yaml"));
 }
+
+fn engine(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = nimscale().arg("engine").args(args).output().expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn engine_step_time_prints_one_json_object_with_components() {
+    let (code, out, err) = engine(&[
+        "step-time",
+        "--gpu",
+        "h100-sxm",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--decode-seqs",
+        "64",
+        "--context",
+        "2000",
+        "--prefill-seqs",
+        "1",
+        "--prefill-tokens",
+        "512",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().count(), 1);
+    for key in [
+        "\"step_ms\":",
+        "\"memory_ms\":",
+        "\"compute_ms\":",
+        "\"overhead_ms\":",
+        "\"tokens\":576",
+    ] {
+        assert!(out.contains(key), "{key} missing in {out}");
+    }
+}
+
+#[test]
+fn engine_capacity_reports_blocks_and_refuses_models_that_do_not_fit() {
+    let (code, out, _) = engine(&[
+        "capacity",
+        "--gpu",
+        "h100-sxm",
+        "--model",
+        "llama-3.1-8b-instruct",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"kv_blocks\":27741"), "{out}");
+    assert!(out.contains("\"kv_tokens\":443856"), "{out}");
+    assert!(out.contains("\"largest_batch\":"), "{out}");
+    let (code, _, err) = engine(&[
+        "capacity",
+        "--gpu",
+        "l40s",
+        "--model",
+        "llama-3.1-70b-instruct",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("does not fit on 1× l40s"), "{err}");
+    let (code, _, err) = engine(&[
+        "capacity",
+        "--gpu",
+        "h1000",
+        "--model",
+        "llama-3.1-8b-instruct",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown GPU `h1000`"), "{err}");
+}
+
+#[test]
+fn engine_benchmark_runs_a_closed_loop() {
+    let (code, out, err) = engine(&[
+        "benchmark",
+        "--gpu",
+        "h100-sxm",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--precision",
+        "fp8",
+        "--concurrency",
+        "8",
+        "--isl",
+        "200",
+        "--osl",
+        "100",
+        "--requests",
+        "50",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("\"concurrency\":8") && out.contains("\"itl_ms\":"),
+        "{out}"
+    );
+}

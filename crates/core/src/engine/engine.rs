@@ -316,15 +316,11 @@ impl<M: StepTimeModel> Engine<M> {
                         let end = run.start + to_ns(run.shape.sum(&self.model, j));
                         self.commit_run(&run, j, end);
                         self.publish();
-                        let n = f64::from(run.shape.n);
                         self.phase = Phase::Run(Run {
                             start: end,
                             end: run.end,
                             k: run.k - j,
-                            shape: RunShape {
-                                n: run.shape.n,
-                                c0: run.shape.c0 + n * j as f64,
-                            },
+                            shape: run.shape.after(&self.model, j),
                         });
                     }
                     return;
@@ -668,21 +664,27 @@ impl<M: StepTimeModel> Engine<M> {
             (fin - self.g).min(1 << 20)
         };
         let bs = u64::from(self.bs);
+        // Evicting a cached chunk can make a blocked queue head admissible
+        // (its evictable hits stop costing blocks), so while requests wait a
+        // run must not evict; the step that would is planned on its own.
+        let free = if self.cfg.prefix_caching && !self.waiting.is_empty() {
+            self.pool.truly_free()
+        } else {
+            self.pool.free()
+        };
         let k = decode_steps_within(
             &self.class,
             self.n_dec,
             self.g % bs,
             bs,
             cap_steps,
-            u64::from(self.pool.free()),
+            u64::from(free),
         );
         if k == 0 {
             return None;
         }
-        let shape = RunShape {
-            n: self.n_dec,
-            c0: (self.sum_coff + i64::from(self.n_dec) * self.g as i64) as f64,
-        };
+        let c0 = (self.sum_coff + i64::from(self.n_dec) * self.g as i64) as f64;
+        let shape = RunShape::new(&self.model, self.n_dec, c0);
         let end = self.now + to_ns(shape.sum(&self.model, k)).max(1);
         Some(Run {
             start: self.now,

@@ -58,6 +58,11 @@ impl KvPool {
         self.usable - self.used
     }
 
+    /// Blocks an allocation may take without evicting a cached chunk.
+    pub(crate) fn truly_free(&self) -> u32 {
+        self.usable - self.used - self.evictable
+    }
+
     /// vLLM's `1 − free/(total − 1)`.
     pub(crate) fn usage(&self) -> f64 {
         if self.usable == 0 {

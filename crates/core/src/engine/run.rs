@@ -14,7 +14,7 @@
 use super::step_time::{BatchShape, StepTimeModel};
 
 /// Runs up to this many steps are summed exactly, step by step.
-const EXACT_UP_TO: u64 = 24;
+const EXACT_UP_TO: u64 = 12;
 
 /// Nodes and weights of 5-point Gauss–Legendre on [-1, 1].
 const GL5: [(f64, f64); 5] = [
@@ -32,9 +32,29 @@ pub(crate) struct RunShape {
     pub n: u32,
     /// Σ of their computed tokens at the start of the run.
     pub c0: f64,
+    /// `f(0)` and `f(−1)`, cached: every sum and search needs them.
+    f0: f64,
+    fm1: f64,
 }
 
 impl RunShape {
+    pub(crate) fn new(model: &dyn StepTimeModel, n: u32, c0: f64) -> RunShape {
+        let mut r = RunShape {
+            n,
+            c0,
+            f0: 0.0,
+            fm1: 0.0,
+        };
+        r.f0 = r.f(model, 0.0);
+        r.fm1 = r.f(model, -1.0);
+        r
+    }
+
+    /// The same run after `j` of its steps.
+    pub(crate) fn after(&self, model: &dyn StepTimeModel, j: u64) -> RunShape {
+        RunShape::new(model, self.n, self.c0 + f64::from(self.n) * j as f64)
+    }
+
     /// Seconds of step `x` (fractional `x` for quadrature).
     pub(crate) fn f(&self, model: &dyn StepTimeModel, x: f64) -> f64 {
         let n = f64::from(self.n);
@@ -49,10 +69,16 @@ impl RunShape {
     /// `S(k)`: seconds taken by the first `k` steps.
     pub(crate) fn sum(&self, model: &dyn StepTimeModel, k: u64) -> f64 {
         if k <= EXACT_UP_TO {
-            return (0..k).map(|i| self.f(model, i as f64)).sum();
+            return self.f0 + (1..k).map(|i| self.f(model, i as f64)).sum::<f64>();
         }
         let (a, b) = (-0.5, k as f64 - 0.5);
-        let panels = if k < 1_000 { 2 } else { 4 };
+        let panels = if k < 2_000 {
+            1
+        } else if k < 20_000 {
+            2
+        } else {
+            4
+        };
         let h = (b - a) / f64::from(panels);
         let mut integral = 0.0;
         for p in 0..panels {
@@ -66,7 +92,7 @@ impl RunShape {
         }
         let kf = k as f64;
         let d_end = self.f(model, kf) - self.f(model, kf - 1.0);
-        let d_start = self.f(model, 0.0) - self.f(model, -1.0);
+        let d_start = self.f0 - self.fm1;
         integral - (d_end - d_start) / 24.0
     }
 
@@ -78,7 +104,7 @@ impl RunShape {
         }
         let ends_by = |j: u64| to_ns(self.sum(model, j)) <= tau_ns;
         let tau = tau_ns as f64 * 1e-9;
-        let f0 = self.f(model, 0.0);
+        let f0 = self.f0;
         let slope = (self.f(model, (k - 1) as f64) - f0) / (k - 1) as f64;
         // Solve f0·j + slope·j(j−1)/2 = tau for a first guess.
         let est = if slope > f0 * 1e-12 {
@@ -190,7 +216,7 @@ mod tests {
         fn step(&self, s: &BatchShape) -> crate::engine::step_time::StepTime {
             let m = 0.004 + s.decode_kv * 2e-9;
             let c = 0.0001 * f64::from(s.decode_seqs) + s.decode_kv * 1e-9;
-            let total = m.hypot(c) + 0.0015;
+            let total = (m * m + c * c).sqrt() + 0.0015;
             crate::engine::step_time::StepTime {
                 total,
                 ..Default::default()
@@ -201,7 +227,7 @@ mod tests {
     #[test]
     fn closed_form_sum_matches_step_by_step() {
         for &(n, c0) in &[(1u32, 100.0), (64, 64.0 * 2000.0), (256, 256.0 * 30_000.0)] {
-            let r = RunShape { n, c0 };
+            let r = RunShape::new(&Hyp, n, c0);
             for &k in &[25u64, 100, 999, 5000, 40_000] {
                 let exact: f64 = (0..k).map(|i| r.f(&Hyp, i as f64)).sum();
                 let fast = r.sum(&Hyp, k);
@@ -215,10 +241,7 @@ mod tests {
 
     #[test]
     fn search_finds_the_last_step_ending_by_tau() {
-        let r = RunShape {
-            n: 32,
-            c0: 32.0 * 1000.0,
-        };
+        let r = RunShape::new(&Hyp, 32, 32.0 * 1000.0);
         let k = 3000;
         let mut ends = Vec::new();
         let mut acc = 0.0;
@@ -232,6 +255,14 @@ mod tests {
             let want = ends.iter().filter(|&&e| to_ns(e) <= tau_ns).count() as u64;
             assert_eq!(got, want.min(k - 1), "tau {tau_ms}");
         }
+        let r = RunShape::new(
+            &Fitted {
+                a: 0.01,
+                ..Default::default()
+            },
+            32,
+            32.0 * 1000.0,
+        );
         let flat = Fitted {
             a: 0.01,
             ..Default::default()

@@ -180,7 +180,9 @@ impl StepTimeModel for Roofline {
         let attn = s.decode_kv + s.prefill_attn;
         let compute = tokens * self.gemm_flops_per_token / self.gemm_flops
             + attn * self.attn_flops_per_ctx / self.attn_flops;
-        let gpu = memory.hypot(compute);
+        // Not `hypot`: the operands are seconds, far from overflow, and
+        // libm's `hypot` was a third of the engine's run time.
+        let gpu = (memory * memory + compute * compute).sqrt();
         let comm =
             self.allreduces * (self.allreduce_latency + tokens * self.allreduce_secs_per_token);
         let overhead = self.overhead + self.overhead_per_seq * f64::from(s.seqs());

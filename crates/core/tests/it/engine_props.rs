@@ -85,7 +85,7 @@ fn profile(case: &Case) -> EngineProfile {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_invariants(case in arb_case()) {
@@ -213,4 +213,37 @@ fn mmc_waiting_time_matches_erlang_c() {
         half < 0.25 * wq,
         "confidence interval too wide to mean anything: {half}"
     );
+}
+
+#[test]
+fn eviction_during_a_run_cannot_hide_an_admission() {
+    // Found by `engine_invariants`: a waiting request whose prefix hit was
+    // evictable became admissible once a decode run evicted that chunk.
+    let case = Case {
+        reqs: vec![
+            (0, 2176, 323, 0),
+            (0, 75, 312, 0),
+            (0, 1, 1, 0),
+            (0, 513, 209, 1),
+        ],
+        blocks: Some(200),
+        max_num_seqs: 3,
+        budget: 64,
+        caching: true,
+    };
+    let dep = deployment();
+    let model = Roofline::new(&dep);
+    let prof = profile(&case);
+    let mut fast = Engine::new(
+        config(&dep, &prof, case.blocks, false),
+        model.clone(),
+        SimTime::ZERO,
+    );
+    let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model, SimTime::ZERO);
+    let a = drive(&mut fast, &specs(&case));
+    let b = drive(&mut slow, &specs(&case));
+    assert_eq!(fast.metrics().preemptions, slow.metrics().preemptions);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
+    }
 }

@@ -1,0 +1,349 @@
+//! The GPU and model catalog: YAML data files shipped in `catalog/` (with
+//! their sources), parsed into the core's [`GpuSpec`] and [`ModelSpec`].
+//! Users add or replace entries with files of the same shape.
+
+use std::collections::BTreeMap;
+
+use nimscale_core::engine::{Deployment, Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
+use serde::Deserialize;
+
+use crate::error::{LoadError, LoadErrors};
+use crate::yaml;
+
+const GPUS_YAML: &str = include_str!("../catalog/gpus.yaml");
+const MODELS_YAML: &str = include_str!("../catalog/models.yaml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    gpus: BTreeMap<String, RawGpu>,
+    #[serde(default)]
+    models: BTreeMap<String, RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawGpu {
+    family: String,
+    #[serde(rename = "memoryGiB")]
+    memory_gib: f64,
+    #[serde(rename = "usableMemoryGiB")]
+    usable_memory_gib: f64,
+    #[serde(rename = "memoryBandwidthTBps")]
+    memory_bandwidth_tbps: f64,
+    bf16_tflops: f64,
+    #[serde(default)]
+    fp8_tflops: Option<f64>,
+    #[serde(rename = "linkBandwidthGBps")]
+    link_bandwidth_gbps: f64,
+    allreduce_latency_us: f64,
+    efficiency: RawEfficiency,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawEfficiency {
+    mem: f64,
+    cmp_bf16: f64,
+    cmp_fp8: f64,
+    kv_mem: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawModel {
+    served_name: String,
+    layers: u32,
+    hidden: u32,
+    heads: u32,
+    kv_heads: u32,
+    head_dim: u32,
+    mlp: u32,
+    vocab: u32,
+    #[serde(default)]
+    tied_embeddings: bool,
+    #[serde(default)]
+    extra_params: f64,
+    max_context: u32,
+    step_overhead_ms: f64,
+    #[serde(default)]
+    step_overhead_per_seq_us: f64,
+}
+
+/// GPUs and models by catalog key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    /// GPUs.
+    pub gpus: BTreeMap<String, GpuSpec>,
+    /// Models.
+    pub models: BTreeMap<String, ModelSpec>,
+}
+
+/// Collects semantic errors with their line.
+struct Check<'a> {
+    text: &'a str,
+    file: &'a str,
+    errors: Vec<LoadError>,
+}
+
+impl Check<'_> {
+    fn err(&mut self, field: String, message: String) {
+        self.errors.push(LoadError {
+            file: self.file.to_owned(),
+            line: yaml::line_of(self.text, &field),
+            column: None,
+            field: Some(field),
+            message,
+        });
+    }
+
+    fn positive(&mut self, field: String, v: f64) {
+        if !(v.is_finite() && v > 0.0) {
+            self.err(field, format!("must be a positive number, got {v}"));
+        }
+    }
+
+    fn nonnegative(&mut self, field: String, v: f64) {
+        if !(v.is_finite() && v >= 0.0) {
+            self.err(field, format!("must be a nonnegative number, got {v}"));
+        }
+    }
+
+    fn fraction(&mut self, field: String, v: f64) {
+        if !(v > 0.0 && v <= 1.0) {
+            self.err(field, format!("must be in (0, 1], got {v}"));
+        }
+    }
+}
+
+impl Catalog {
+    /// The shipped catalog.
+    pub fn builtin() -> Result<Catalog, LoadErrors> {
+        let mut c = Catalog::default();
+        c.extend(GPUS_YAML, "crates/runner/catalog/gpus.yaml")?;
+        c.extend(MODELS_YAML, "crates/runner/catalog/models.yaml")?;
+        Ok(c)
+    }
+
+    /// Adds (or replaces) the entries of a catalog file.
+    pub fn extend(&mut self, text: &str, file: &str) -> Result<(), LoadErrors> {
+        let raw: RawCatalog = yaml::from_str(text, file)?;
+        let mut ck = Check {
+            text,
+            file,
+            errors: Vec::new(),
+        };
+        let mut gpus = Vec::new();
+        for (name, g) in raw.gpus {
+            let p = |f: &str| format!("gpus.{name}.{f}");
+            if !["ampere", "ada", "hopper", "blackwell"].contains(&g.family.as_str()) {
+                ck.err(
+                    p("family"),
+                    format!(
+                        "unknown family `{}` (expected ampere, ada, hopper or blackwell)",
+                        g.family
+                    ),
+                );
+            }
+            ck.positive(p("memoryGiB"), g.memory_gib);
+            ck.positive(p("usableMemoryGiB"), g.usable_memory_gib);
+            if g.usable_memory_gib > g.memory_gib * 1.0001 {
+                ck.err(p("usableMemoryGiB"), "cannot exceed memoryGiB".into());
+            }
+            ck.positive(p("memoryBandwidthTBps"), g.memory_bandwidth_tbps);
+            ck.positive(p("bf16Tflops"), g.bf16_tflops);
+            if let Some(f) = g.fp8_tflops {
+                ck.positive(p("fp8Tflops"), f);
+            }
+            ck.positive(p("linkBandwidthGBps"), g.link_bandwidth_gbps);
+            ck.nonnegative(p("allreduceLatencyUs"), g.allreduce_latency_us);
+            let e = &g.efficiency;
+            ck.fraction(p("efficiency.mem"), e.mem);
+            ck.fraction(p("efficiency.cmpBf16"), e.cmp_bf16);
+            ck.fraction(p("efficiency.cmpFp8"), e.cmp_fp8);
+            ck.fraction(p("efficiency.kvMem"), e.kv_mem);
+            gpus.push(GpuSpec {
+                family: g.family,
+                memory_gib: g.memory_gib,
+                usable_memory_gib: g.usable_memory_gib,
+                mem_bandwidth: g.memory_bandwidth_tbps * 1e12,
+                bf16_flops: g.bf16_tflops * 1e12,
+                fp8_flops: g.fp8_tflops.map(|f| f * 1e12),
+                link_bandwidth: g.link_bandwidth_gbps * 1e9,
+                allreduce_latency: g.allreduce_latency_us * 1e-6,
+                efficiency: Efficiency {
+                    mem: e.mem,
+                    cmp_bf16: e.cmp_bf16,
+                    cmp_fp8: e.cmp_fp8,
+                    kv_mem: e.kv_mem,
+                },
+                name,
+            });
+        }
+        let mut models = Vec::new();
+        for (name, m) in raw.models {
+            let p = |f: &str| format!("models.{name}.{f}");
+            for (f, v) in [
+                ("layers", m.layers),
+                ("hidden", m.hidden),
+                ("heads", m.heads),
+                ("kvHeads", m.kv_heads),
+                ("headDim", m.head_dim),
+                ("mlp", m.mlp),
+                ("vocab", m.vocab),
+                ("maxContext", m.max_context),
+            ] {
+                if v == 0 {
+                    ck.err(p(f), "must be positive".into());
+                }
+            }
+            if m.kv_heads > 0 && !m.heads.is_multiple_of(m.kv_heads) {
+                ck.err(
+                    p("kvHeads"),
+                    format!(
+                        "{} query heads are not a multiple of {} KV heads",
+                        m.heads, m.kv_heads
+                    ),
+                );
+            }
+            ck.nonnegative(p("stepOverheadMs"), m.step_overhead_ms);
+            ck.nonnegative(p("stepOverheadPerSeqUs"), m.step_overhead_per_seq_us);
+            ck.nonnegative(p("extraParams"), m.extra_params);
+            if m.served_name.trim().is_empty() {
+                ck.err(p("servedName"), "must not be empty".into());
+            }
+            models.push(ModelSpec {
+                served_name: m.served_name,
+                layers: m.layers,
+                hidden: m.hidden,
+                heads: m.heads,
+                kv_heads: m.kv_heads,
+                head_dim: m.head_dim,
+                mlp: m.mlp,
+                vocab: m.vocab,
+                tied_embeddings: m.tied_embeddings,
+                extra_params: m.extra_params,
+                max_context: m.max_context,
+                step_overhead: m.step_overhead_ms * 1e-3,
+                step_overhead_per_seq: m.step_overhead_per_seq_us * 1e-6,
+                name,
+            });
+        }
+        if !ck.errors.is_empty() {
+            return Err(LoadErrors(ck.errors));
+        }
+        for g in gpus {
+            self.gpus.insert(g.name.clone(), g);
+        }
+        for m in models {
+            self.models.insert(m.name.clone(), m);
+        }
+        Ok(())
+    }
+
+    /// The GPU called `name`, or a message listing the known ones.
+    pub fn gpu(&self, name: &str) -> Result<&GpuSpec, String> {
+        self.gpus.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.gpus.keys().map(String::as_str).collect();
+            format!("unknown GPU `{name}` (known: {})", known.join(", "))
+        })
+    }
+
+    /// The model called `name`, or a message listing the known ones.
+    pub fn model(&self, name: &str) -> Result<&ModelSpec, String> {
+        self.models.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
+            format!("unknown model `{name}` (known: {})", known.join(", "))
+        })
+    }
+
+    /// A deployment of catalog entries.
+    pub fn deployment(
+        &self,
+        gpu: &str,
+        model: &str,
+        precision: Precision,
+        kv_dtype: KvDtype,
+        tp: u32,
+    ) -> Result<Deployment, String> {
+        Ok(Deployment {
+            gpu: self.gpu(gpu)?.clone(),
+            model: self.model(model)?.clone(),
+            precision,
+            kv_dtype,
+            tp,
+        })
+    }
+}
+
+/// Parses `bf16` / `fp8`.
+pub fn parse_precision(s: &str) -> Result<Precision, String> {
+    match s {
+        "bf16" => Ok(Precision::Bf16),
+        "fp8" => Ok(Precision::Fp8),
+        _ => Err(format!("unknown precision `{s}` (expected bf16 or fp8)")),
+    }
+}
+
+/// Parses `bf16` / `fp8` for the KV cache (`auto` = bf16).
+pub fn parse_kv_dtype(s: &str) -> Result<KvDtype, String> {
+    match s {
+        "bf16" | "auto" => Ok(KvDtype::Bf16),
+        "fp8" => Ok(KvDtype::Fp8),
+        _ => Err(format!(
+            "unknown KV-cache dtype `{s}` (expected bf16, auto or fp8)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_has_the_required_entries() {
+        let c = Catalog::builtin().unwrap();
+        for g in [
+            "h100-sxm",
+            "h100-pcie",
+            "h200",
+            "a100-80gb",
+            "a100-40gb",
+            "l40s",
+            "b200",
+        ] {
+            assert!(c.gpus.contains_key(g), "{g}");
+        }
+        for m in [
+            "llama-3.1-8b-instruct",
+            "llama-3.1-70b-instruct",
+            "cosmos-reason1-7b",
+        ] {
+            assert!(c.models.contains_key(m), "{m}");
+        }
+        let cosmos = c.model("cosmos-reason1-7b").unwrap();
+        assert!((cosmos.total_params() / 1e9 - 8.29).abs() < 0.02);
+        assert!(c.gpu("h1000").unwrap_err().contains("known: a100-40gb"));
+    }
+
+    #[test]
+    fn user_entries_are_checked_with_lines() {
+        let mut c = Catalog::builtin().unwrap();
+        let text = "gpus:\n  mygpu:\n    family: hopper\n    memoryGiB: 80\n    usableMemoryGiB: 90\n    memoryBandwidthTBps: 3\n    bf16Tflops: 900\n    linkBandwidthGBps: 100\n    allreduceLatencyUs: 10\n    efficiency: { mem: 1.5, cmpBf16: 0.7, cmpFp8: 0.4, kvMem: 0.7 }\n";
+        let e = c.extend(text, "my.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("my.yaml:5: gpus.mygpu.usableMemoryGiB: cannot exceed memoryGiB"),
+            "{e}"
+        );
+        assert!(
+            e.contains("gpus.mygpu.efficiency.mem: must be in (0, 1], got 1.5"),
+            "{e}"
+        );
+        let bad = c
+            .extend("gpus:\n  x:\n    colour: red\n", "x.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.starts_with("x.yaml:3:"), "{bad}");
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of nimscale-runner: one binary, one module per topic (R12).
+
+#![allow(clippy::unwrap_used)]
+
+mod validation;

@@ -1,0 +1,481 @@
+//! The engine against published measurements (gpu-model.md §4.4).
+//!
+//! Each reference point names its source, the measured value, nimscale's
+//! value with the shipped catalog, the relative error, and the band the
+//! point must stay within. `cargo test -p nimscale-runner --test it
+//! validation -- --nocapture` prints the table and the overall error.
+//!
+//! Sources:
+//! * GEMM: Vidur per-layer profiles, Llama-2-7B shapes, TP1 (sum of QKV, out,
+//!   MLP up, MLP down; medians) — checks the roofline's linear part.
+//! * Splitwise: Llama-2-70B, TP2, FP16, per-step token and prompt times.
+//! * NIM 70B: NVIDIA NIM benchmarking, Llama-3.3-70B-Instruct, NIM 1.8.0,
+//!   2×H100 80GB, FP8, TP2, 5000 in / 500 out, AIPerf concurrency mode.
+//! * NIM 8B: the same page's first Llama-3.1-8B-Instruct table (1×H100,
+//!   FP8 by its ITL); its ISL/OSL headings were not legible: the TTFT at
+//!   concurrency 1 (10.3 ms) bounds the prompt to a few hundred tokens, and
+//!   throughput ≈ c / (ITL + TTFT/OSL) fits OSL ≈ 200, so 200 in / 200 out.
+//! * vLLM CI: H200, Llama-3.1-8B TP1, 32 in / 128 out, batch 8, mean e2e.
+
+use nimscale_core::engine::capacity::EngineProfile;
+use nimscale_core::engine::catalog::Deployment;
+use nimscale_core::engine::{
+    BatchShape, Dialect, KvDtype, ModelSpec, Precision, Roofline, StepTimeModel,
+};
+use nimscale_core::time::{SimDuration, SimTime};
+use nimscale_runner::benchmark::{ClosedLoop, closed_loop};
+use nimscale_runner::catalog::Catalog;
+use nimscale_runner::engine::{EngineOptions, resolve};
+
+struct Point {
+    group: &'static str,
+    what: String,
+    measured: f64,
+    simulated: f64,
+    band: f64,
+    /// A known limitation of the model that explains a miss; such points
+    /// are reported, not asserted.
+    gap: Option<&'static str>,
+}
+
+impl Point {
+    fn err(&self) -> f64 {
+        (self.simulated - self.measured) / self.measured
+    }
+}
+
+fn llama2(layers: u32, hidden: u32, heads: u32, kv: u32, mlp: u32, overhead: f64) -> ModelSpec {
+    ModelSpec {
+        name: "llama-2".into(),
+        served_name: "llama-2".into(),
+        layers,
+        hidden,
+        heads,
+        kv_heads: kv,
+        head_dim: 128,
+        mlp,
+        vocab: 32_000,
+        tied_embeddings: false,
+        extra_params: 0.0,
+        max_context: 4096,
+        step_overhead: overhead,
+        step_overhead_per_seq: 6e-6,
+    }
+}
+
+fn gemm_points(cat: &Catalog, out: &mut Vec<Point>) {
+    let data: [(&str, [f64; 7]); 2] = [
+        (
+            "h100-sxm",
+            [0.156, 0.180, 0.260, 0.329, 0.565, 1.087, 2.205],
+        ),
+        (
+            "a100-80gb",
+            [0.266, 0.352, 0.503, 0.953, 1.959, 3.825, 7.49],
+        ),
+    ];
+    let tokens = [1u32, 128, 256, 512, 1024, 2048, 4096];
+    for (gpu, ms) in data {
+        let dep = Deployment {
+            gpu: cat.gpu(gpu).unwrap().clone(),
+            model: llama2(1, 4096, 32, 32, 11008, 0.0),
+            precision: Precision::Bf16,
+            kv_dtype: KvDtype::Bf16,
+            tp: 1,
+        };
+        // One layer's linear parameters only: no LM head, no attention, no
+        // overhead.
+        let p = dep.model.params_per_layer();
+        let mut r = Roofline::new(&dep);
+        r.weight_bytes = p * 2.0;
+        r.gemm_flops_per_token = 2.0 * p;
+        r.attn_flops_per_ctx = 0.0;
+        r.kv_bytes_per_token = 0.0;
+        for (t, m) in tokens.iter().zip(ms) {
+            let mut s = BatchShape::default();
+            s.add_prefill(*t, 0);
+            out.push(Point {
+                group: "GEMM (Vidur)",
+                what: format!("{gpu} layer GEMMs, {t} tokens [ms]"),
+                measured: m,
+                simulated: r.step_secs(&s) * 1e3,
+                band: if gpu == "h100-sxm" && *t == 256 {
+                    0.25
+                } else {
+                    0.10
+                },
+                gap: None,
+            });
+        }
+    }
+}
+
+fn splitwise_points(cat: &Catalog, out: &mut Vec<Point>) {
+    let model = cat.model("llama-3.1-70b-instruct").unwrap();
+    let shape = llama2(80, 8192, 64, 8, 28672, model.step_overhead);
+    for (gpu, decode, prompt) in [
+        (
+            "h100-sxm",
+            [37.0, 52.0],
+            [48.0, 84.0, 158.0, 310.0, 640.0, 1340.0],
+        ),
+        (
+            "a100-80gb",
+            [55.0, 72.0],
+            [81.0, 196.0, 377.0, 686.0, 1490.0, 2990.0],
+        ),
+    ] {
+        let dep = Deployment {
+            gpu: cat.gpu(gpu).unwrap().clone(),
+            model: shape.clone(),
+            precision: Precision::Bf16,
+            kv_dtype: KvDtype::Bf16,
+            tp: 2,
+        };
+        let r = Roofline::new(&dep);
+        for (b, m) in [1u32, 32].iter().zip(decode) {
+            out.push(Point {
+                group: "Splitwise 70B TP2",
+                what: format!("{gpu} decode step, batch {b}, 512-token prompts [ms]"),
+                measured: m,
+                simulated: r.step_secs(&BatchShape::decode(*b, 512.0)) * 1e3,
+                // gpu-model.md §4.4: that H100 software stack was markedly less
+                // efficient than the GEMM calibration (prefill ~40 % slower).
+                band: if gpu == "h100-sxm" { 0.45 } else { 0.30 },
+                gap: None,
+            });
+        }
+        for (t, m) in [128u32, 512, 1024, 2048, 4096, 8192].iter().zip(prompt) {
+            let mut s = BatchShape::default();
+            s.add_prefill(*t, 0);
+            out.push(Point {
+                group: "Splitwise 70B TP2",
+                what: format!("{gpu} prompt step, {t} tokens [ms]"),
+                measured: m,
+                simulated: r.step_secs(&s) * 1e3,
+                band: if gpu == "h100-sxm" { 0.45 } else { 0.30 },
+                gap: None,
+            });
+        }
+    }
+}
+
+fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
+    // NIM's FP8 profiles quantise the KV cache too: with BF16 KV the 70B
+    // pool (~238 k tokens) would fill before 50 × 5,250 tokens, yet the
+    // measured TTFT cliff lies between 50 and 100 clients.
+    let run = |gpu: &str, model: &str, tp: u32, c: u32, isl: u32, osl: u32| {
+        let opts = EngineOptions {
+            gpu: gpu.into(),
+            model: model.into(),
+            precision: Precision::Fp8,
+            kv_dtype: KvDtype::Fp8,
+            tp,
+            profile: EngineProfile {
+                enable_prefix_caching: false,
+                ..EngineProfile::default()
+            },
+        };
+        let r = resolve(cat, &opts).unwrap();
+        let solo = {
+            let mut eng = r.roofline_engine(Dialect::Nim1, true);
+            let spec = ClosedLoop {
+                concurrency: 1,
+                isl,
+                osl,
+                requests: 1,
+                warmup: 0,
+                ramp: SimDuration::ZERO,
+            };
+            closed_loop(&mut eng, r.profile.frontend_delay, spec).e2e
+        };
+        let mut eng = r.roofline_engine(Dialect::Nim1, true);
+        let spec = ClosedLoop {
+            concurrency: c,
+            isl,
+            osl,
+            requests: (c * 4).max(40),
+            warmup: c * 2,
+            ramp: SimDuration::from_micros((solo * 1e6) as i64),
+        };
+        closed_loop(&mut eng, r.profile.frontend_delay, spec)
+    };
+    // (concurrency, TTFT ms, ITL ms, output tok/s)
+    let t70 = [
+        (1u32, 407.0, 18.6, 51.7),
+        (5, 547.0, 21.8, 218.0),
+        (25, 689.0, 38.8, 623.0),
+        (50, 835.0, 59.7, 814.0),
+        (100, 7996.0, 92.9, 917.0),
+    ];
+    for (c, ttft, itl, tps) in t70 {
+        let s = run("h100-sxm", "llama-3.1-70b-instruct", 2, c, 5000, 500);
+        let g = "NIM 70B FP8 TP2 5000/500";
+        out.push(Point {
+            group: g,
+            what: format!("ITL, c={c} [ms]"),
+            measured: itl,
+            simulated: s.itl * 1e3,
+            band: 0.25,
+            gap: None,
+        });
+        out.push(Point {
+            group: g,
+            what: format!("throughput, c={c} [tok/s]"),
+            measured: tps,
+            simulated: s.output_tokens_per_s,
+            band: 0.30,
+            gap: None,
+        });
+        if c <= 50 {
+            let gap = (c >= 25).then_some(
+                "prompt chunking under contention: vLLM's FCFS chunks queue 5,000-token prefills \
+                 behind each other; NIM's engine evidently does not",
+            );
+            out.push(Point {
+                group: g,
+                what: format!("TTFT, c={c} [ms]"),
+                measured: ttft,
+                simulated: s.ttft * 1e3,
+                band: 0.40,
+                gap,
+            });
+        }
+    }
+    let t8 = [
+        (1u32, 10.3, 4.63, 215.0),
+        (5, 16.8, 4.58, 1077.0),
+        (25, 36.3, 5.19, 4679.0),
+        (50, 67.4, 5.91, 8018.0),
+        (100, 120.0, 7.57, 12215.0),
+        (150, 347.0, 9.81, 12989.0),
+        (200, 465.0, 12.65, 13348.0),
+        (250, 606.0, 16.14, 12965.0),
+    ];
+    for (c, ttft, itl, tps) in t8 {
+        let s = run("h100-sxm", "llama-3.1-8b-instruct", 1, c, 200, 200);
+        let g = "NIM 8B FP8 200/200";
+        if c == 1 {
+            out.push(Point {
+                group: g,
+                what: format!("TTFT, c={c} [ms]"),
+                measured: ttft,
+                simulated: s.ttft * 1e3,
+                band: 0.40,
+                gap: None,
+            });
+        }
+        out.push(Point {
+            group: g,
+            what: format!("ITL, c={c} [ms]"),
+            measured: itl,
+            simulated: s.itl * 1e3,
+            band: 0.25,
+            gap: None,
+        });
+        let gap = (c >= 200).then_some(
+            "API-server ceiling: the real pod plateaus near 65 req/s (13 k tok/s) with TTFT \
+             rising to 0.6 s while its ITL still matches ours; the engine has no frontend queue",
+        );
+        out.push(Point {
+            group: g,
+            what: format!("throughput, c={c} [tok/s]"),
+            measured: tps,
+            simulated: s.output_tokens_per_s,
+            band: 0.30,
+            gap,
+        });
+    }
+}
+
+fn vllm_ci_point(cat: &Catalog, out: &mut Vec<Point>) {
+    let opts = EngineOptions {
+        gpu: "h200".into(),
+        model: "llama-3.1-8b-instruct".into(),
+        precision: Precision::Bf16,
+        kv_dtype: KvDtype::Bf16,
+        tp: 1,
+        profile: EngineProfile::default(),
+    };
+    let r = resolve(cat, &opts).unwrap();
+    let mut eng = r.roofline_engine(Dialect::Vllm, true);
+    for i in 0..8 {
+        eng.submit(
+            SimTime::ZERO,
+            nimscale_core::engine::simple_request(i, SimTime::ZERO, 32, 128),
+        );
+    }
+    let mut e2e = 0.0;
+    while let Some(w) = eng.next_wakeup() {
+        eng.advance(w);
+        e2e += eng.drain_outcomes().map(|o| o.e2e).sum::<f64>();
+    }
+    out.push(Point {
+        group: "vLLM CI H200",
+        what: "8B BF16 32/128 batch 8 mean e2e [ms]".into(),
+        measured: 833.0,
+        simulated: e2e / 8.0 * 1e3,
+        band: 0.25,
+        gap: None,
+    });
+}
+
+#[test]
+fn engine_matches_published_measurements() {
+    let cat = Catalog::builtin().unwrap();
+    let mut pts = Vec::new();
+    gemm_points(&cat, &mut pts);
+    splitwise_points(&cat, &mut pts);
+    nim_points(&cat, &mut pts);
+    vllm_ci_point(&cat, &mut pts);
+    println!(
+        "{:<26} {:<52} {:>10} {:>10} {:>8} {:>6}",
+        "source", "point", "measured", "nimscale", "error", "band"
+    );
+    let mut failures = Vec::new();
+    for p in &pts {
+        let e = p.err();
+        let flag = match (e.abs() > p.band, p.gap) {
+            (true, Some(_)) => " known gap",
+            (true, None) => " <-- outside band",
+            _ => "",
+        };
+        println!(
+            "{:<26} {:<52} {:>10.2} {:>10.2} {:>+7.1}% {:>5.0}%{flag}",
+            p.group,
+            p.what,
+            p.measured,
+            p.simulated,
+            e * 100.0,
+            p.band * 100.0
+        );
+        if e.abs() > p.band && p.gap.is_none() {
+            failures.push(p.what.clone());
+        }
+    }
+    let summary = |label: &str, sel: &[&Point]| {
+        let mut errs: Vec<f64> = sel.iter().map(|p| p.err().abs()).collect();
+        errs.sort_by(f64::total_cmp);
+        let mean = errs.iter().sum::<f64>() / errs.len() as f64;
+        println!(
+            "{label}: {} points; mean |error| {:.1}%, median {:.1}%, max {:.1}%",
+            errs.len(),
+            mean * 100.0,
+            errs[errs.len() / 2] * 100.0,
+            errs[errs.len() - 1] * 100.0
+        );
+    };
+    let all: Vec<&Point> = pts.iter().collect();
+    let asserted: Vec<&Point> = pts.iter().filter(|p| p.gap.is_none()).collect();
+    summary("all", &all);
+    summary("without known gaps", &asserted);
+    for p in pts.iter().filter(|p| p.gap.is_some()) {
+        println!(
+            "known gap: {} / {}: {}",
+            p.group,
+            p.what,
+            p.gap.unwrap_or_default()
+        );
+    }
+    assert!(asserted.len() >= 20);
+    assert!(
+        pts.len() - asserted.len() <= 4,
+        "known gaps must stay few and named"
+    );
+    assert!(failures.is_empty(), "outside their bands: {failures:?}");
+}
+
+#[test]
+fn kv_capacity_matches_the_worked_examples() {
+    // gpu-model.md §4.3 (utilisation 0.9, 2 GiB activations, 0.5 GiB graphs):
+    // (gpu, model, precision, tp, KV tokens).
+    let cat = Catalog::builtin().unwrap();
+    let cases = [
+        (
+            "h100-sxm",
+            "llama-3.1-8b-instruct",
+            Precision::Bf16,
+            1,
+            444_000.0,
+        ),
+        (
+            "h100-sxm",
+            "llama-3.1-8b-instruct",
+            Precision::Fp8,
+            1,
+            505_000.0,
+        ),
+        (
+            "a100-80gb",
+            "llama-3.1-8b-instruct",
+            Precision::Bf16,
+            1,
+            441_000.0,
+        ),
+        (
+            "l40s",
+            "llama-3.1-8b-instruct",
+            Precision::Bf16,
+            1,
+            185_000.0,
+        ),
+        (
+            "h100-sxm",
+            "llama-3.1-70b-instruct",
+            Precision::Fp8,
+            2,
+            238_000.0,
+        ),
+        (
+            "h100-sxm",
+            "llama-3.1-70b-instruct",
+            Precision::Bf16,
+            4,
+            476_000.0,
+        ),
+        (
+            "h200",
+            "llama-3.1-70b-instruct",
+            Precision::Bf16,
+            2,
+            378_000.0,
+        ),
+    ];
+    for (gpu, model, precision, tp, want) in cases {
+        let opts = EngineOptions {
+            gpu: gpu.into(),
+            model: model.into(),
+            precision,
+            kv_dtype: KvDtype::Bf16,
+            tp,
+            profile: EngineProfile::default(),
+        };
+        let got = resolve(&cat, &opts).unwrap().capacity.kv_tokens as f64;
+        let err = (got - want) / want;
+        assert!(
+            err.abs() < 0.03,
+            "{gpu} {model} {precision:?} tp{tp}: {got} vs {want}"
+        );
+    }
+    // A model that does not fit is refused with a clear message.
+    let opts = EngineOptions {
+        gpu: "a100-40gb".into(),
+        model: "llama-3.1-70b-instruct".into(),
+        precision: Precision::Bf16,
+        kv_dtype: KvDtype::Bf16,
+        tp: 2,
+        profile: EngineProfile::default(),
+    };
+    let e = resolve(&cat, &opts).unwrap_err();
+    assert!(e.contains("does not fit on 2× a100-40gb"), "{e}");
+    let opts = EngineOptions {
+        model: "cosmos-reason1-7b".into(),
+        gpu: "h100-sxm".into(),
+        tp: 8,
+        ..opts
+    };
+    assert_eq!(
+        resolve(&cat, &opts).unwrap_err(),
+        "Total number of attention heads (28) must be divisible by tensor parallel size (8)."
+    );
+}
