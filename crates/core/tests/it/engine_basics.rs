@@ -233,3 +233,10 @@ fn requests_beyond_max_model_len_are_refused_or_truncated() {
     assert_eq!(out[1].output_tokens, 96);
     assert_eq!(eng.metrics().failures(), 1);
 }
+
+#[test]
+fn engines_are_send() {
+    fn send<T: Send>() {}
+    send::<nimscale_core::engine::Engine<Roofline>>();
+    send::<nimscale_core::engine::Engine<Box<dyn StepTimeModel>>>();
+}
