@@ -181,7 +181,7 @@ fn resolve_engine(
 }
 
 fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
-    use nimscale_core::engine::{BatchShape, Dialect, EngineProfile, Roofline, StepTimeModel};
+    use nimscale_core::engine::{BatchShape, EngineProfile, Roofline, StepTimeModel};
     let (dep, profile) = match &command {
         EngineCommand::StepTime { dep, .. } => (dep, EngineProfile::default()),
         EngineCommand::Capacity { dep, profile, .. }
@@ -233,34 +233,12 @@ fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
             requests,
             ..
         } => {
-            use nimscale_runner::benchmark::{ClosedLoop, closed_loop};
+            use nimscale_runner::benchmark::steady_state;
             if concurrency == 0 || isl == 0 || osl == 0 || requests == 0 {
                 eprintln!("error: --concurrency, --isl, --osl and --requests must be positive");
                 return Ok(ExitCode::from(2));
             }
-            let delay = resolved.profile.frontend_delay;
-            let solo = {
-                let mut eng = resolved.roofline_engine(Dialect::Nim1, true);
-                let spec = ClosedLoop {
-                    concurrency: 1,
-                    isl,
-                    osl,
-                    requests: 1,
-                    warmup: 0,
-                    ramp: Default::default(),
-                };
-                closed_loop(&mut eng, delay, spec).e2e
-            };
-            let mut eng = resolved.roofline_engine(Dialect::Nim1, true);
-            let spec = ClosedLoop {
-                concurrency,
-                isl,
-                osl,
-                requests,
-                warmup: concurrency * 2,
-                ramp: nimscale_core::time::SimDuration::from_micros((solo * 1e6) as i64),
-            };
-            let s = closed_loop(&mut eng, delay, spec);
+            let s = steady_state(&resolved, concurrency, isl, osl, requests);
             let figures = nimscale_output::engine::BenchmarkFigures {
                 ttft: s.ttft,
                 itl: s.itl,

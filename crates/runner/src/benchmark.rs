@@ -6,8 +6,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use nimscale_core::engine::{Engine, RequestOutcome, StepTimeModel, simple_request};
+use nimscale_core::engine::{Dialect, Engine, RequestOutcome, StepTimeModel, simple_request};
 use nimscale_core::time::{SimDuration, SimTime};
+
+use crate::engine::Resolved;
 
 /// What to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,4 +125,39 @@ pub fn closed_loop<M: StepTimeModel>(
         requests_per_s: rate((measured.len().saturating_sub(1)) as f64),
         measured: measured.len() as u32,
     }
+}
+
+/// The steady-state benchmark of a resolved deployment: one request alone
+/// gives the ramp, then `concurrency` clients start spread over it, and the
+/// first `2 × concurrency` completions are warm-up.
+pub fn steady_state(
+    r: &Resolved,
+    concurrency: u32,
+    isl: u32,
+    osl: u32,
+    requests: u32,
+) -> ClosedLoopStats {
+    let delay = r.profile.frontend_delay;
+    let solo = {
+        let mut eng = r.roofline_engine(Dialect::Nim1, true);
+        let spec = ClosedLoop {
+            concurrency: 1,
+            isl,
+            osl,
+            requests: 1,
+            warmup: 0,
+            ramp: SimDuration::ZERO,
+        };
+        closed_loop(&mut eng, delay, spec).e2e
+    };
+    let mut eng = r.roofline_engine(Dialect::Nim1, true);
+    let spec = ClosedLoop {
+        concurrency,
+        isl,
+        osl,
+        requests,
+        warmup: concurrency * 2,
+        ramp: SimDuration::from_micros((solo * 1e6) as i64),
+    };
+    closed_loop(&mut eng, delay, spec)
 }

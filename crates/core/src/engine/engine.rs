@@ -697,9 +697,12 @@ impl<M: StepTimeModel> Engine<M> {
     /// Plans one individually scheduled step. Returns false if nothing could
     /// be scheduled.
     fn plan_step(&mut self) -> bool {
-        let cap = self.cfg.capacity.clone();
+        let (max_tokens, max_running) = (
+            self.cfg.capacity.max_num_batched_tokens,
+            self.cfg.capacity.max_running,
+        );
         let bs = u64::from(self.bs);
-        let mut budget = cap.max_num_batched_tokens;
+        let mut budget = max_tokens;
         self.chunks.clear();
         // 1. Running requests: decoders first (older), then prefillers.
         let dec_need = if self.n_dec > 0 {
@@ -739,7 +742,7 @@ impl<M: StepTimeModel> Engine<M> {
         // 2. Admission, only if nothing was preempted.
         if !preempted {
             while let Some(&h) = self.waiting.front() {
-                if self.running.len() >= cap.max_running as usize {
+                if self.running.len() >= max_running as usize {
                     break;
                 }
                 let Some((hits, start, tokens, blocks)) = self.admission(h, budget) else {

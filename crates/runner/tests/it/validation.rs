@@ -22,8 +22,8 @@ use nimscale_core::engine::catalog::Deployment;
 use nimscale_core::engine::{
     BatchShape, Dialect, KvDtype, ModelSpec, Precision, Roofline, StepTimeModel,
 };
-use nimscale_core::time::{SimDuration, SimTime};
-use nimscale_runner::benchmark::{ClosedLoop, closed_loop};
+use nimscale_core::time::SimTime;
+use nimscale_runner::benchmark::steady_state;
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::engine::{EngineOptions, resolve};
 
@@ -177,28 +177,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             },
         };
         let r = resolve(cat, &opts).unwrap();
-        let solo = {
-            let mut eng = r.roofline_engine(Dialect::Nim1, true);
-            let spec = ClosedLoop {
-                concurrency: 1,
-                isl,
-                osl,
-                requests: 1,
-                warmup: 0,
-                ramp: SimDuration::ZERO,
-            };
-            closed_loop(&mut eng, r.profile.frontend_delay, spec).e2e
-        };
-        let mut eng = r.roofline_engine(Dialect::Nim1, true);
-        let spec = ClosedLoop {
-            concurrency: c,
-            isl,
-            osl,
-            requests: (c * 4).max(40),
-            warmup: c * 2,
-            ramp: SimDuration::from_micros((solo * 1e6) as i64),
-        };
-        closed_loop(&mut eng, r.profile.frontend_delay, spec)
+        steady_state(&r, c, isl, osl, (c * 4).max(40))
     };
     // (concurrency, TTFT ms, ITL ms, output tok/s)
     let t70 = [
