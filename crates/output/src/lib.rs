@@ -11,3 +11,4 @@
 
 pub mod engine;
 pub mod explain;
+pub mod k8s;

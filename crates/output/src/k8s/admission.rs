@@ -1,0 +1,418 @@
+//! `kubectl apply` of a NIMService, as far as admission: the YAML reader,
+//! strict decoding, CRD defaulting, schema and CEL validation (the API
+//! server), then the operator's webhook. A refusal carries the exact message
+//! kubectl would show plus the line and column of every field involved.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::field::{FieldError, aggregate};
+use super::node::{FieldPath, Node, Pos, parse_documents};
+use super::schema::{self, Schema};
+use super::types::{NimCache, NimService};
+use super::webhook;
+
+/// The API group and version of both CRDs.
+pub const API_VERSION: &str = "apps.nvidia.com/v1alpha1";
+
+const NIMSERVICE_CRD: &str = include_str!("../../crd/apps.nvidia.com_nimservices.yaml");
+const NIMCACHE_CRD: &str = include_str!("../../crd/apps.nvidia.com_nimcaches.yaml");
+
+/// The embedded CRD schemas.
+pub struct Crds {
+    /// `nimservices.apps.nvidia.com` v1alpha1.
+    pub nimservice: Schema,
+    /// `nimcaches.apps.nvidia.com` v1alpha1.
+    pub nimcache: Schema,
+}
+
+/// The embedded CRDs, parsed once.
+pub fn crds() -> &'static Crds {
+    static CRDS: OnceLock<Crds> = OnceLock::new();
+    CRDS.get_or_init(|| Crds {
+        // The files are part of the source tree and checked by tests; an
+        // unreadable one is a build defect, not a user error.
+        nimservice: schema::from_crd(NIMSERVICE_CRD, "v1alpha1").unwrap_or_default(),
+        nimcache: schema::from_crd(NIMCACHE_CRD, "v1alpha1").unwrap_or_default(),
+    })
+}
+
+/// Which layer refused the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Not YAML.
+    Yaml,
+    /// YAML, but not the documents expected (wrong kind, several NIMServices…).
+    Document,
+    /// The API server's strict decoding: unknown fields.
+    Decode,
+    /// The API server's schema and CEL validation.
+    ApiServer,
+    /// The operator's validating webhook.
+    Webhook,
+}
+
+/// One located problem of a refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Where in the file.
+    pub pos: Pos,
+    /// The field, with the path as written in the file (`spec.scale.hpa`).
+    pub field: String,
+    /// The problem, as the refusing layer words it.
+    pub text: String,
+}
+
+/// Why a NIMService would not be admitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The refusing layer.
+    pub stage: Stage,
+    /// The exact message the client receives.
+    pub message: String,
+    /// Every problem with its location.
+    pub problems: Vec<Problem>,
+    /// What the later layers would also refuse once this is fixed.
+    pub later: Vec<String>,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Refusal {
+    /// The message followed by one `FILE:LINE:COL: field: problem` line per problem.
+    pub fn detailed(&self, file: &str) -> String {
+        let mut out = self.message.clone();
+        for p in &self.problems {
+            out.push_str(&format!("\n  {file}:{}: {}: {}", p.pos, p.field, p.text));
+        }
+        for l in &self.later {
+            out.push_str(&format!("\n  once fixed, also: {l}"));
+        }
+        out
+    }
+
+    fn document(pos: Pos, field: &str, text: String) -> Refusal {
+        Refusal {
+            stage: Stage::Document,
+            message: text.clone(),
+            problems: vec![Problem {
+                pos,
+                field: field.to_string(),
+                text,
+            }],
+            later: Vec::new(),
+        }
+    }
+}
+
+/// An admitted NIMService with what came with it.
+#[derive(Clone, Debug)]
+pub struct Admitted {
+    /// The NIMService as the API server stores it (defaults filled in).
+    pub stored: Value,
+    /// The same, typed (quantities canonical, as the operator decodes it).
+    pub nimservice: NimService,
+    /// NIMCache documents from the same file (objects that already exist).
+    pub caches: Vec<NimCache>,
+    /// The webhook's warnings.
+    pub warnings: Vec<String>,
+    /// The NIMService document as written, for locations.
+    pub source: Node,
+}
+
+fn locate(root: &Node, path: &FieldPath, skip: usize) -> Pos {
+    root.locate(&path.0[skip.min(path.0.len())..])
+}
+
+/// Admits the NIMService in `text` (a YAML stream holding one NIMService and
+/// any number of existing NIMCache objects), or says why not.
+pub fn admit(text: &str) -> Result<Admitted, Refusal> {
+    let docs = parse_documents(text).map_err(|e| Refusal {
+        stage: Stage::Yaml,
+        message: format!("error converting YAML to JSON: {}", e.message),
+        problems: vec![Problem {
+            pos: e.pos,
+            field: String::new(),
+            text: e.message.clone(),
+        }],
+        later: Vec::new(),
+    })?;
+    let mut service: Option<Node> = None;
+    let mut caches = Vec::new();
+    for doc in docs {
+        let json = doc.to_json();
+        if !json.is_object() {
+            return Err(Refusal::document(
+                doc.pos,
+                "",
+                "a document is not a mapping (a Kubernetes object)".into(),
+            ));
+        }
+        let kind = json.get("kind").and_then(Value::as_str).unwrap_or("");
+        let api_version = json.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind_pos = doc.get("kind").map_or(doc.pos, |n| n.pos);
+        if kind.is_empty() {
+            return Err(Refusal::document(
+                doc.pos,
+                "kind",
+                "Object 'Kind' is missing".into(),
+            ));
+        }
+        if (kind == "NIMService" || kind == "NIMCache") && api_version != API_VERSION {
+            let pos = doc.get("apiVersion").map_or(doc.pos, |n| n.pos);
+            return Err(Refusal::document(
+                pos,
+                "apiVersion",
+                format!(
+                    "no matches for kind \"{kind}\" in version \"{api_version}\" (the NIM Operator serves {API_VERSION})"
+                ),
+            ));
+        }
+        match kind {
+            "NIMService" if service.is_some() => {
+                return Err(Refusal::document(
+                    kind_pos,
+                    "kind",
+                    "more than one NIMService in the file; render reads one NIMService (and any NIMCache objects)".into(),
+                ));
+            }
+            "NIMService" => service = Some(doc),
+            "NIMCache" => caches.push(admit_cache(&doc)?),
+            other => {
+                return Err(Refusal::document(
+                    kind_pos,
+                    "kind",
+                    format!(
+                        "a {other} document: the file may hold one NIMService and NIMCache objects only"
+                    ),
+                ));
+            }
+        }
+    }
+    let Some(source) = service else {
+        return Err(Refusal::document(
+            Pos::default(),
+            "",
+            "no NIMService document in the file".into(),
+        ));
+    };
+    let (stored, nimservice, warnings) = admit_service(&source)?;
+    Ok(Admitted {
+        stored,
+        nimservice,
+        caches,
+        warnings,
+        source,
+    })
+}
+
+fn strict_decoding(root: &Node, json: &Value, schema: &Schema, kind: &str) -> Result<(), Refusal> {
+    let mut unknown = Vec::new();
+    schema.unknown_fields(json, &FieldPath::default(), &mut unknown);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
+    Err(Refusal {
+        stage: Stage::Decode,
+        message: format!(
+            "{kind} in version \"v1alpha1\" cannot be handled as a {kind}: strict decoding error: {}",
+            list.join(", ")
+        ),
+        problems: unknown
+            .iter()
+            .map(|p| Problem {
+                pos: root.locate(&p.0),
+                field: p.to_string(),
+                text: "unknown field".into(),
+            })
+            .collect(),
+        later: Vec::new(),
+    })
+}
+
+fn metadata_errors(json: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let name = json
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() {
+        errs.push(FieldError::required(
+            FieldPath::parse("metadata.name"),
+            "name or generateName is required",
+        ));
+    } else if !is_dns1123_subdomain(name) {
+        errs.push(FieldError::invalid(
+            FieldPath::parse("metadata.name"),
+            super::field::BadValue::Str(name.into()),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and \
+             must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is \
+             '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ));
+    }
+    errs
+}
+
+/// RFC 1123 subdomain: at most 253 characters of dot-separated labels.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+fn api_server_refusal(
+    root: &Node,
+    kind: &str,
+    name: &str,
+    errs: &[FieldError],
+    later: Vec<String>,
+) -> Refusal {
+    let texts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    Refusal {
+        stage: Stage::ApiServer,
+        message: format!(
+            "{kind}.apps.nvidia.com \"{name}\" is invalid: {}",
+            aggregate(&texts)
+        ),
+        problems: errs
+            .iter()
+            .map(|e| Problem {
+                pos: locate(root, &e.path, 0),
+                field: e.path.to_string(),
+                text: e.to_string(),
+            })
+            .collect(),
+        later,
+    }
+}
+
+fn admit_service(root: &Node) -> Result<(Value, NimService, Vec<String>), Refusal> {
+    let schema = &crds().nimservice;
+    let mut json = root.to_json();
+    strict_decoding(root, &json, schema, "NIMService")?;
+    schema.apply_defaults(&mut json);
+    if json.pointer("/metadata/namespace").is_none()
+        && let Some(Value::Object(meta)) = json.get_mut("metadata")
+    {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
+    let name = json
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut errs = metadata_errors(&json);
+    schema.validate(&json, &FieldPath::default(), &mut errs);
+    let stored = json.clone();
+    let mut typed_json = json;
+    schema.canonicalize_quantities(&mut typed_json);
+    let typed: Result<NimService, _> = serde_json::from_value(typed_json);
+    if !errs.is_empty() {
+        // What the webhook would add once the API server is satisfied.
+        let later = match &typed {
+            Ok(ns) => {
+                let (werrs, _) = webhook::validate_create(&ns.spec);
+                werrs.iter().map(|e| format!("webhook: {e}")).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        return Err(api_server_refusal(root, "NIMService", &name, &errs, later));
+    }
+    let nimservice = typed.map_err(|e| Refusal {
+        stage: Stage::ApiServer,
+        message: format!("NIMService.apps.nvidia.com \"{name}\" could not be decoded: {e}"),
+        problems: Vec::new(),
+        later: Vec::new(),
+    })?;
+    let (werrs, warnings) = webhook::validate_create(&nimservice.spec);
+    if !werrs.is_empty() {
+        let texts: Vec<String> = werrs.iter().map(ToString::to_string).collect();
+        return Err(Refusal {
+            stage: Stage::Webhook,
+            message: format!("admission webhook \"{}\" denied the request: {}", webhook::NAME, aggregate(&texts)),
+            problems: werrs
+                .iter()
+                .map(|e| {
+                    // Webhook paths start with `nimservice.spec` (one extra
+                    // segment) except the `spec.replicas` rule.
+                    let skip = usize::from(matches!(e.path.0.first(), Some(super::node::PathSeg::Key(k)) if k == "nimservice"));
+                    Problem { pos: locate(root, &e.path, skip), field: e.path.to_string(), text: e.to_string() }
+                })
+                .collect(),
+            later: Vec::new(),
+        });
+    }
+    Ok((stored, nimservice, warnings))
+}
+
+fn admit_cache(root: &Node) -> Result<NimCache, Refusal> {
+    let schema = &crds().nimcache;
+    let mut json = root.to_json();
+    strict_decoding(root, &json, schema, "NIMCache")?;
+    schema.apply_defaults(&mut json);
+    let name = json
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut errs = metadata_errors(&json);
+    // The status of an existing object is the controller's; only the spec is
+    // the user's to get right.
+    let mut spec_only = json.clone();
+    if let Value::Object(m) = &mut spec_only {
+        m.remove("status");
+    }
+    schema.validate(&spec_only, &FieldPath::default(), &mut errs);
+    if !errs.is_empty() {
+        return Err(api_server_refusal(
+            root,
+            "NIMCache",
+            &name,
+            &errs,
+            Vec::new(),
+        ));
+    }
+    schema.canonicalize_quantities(&mut json);
+    let cache: NimCache = serde_json::from_value(json).map_err(|e| Refusal {
+        stage: Stage::ApiServer,
+        message: format!("NIMCache.apps.nvidia.com \"{name}\" could not be decoded: {e}"),
+        problems: Vec::new(),
+        later: Vec::new(),
+    })?;
+    let werrs = webhook::validate_nimcache(&cache);
+    if !werrs.is_empty() {
+        let texts: Vec<String> = werrs.iter().map(ToString::to_string).collect();
+        return Err(Refusal {
+            stage: Stage::Webhook,
+            message: format!(
+                "admission webhook \"vnimcache-v1alpha1.kb.io\" denied the request: {}",
+                aggregate(&texts)
+            ),
+            problems: werrs
+                .iter()
+                .map(|e| Problem {
+                    pos: locate(root, &e.path, 1),
+                    field: e.path.to_string(),
+                    text: e.to_string(),
+                })
+                .collect(),
+            later: Vec::new(),
+        });
+    }
+    Ok(cache)
+}

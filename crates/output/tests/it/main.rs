@@ -1,0 +1,3 @@
+//! Integration tests of nimscale-output (one binary for the crate).
+
+mod nimservice;
