@@ -89,7 +89,7 @@ impl Refusal {
     pub fn detailed(&self, file: &str) -> String {
         let mut out = self.message.clone();
         for p in &self.problems {
-            out.push_str(&format!("\n  {file}:{}: {}: {}", p.pos, p.field, p.text));
+            out.push_str(&format!("\n  {file}:{}: {}", p.pos, p.text));
         }
         for l in &self.later {
             out.push_str(&format!("\n  once fixed, also: {l}"));
@@ -143,6 +143,12 @@ pub fn admit(text: &str) -> Result<Admitted, Refusal> {
         }],
         later: Vec::new(),
     })?;
+    admit_documents(docs)
+}
+
+/// [`admit`] for documents already parsed (for example taken out of a
+/// scenario file, keeping their positions).
+pub fn admit_documents(docs: Vec<Node>) -> Result<Admitted, Refusal> {
     let mut service: Option<Node> = None;
     let mut caches = Vec::new();
     for doc in docs {

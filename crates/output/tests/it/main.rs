@@ -1,3 +1,5 @@
 //! Integration tests of nimscale-output (one binary for the crate).
 
+mod admission;
+mod bundle;
 mod nimservice;
