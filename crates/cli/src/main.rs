@@ -33,6 +33,32 @@ enum Command {
         #[command(subcommand)]
         command: EngineCommand,
     },
+    /// Print, as multi-document YAML, the objects the NIM Operator creates
+    /// from a NIMService (in its creation order). Exit 2: the NIMService is
+    /// refused at admission (the exact kubectl message on stderr); exit 3:
+    /// admitted, but the operator fails or stops part-way (the objects it
+    /// created first are printed, then the error and an explanation).
+    Render {
+        /// A NIMService YAML file, optionally with existing NIMCache objects.
+        file: PathBuf,
+        /// UID to put in owner references (the API server assigns the real one).
+        #[arg(long, default_value = nimscale_output::k8s::render::PLACEHOLDER_UID)]
+        uid: String,
+    },
+    /// Write the deployable bundle for a NIMService or a winner/scenario
+    /// file: nimservice.yaml (with NIMCache), adapter-rules.yaml,
+    /// operator-objects.yaml and README.md. Never overwrites without --force.
+    Export {
+        /// A NIMService file, or a file with `nimservice:` (and optionally
+        /// `nimcaches:`, `modelCache:`, `adapter:`, `summary:`).
+        file: PathBuf,
+        /// Output directory (created; must not hold bundle files unless --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace existing bundle files.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -270,9 +296,117 @@ enum HpaCommand {
     },
 }
 
+fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
+    use nimscale_output::k8s::{admission, render, yaml};
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+    let admitted = match admission::admit(&text) {
+        Ok(a) => a,
+        Err(r) => {
+            eprintln!("{}", r.detailed(&name));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &admitted.warnings {
+        eprintln!("Warning: {w}");
+    }
+    let unsupported = render::unsupported(&admitted.nimservice.spec);
+    if !unsupported.is_empty() {
+        for u in &unsupported {
+            let pos = admitted
+                .source
+                .locate(&nimscale_output::k8s::node::FieldPath::parse(&u.field).0);
+            eprintln!(
+                "error: {name}:{pos}: {}: nimscale does not render this: {}",
+                u.field, u.what
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let opts = render::RenderOptions {
+        uid,
+        ..Default::default()
+    };
+    let rendered = render::render(&admitted, &opts);
+    print!("{}", yaml::to_yaml_stream(&rendered.objects));
+    std::io::stdout().flush()?;
+    for n in &rendered.notes {
+        eprintln!("note: {n}");
+    }
+    if let Some(f) = &rendered.failure {
+        eprintln!(
+            "error: the NIM Operator admits this NIMService but fails to reconcile it; the objects above are those created before the failure."
+        );
+        eprintln!("operator error: {}", f.error);
+        eprintln!("why: {}", f.explanation);
+        return Ok(ExitCode::from(3));
+    }
+    if let Some(w) = &rendered.waiting {
+        eprintln!("error: the NIM Operator stops before the Deployment: {w}");
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_export(file: PathBuf, out: PathBuf, force: bool) -> anyhow::Result<ExitCode> {
+    use nimscale_output::k8s::bundle;
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+    let (admitted, req) = match bundle::read_export_input(&text) {
+        Ok(x) => x,
+        Err(r) => {
+            eprintln!("{}", r.detailed(&name));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let b = match bundle::export(&admitted, &req) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if !force {
+        let existing: Vec<String> = b
+            .files
+            .iter()
+            .filter(|f| out.join(&f.name).exists())
+            .map(|f| out.join(&f.name).display().to_string())
+            .collect();
+        if !existing.is_empty() {
+            eprintln!(
+                "error: would overwrite {} (use --force to replace)",
+                existing.join(", ")
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    // Each file is written to a temporary name and renamed into place, so an
+    // interrupted export never leaves a half-written manifest.
+    for f in &b.files {
+        let dest = out.join(&f.name);
+        let tmp = out.join(format!(".{}.nimscale-tmp", f.name));
+        std::fs::write(&tmp, &f.content).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &dest).with_context(|| format!("writing {}", dest.display()))?;
+    }
+    for w in &admitted.warnings {
+        eprintln!("Warning: {w}");
+    }
+    for l in &b.lints {
+        eprintln!("lint {}: {}: {}", l.code, l.field, l.message);
+    }
+    for f in &b.files {
+        println!("{}", out.join(&f.name).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Engine { command } => run_engine(command),
+        Command::Render { file, uid } => run_render(file, uid),
+        Command::Export { file, out, force } => run_export(file, out, force),
         Command::Hpa {
             command: HpaCommand::Explain { file },
         } => {

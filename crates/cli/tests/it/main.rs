@@ -183,3 +183,147 @@ fn engine_benchmark_runs_a_closed_loop() {
         "{out}"
     );
 }
+
+fn golden_input(case: &str) -> PathBuf {
+    let dir = repo("crates/output/tests/data/nimservice");
+    std::fs::read_dir(&dir)
+        .expect("golden dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with(case))
+        .expect("case")
+        .path()
+}
+
+#[test]
+fn render_prints_the_operator_objects_or_the_admission_error() {
+    let out = nimscale()
+        .arg("render")
+        .arg(golden_input("06").join("input.yaml"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "ServiceMonitor",
+            "Deployment"
+        ]
+    );
+    assert!(text.contains("value: 500m"), "quantities canonical");
+
+    let case = golden_input("13");
+    let out = nimscale()
+        .arg("render")
+        .arg(case.join("input.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = std::fs::read_to_string(case.join("expected-error.txt")).expect("golden");
+    assert_eq!(err.lines().next(), Some(expected.trim_end()));
+    assert!(err.contains("input.yaml:8:1: spec: Invalid value"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn render_shows_what_exists_before_a_reconcile_failure() {
+    let out = nimscale()
+        .arg("render")
+        .arg(golden_input("12").join("input.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("\nkind: ").count() + usize::from(text.starts_with("kind: ")),
+        4,
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("must be greater than or equal to `minReplicas`"),
+        "{err}"
+    );
+    assert!(err.contains("never creates the Deployment"), "{err}");
+}
+
+#[test]
+fn render_reports_unknown_fields_with_line_and_column() {
+    let p = scratch(
+        "unknown.yaml",
+        "apiVersion: apps.nvidia.com/v1alpha1\nkind: NIMService\nmetadata:\n  name: x\nspec:\n  image: {repository: r, tag: t}\n  storage: {pvc: {name: c}}\n  expose: {service: {port: 8000}}\n  scale:\n    enabled: true\n    hpa: {maxReplicas: 2, minReplica: 1}\n",
+    );
+    let out = nimscale().arg("render").arg(&p).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strict decoding error: unknown field \"spec.scale.hpa.minReplica\""),
+        "{err}"
+    );
+    assert!(err.contains("unknown.yaml:11:27: unknown field"), "{err}");
+}
+
+#[test]
+fn export_writes_a_bundle_and_never_overwrites_without_force() {
+    let dir = std::env::temp_dir().join(format!("nimscale-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |force: bool| {
+        let mut c = nimscale();
+        c.arg("export")
+            .arg(repo("scenarios/export-vlm-winner.yaml"))
+            .arg("--out")
+            .arg(&dir);
+        if force {
+            c.arg("--force");
+        }
+        c.output().expect("runs")
+    };
+    let out = run(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "nimservice.yaml",
+        "adapter-rules.yaml",
+        "operator-objects.yaml",
+        "README.md",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let ns = std::fs::read_to_string(dir.join("nimservice.yaml")).expect("bundle");
+    assert!(
+        ns.contains("kind: NIMCache") && ns.contains("size: 60Gi"),
+        "{ns}"
+    );
+    std::fs::write(dir.join("README.md"), "mine").expect("write");
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).expect("kept"),
+        "mine",
+        "nothing overwritten"
+    );
+    let out = run(true);
+    assert!(out.status.success());
+    assert_ne!(
+        std::fs::read_to_string(dir.join("README.md")).expect("replaced"),
+        "mine"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
