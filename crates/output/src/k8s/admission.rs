@@ -133,16 +133,7 @@ fn locate(root: &Node, path: &FieldPath, skip: usize) -> Pos {
 /// Admits the NIMService in `text` (a YAML stream holding one NIMService and
 /// any number of existing NIMCache objects), or says why not.
 pub fn admit(text: &str) -> Result<Admitted, Refusal> {
-    let docs = parse_documents(text).map_err(|e| Refusal {
-        stage: Stage::Yaml,
-        message: format!("error converting YAML to JSON: {}", e.message),
-        problems: vec![Problem {
-            pos: e.pos,
-            field: String::new(),
-            text: e.message.clone(),
-        }],
-        later: Vec::new(),
-    })?;
+    let docs = parse_documents(text).map_err(syntax_refusal)?;
     admit_documents(docs)
 }
 
@@ -281,6 +272,41 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
         })
 }
 
+/// A refusal listing field errors; `skip` drops the leading path segments
+/// that are not in the document (the webhook's `nimservice`/`nimcache`).
+fn field_refusal(
+    root: &Node,
+    stage: Stage,
+    message: String,
+    errs: &[FieldError],
+    later: Vec<String>,
+) -> Refusal {
+    let problems = errs
+        .iter()
+        .map(|e| {
+            let skip = usize::from(matches!(
+                e.path.0.first(),
+                Some(super::node::PathSeg::Key(k)) if k == "nimservice" || k == "nimcache"
+            ));
+            Problem {
+                pos: locate(root, &e.path, skip),
+                field: e.path.to_string(),
+                text: e.to_string(),
+            }
+        })
+        .collect();
+    Refusal {
+        stage,
+        message,
+        problems,
+        later,
+    }
+}
+
+fn texts(errs: &[FieldError]) -> String {
+    aggregate(&errs.iter().map(ToString::to_string).collect::<Vec<_>>())
+}
+
 fn api_server_refusal(
     root: &Node,
     kind: &str,
@@ -288,22 +314,32 @@ fn api_server_refusal(
     errs: &[FieldError],
     later: Vec<String>,
 ) -> Refusal {
-    let texts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    let message = format!(
+        "{kind}.apps.nvidia.com \"{name}\" is invalid: {}",
+        texts(errs)
+    );
+    field_refusal(root, Stage::ApiServer, message, errs, later)
+}
+
+fn webhook_refusal(root: &Node, webhook: &str, errs: &[FieldError]) -> Refusal {
+    let message = format!(
+        "admission webhook \"{webhook}\" denied the request: {}",
+        texts(errs)
+    );
+    field_refusal(root, Stage::Webhook, message, errs, Vec::new())
+}
+
+/// The refusal for text that is not YAML.
+pub(crate) fn syntax_refusal(e: super::node::SyntaxError) -> Refusal {
     Refusal {
-        stage: Stage::ApiServer,
-        message: format!(
-            "{kind}.apps.nvidia.com \"{name}\" is invalid: {}",
-            aggregate(&texts)
-        ),
-        problems: errs
-            .iter()
-            .map(|e| Problem {
-                pos: locate(root, &e.path, 0),
-                field: e.path.to_string(),
-                text: e.to_string(),
-            })
-            .collect(),
-        later,
+        stage: Stage::Yaml,
+        message: format!("error converting YAML to JSON: {}", e.message),
+        problems: vec![Problem {
+            pos: e.pos,
+            field: String::new(),
+            text: e.message,
+        }],
+        later: Vec::new(),
     }
 }
 
@@ -347,21 +383,9 @@ fn admit_service(root: &Node) -> Result<(Value, NimService, Vec<String>), Refusa
     })?;
     let (werrs, warnings) = webhook::validate_create(&nimservice.spec);
     if !werrs.is_empty() {
-        let texts: Vec<String> = werrs.iter().map(ToString::to_string).collect();
-        return Err(Refusal {
-            stage: Stage::Webhook,
-            message: format!("admission webhook \"{}\" denied the request: {}", webhook::NAME, aggregate(&texts)),
-            problems: werrs
-                .iter()
-                .map(|e| {
-                    // Webhook paths start with `nimservice.spec` (one extra
-                    // segment) except the `spec.replicas` rule.
-                    let skip = usize::from(matches!(e.path.0.first(), Some(super::node::PathSeg::Key(k)) if k == "nimservice"));
-                    Problem { pos: locate(root, &e.path, skip), field: e.path.to_string(), text: e.to_string() }
-                })
-                .collect(),
-            later: Vec::new(),
-        });
+        // Webhook paths start with `nimservice.spec`, except the
+        // `spec.replicas` rule; `field_refusal` maps both onto the document.
+        return Err(webhook_refusal(root, webhook::NAME, &werrs));
     }
     Ok((stored, nimservice, warnings))
 }
@@ -402,23 +426,7 @@ fn admit_cache(root: &Node) -> Result<NimCache, Refusal> {
     })?;
     let werrs = webhook::validate_nimcache(&cache);
     if !werrs.is_empty() {
-        let texts: Vec<String> = werrs.iter().map(ToString::to_string).collect();
-        return Err(Refusal {
-            stage: Stage::Webhook,
-            message: format!(
-                "admission webhook \"vnimcache-v1alpha1.kb.io\" denied the request: {}",
-                aggregate(&texts)
-            ),
-            problems: werrs
-                .iter()
-                .map(|e| Problem {
-                    pos: locate(root, &e.path, 1),
-                    field: e.path.to_string(),
-                    text: e.to_string(),
-                })
-                .collect(),
-            later: Vec::new(),
-        });
+        return Err(webhook_refusal(root, "vnimcache-v1alpha1.kb.io", &werrs));
     }
     Ok(cache)
 }

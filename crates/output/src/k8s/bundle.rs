@@ -285,16 +285,7 @@ pub fn read_export_input(
         summary: Vec::new(),
         model_cache: None,
     };
-    let docs = parse_documents(text).map_err(|e| Refusal {
-        stage: Stage::Yaml,
-        message: format!("error converting YAML to JSON: {}", e.message),
-        problems: vec![Problem {
-            pos: e.pos,
-            field: String::new(),
-            text: e.message.clone(),
-        }],
-        later: Vec::new(),
-    })?;
+    let docs = parse_documents(text).map_err(super::admission::syntax_refusal)?;
     let Some(winner) = docs
         .first()
         .filter(|d| docs.len() == 1 && d.get("nimservice").is_some())
