@@ -343,22 +343,33 @@ pub(crate) fn syntax_refusal(e: super::node::SyntaxError) -> Refusal {
     }
 }
 
-fn admit_service(root: &Node) -> Result<(Value, NimService, Vec<String>), Refusal> {
-    let schema = &crds().nimservice;
+/// Strict decoding and defaulting of one document; returns the defaulted
+/// data, its name and the metadata errors found so far.
+fn decode(
+    root: &Node,
+    schema: &Schema,
+    kind: &str,
+) -> Result<(Value, String, Vec<FieldError>), Refusal> {
     let mut json = root.to_json();
-    strict_decoding(root, &json, schema, "NIMService")?;
+    strict_decoding(root, &json, schema, kind)?;
     schema.apply_defaults(&mut json);
-    if json.pointer("/metadata/namespace").is_none()
-        && let Some(Value::Object(meta)) = json.get_mut("metadata")
-    {
-        meta.insert("namespace".into(), Value::String("default".into()));
-    }
     let name = json
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let mut errs = metadata_errors(&json);
+    let errs = metadata_errors(&json);
+    Ok((json, name, errs))
+}
+
+fn admit_service(root: &Node) -> Result<(Value, NimService, Vec<String>), Refusal> {
+    let schema = &crds().nimservice;
+    let (mut json, name, mut errs) = decode(root, schema, "NIMService")?;
+    if json.pointer("/metadata/namespace").is_none()
+        && let Some(Value::Object(meta)) = json.get_mut("metadata")
+    {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
     schema.validate(&json, &FieldPath::default(), &mut errs);
     let stored = json.clone();
     let mut typed_json = json;
@@ -392,15 +403,7 @@ fn admit_service(root: &Node) -> Result<(Value, NimService, Vec<String>), Refusa
 
 fn admit_cache(root: &Node) -> Result<NimCache, Refusal> {
     let schema = &crds().nimcache;
-    let mut json = root.to_json();
-    strict_decoding(root, &json, schema, "NIMCache")?;
-    schema.apply_defaults(&mut json);
-    let name = json
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let mut errs = metadata_errors(&json);
+    let (mut json, name, mut errs) = decode(root, schema, "NIMCache")?;
     // The status of an existing object is the controller's; only the spec is
     // the user's to get right.
     let mut spec_only = json.clone();
