@@ -486,13 +486,19 @@ impl<M: StepTimeModel> Engine<M> {
     /// Takes request `i` out of the decode set, materialising its counts.
     fn leave_decode(&mut self, i: usize) {
         let g = self.g as i64;
+        let now = self.now;
         let bs = self.bs;
         let ct = self.cfg.prefix_block_tokens;
         let r = self.req_mut(i);
         debug_assert!(r.decoding);
         r.decoding = false;
         r.computed = (r.coff + g) as u32;
-        r.generated = (r.goff + g) as u32;
+        let generated = (r.goff + g) as u32;
+        if generated > r.generated {
+            // The last token came out at the end of the step just taken.
+            r.last_token = now;
+        }
+        r.generated = generated;
         r.private_blocks = (r.computed - r.shared_chunks * ct).div_ceil(bs);
         r.epoch += 1;
         let coff = r.coff;

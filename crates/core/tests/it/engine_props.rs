@@ -143,6 +143,10 @@ proptest! {
         for (x, y) in a.iter().zip(&b) {
             prop_assert_eq!((x.output_tokens, x.preemptions, x.finish), (y.output_tokens, y.preemptions, y.finish));
             prop_assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
+            prop_assert_eq!(x.mean_itl.is_some(), y.mean_itl.is_some());
+            if let (Some(p), Some(q)) = (x.mean_itl, y.mean_itl) {
+                prop_assert!((p - q).abs() < 2e-6, "mean ITL {} vs {}", p, q);
+            }
         }
     }
 }
