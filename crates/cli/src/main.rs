@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod simulate;
+
 #[derive(Parser)]
 #[command(
     name = "nimscale",
@@ -59,6 +61,29 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Simulate a scenario: traffic, the Service, pods starting and
+    /// draining, GPU nodes, the cluster autoscaler and the HPA, second by
+    /// second. Writes timeseries.csv, decisions.jsonl and summary.json into
+    /// --out (default reports/<scenario name>/), atomically, never over an
+    /// existing run unless --force.
+    Simulate {
+        /// A scenario file (see `nimscale schema`).
+        scenario: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing run directory.
+        #[arg(long)]
+        force: bool,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Extra GPU/model catalog files.
+        #[arg(long)]
+        catalog: Vec<PathBuf>,
+    },
+    /// Print the scenario file's JSON Schema.
+    Schema,
 }
 
 #[derive(Subcommand)]
@@ -407,6 +432,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Engine { command } => run_engine(command),
         Command::Render { file, uid } => run_render(file, uid),
         Command::Export { file, out, force } => run_export(file, out, force),
+        Command::Simulate {
+            scenario,
+            out,
+            force,
+            seed,
+            catalog,
+        } => simulate::run(&scenario, out, force, seed, &catalog),
+        Command::Schema => {
+            print!("{}", nimscale_runner::scenario::schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hpa {
             command: HpaCommand::Explain { file },
         } => {

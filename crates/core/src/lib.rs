@@ -23,4 +23,5 @@ pub mod engine;
 pub mod hpa;
 pub mod quantity;
 pub mod rng;
+pub mod sim;
 pub mod time;

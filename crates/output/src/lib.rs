@@ -12,3 +12,4 @@
 pub mod engine;
 pub mod explain;
 pub mod k8s;
+pub mod simulate;

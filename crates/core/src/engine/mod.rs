@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod engine;
 mod kv;
 pub mod metrics;
+pub mod names;
 mod run;
 pub mod step_time;
 pub mod usage;

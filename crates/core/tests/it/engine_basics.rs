@@ -59,7 +59,10 @@ fn single_request_latency_is_its_prefill_plus_decode_steps() {
         // Mean inter-token latency: first token to last over 299 gaps.
         let itl = (e2e - ttft) / f64::from(output - 1);
         let got = o.mean_itl.expect("more than one token");
-        assert!((got - itl).abs() < 1e-8, "exact={exact}: ITL {got} vs {itl}");
+        assert!(
+            (got - itl).abs() < 1e-8,
+            "exact={exact}: ITL {got} vs {itl}"
+        );
     }
 }
 

@@ -1,0 +1,377 @@
+//! What `nimscale simulate` writes: `timeseries.csv`, `decisions.jsonl`,
+//! `summary.json`, and the short summary on stdout.
+
+use std::fmt::Write as _;
+
+use nimscale_core::sim::record::{LatencyStats, SimResult, StartupRecord};
+use nimscale_core::time::SimTime;
+use serde_json::{Map, Value, json};
+
+/// Who ran what, for the headers of every output.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunInfo {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file as given.
+    pub file: String,
+    /// Description.
+    pub description: String,
+    /// Seed.
+    pub seed: u64,
+    /// NIMService `namespace/name`.
+    pub nimservice: String,
+    /// GPU catalog key.
+    pub gpu: String,
+    /// Model catalog key.
+    pub model: String,
+    /// GPUs per pod.
+    pub gpus_per_pod: u32,
+    /// How the HPA read metrics.
+    pub metrics_source: String,
+    /// Scenario warnings.
+    pub warnings: Vec<String>,
+}
+
+/// A number for CSV: empty for NaN, integers without a fraction, others
+/// with at most 6 decimals (deterministic, locale-free).
+pub fn num(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" { "0".into() } else { s.to_string() }
+    }
+}
+
+fn jnum(v: f64) -> Value {
+    if v.is_finite() {
+        let r = (v * 1e6).round() / 1e6;
+        serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number)
+    } else {
+        Value::Null
+    }
+}
+
+fn t(s: SimTime) -> Value {
+    jnum(s.as_secs_f64())
+}
+
+fn opt_t(s: Option<SimTime>) -> Value {
+    s.map_or(Value::Null, t)
+}
+
+/// The per-second series as CSV.
+pub fn timeseries_csv(res: &SimResult) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "t_s,arrivals,completed,failed,in_flight,queued,front_queue,replicas_desired,replicas_current,replicas_ready,replicas_starting,replicas_terminating,gpus,nodes,nodes_provisioning,kv_usage_mean,kv_usage_max,ttft_p50_s,ttft_p95_s,e2e_p50_s,e2e_p95_s,itl_p50_s,itl_p95_s",
+    );
+    for c in &res.columns {
+        let _ = write!(out, ",{}_seen,{}_target", c.name, c.name);
+    }
+    out.push('\n');
+    for r in &res.rows {
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.t,
+            r.arrivals,
+            r.completed,
+            r.failed,
+            r.in_flight,
+            r.queued,
+            r.front_queue,
+            r.desired,
+            r.current,
+            r.ready,
+            r.starting,
+            r.terminating,
+            r.gpus,
+            r.nodes,
+            r.nodes_provisioning,
+            num(r.kv_mean),
+            num(r.kv_max),
+            num(r.ttft_p50),
+            num(r.ttft_p95),
+            num(r.e2e_p50),
+            num(r.e2e_p95),
+            num(r.itl_p50),
+            num(r.itl_p95),
+        );
+        for (c, v) in res.columns.iter().zip(&r.metrics) {
+            let _ = write!(out, ",{},{}", v.map_or(String::new(), num), num(c.target));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One JSON object per HPA sync.
+pub fn decisions_jsonl(res: &SimResult) -> String {
+    let mut out = String::new();
+    for s in &res.syncs {
+        let d = &s.decision;
+        let metrics: Vec<Value> = d
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let col = res.columns.get(i);
+                json!({
+                    "metric": col.map(|c| c.name.clone()),
+                    "name": m.name,
+                    "value": s.seen.get(i).copied().flatten().map_or(Value::Null, jnum),
+                    "target": col.map_or(Value::Null, |c| jnum(c.target)),
+                    "targetType": col.map(|c| c.target_type),
+                    "sampledAt": opt_t(m.timestamp),
+                    "proposal": m.replicas,
+                    "error": m.error,
+                })
+            })
+            .collect();
+        let norm = d.normalization.as_ref().map(|n| {
+            json!({
+                "proposal": n.proposal,
+                "stabilized": n.stabilized,
+                "limited": n.limited,
+                "stabilizeReason": n.stabilize_reason.as_str(),
+                "limitReason": n.limit_reason.as_str(),
+            })
+        });
+        let conditions: Vec<Value> = d
+            .conditions
+            .iter()
+            .map(|c| {
+                json!({
+                    "type": c.type_.as_str(),
+                    "status": c.status.as_str(),
+                    "reason": c.reason,
+                    "message": c.message,
+                })
+            })
+            .collect();
+        let events: Vec<Value> = d
+            .events
+            .iter()
+            .map(|e| json!({"type": e.type_.as_str(), "reason": e.reason, "message": e.message}))
+            .collect();
+        let mut o = Map::new();
+        o.insert("t_s".into(), t(d.now));
+        o.insert("currentReplicas".into(), json!(d.current_replicas));
+        o.insert("desiredReplicas".into(), json!(d.desired_replicas));
+        o.insert("rescale".into(), json!(d.rescale));
+        o.insert("rescaleReason".into(), json!(d.rescale_reason));
+        o.insert(
+            "metricDesiredReplicas".into(),
+            json!(d.metric_desired_replicas),
+        );
+        o.insert("metricName".into(), json!(d.metric_name));
+        o.insert("metrics".into(), Value::Array(metrics));
+        o.insert("normalization".into(), norm.unwrap_or(Value::Null));
+        o.insert("conditions".into(), Value::Array(conditions));
+        o.insert("events".into(), Value::Array(events));
+        o.insert("error".into(), json!(d.error));
+        out.push_str(&Value::Object(o).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn latency(l: &LatencyStats) -> Value {
+    json!({
+        "count": l.count,
+        "mean": jnum(l.mean),
+        "p50": jnum(l.p50),
+        "p90": jnum(l.p90),
+        "p95": jnum(l.p95),
+        "p99": jnum(l.p99),
+        "max": jnum(l.max),
+    })
+}
+
+fn startup(r: &StartupRecord) -> Value {
+    let since =
+        |x: Option<SimTime>| x.map_or(Value::Null, |x| jnum(x.since(r.created).as_secs_f64()));
+    json!({
+        "pod": r.pod,
+        "created_s": t(r.created),
+        "scheduled_after_s": since(r.scheduled),
+        "container_started_after_s": since(r.container_started),
+        "model_loaded_after_s": since(r.model_loaded),
+        "server_up_after_s": since(r.server_up),
+        "startup_probe_passed_after_s": since(r.startup_passed),
+        "ready_after_s": since(r.ready),
+        "deleted_s": opt_t(r.deleted),
+        "restarts": r.restarts,
+        "waited_for_node": r.waited_for_node,
+        "pulled_image": r.pulled_image,
+    })
+}
+
+/// `summary.json`.
+pub fn summary_json(info: &RunInfo, res: &SimResult) -> Value {
+    let s = &res.summary;
+    let rq = &s.requests;
+    json!({
+        "scenario": info.scenario,
+        "file": info.file,
+        "description": info.description,
+        "seed": info.seed,
+        "nimservice": info.nimservice,
+        "gpu": info.gpu,
+        "model": info.model,
+        "gpusPerPod": info.gpus_per_pod,
+        "metricsSource": info.metrics_source,
+        "duration_s": jnum(s.duration_s),
+        "requests": {
+            "arrived": rq.arrived,
+            "completed": rq.completed,
+            "failed": rq.failed(),
+            "rejectedNoEndpoint": rq.rejected_no_endpoint,
+            "frontQueueTimeout": rq.front_queue_timeout,
+            "abortedOnDrain": rq.aborted_on_drain,
+            "refusedByEngine": rq.refused_by_engine,
+            "unfinished": rq.unfinished,
+        },
+        "latency_s": {
+            "ttft": latency(&s.ttft),
+            "e2e": latency(&s.e2e),
+            "itl": latency(&s.itl),
+        },
+        "slos": s.slos.iter().map(|r| json!({
+            "name": r.slo.name,
+            "metric": r.slo.metric.as_str(),
+            "percentile": jnum(r.slo.percentile),
+            "threshold_s": jnum(r.slo.threshold),
+            "requests": r.requests,
+            "within": r.within,
+            "attainment": jnum(r.attainment),
+            "overall_s": jnum(r.overall),
+            "met": r.met,
+            "windows": r.windows,
+            "windowsMet": r.windows_met,
+        })).collect::<Vec<_>>(),
+        "gpuHours": jnum(s.gpu_hours),
+        "nodeHours": jnum(s.node_hours),
+        "cost": s.cost.map_or(Value::Null, jnum),
+        "replicas": {
+            "meanReady": jnum(s.mean_ready),
+            "minDesired": s.min_desired,
+            "maxDesired": s.max_desired,
+        },
+        "peakGpus": s.peak_gpus,
+        "peakNodes": s.peak_nodes,
+        "scaleUps": s.scale_ups,
+        "scaleDowns": s.scale_downs,
+        "flaps": s.flaps,
+        "hpaSyncs": s.syncs,
+        "hpaSyncsWithMetricErrors": s.syncs_with_metric_errors,
+        "loadChanges": s.load_changes.iter().map(|c| json!({
+            "at_s": t(c.at),
+            "readyBefore": c.ready_before,
+            "desiredAfter": c.desired_after,
+            "firstRescale_s": c.first_rescale_s.map_or(Value::Null, jnum),
+            "settled_s": c.settled_s.map_or(Value::Null, jnum),
+        })).collect::<Vec<_>>(),
+        "nodes": {
+            "added": s.nodes_added,
+            "removed": s.nodes_removed,
+            "provisioningFailed": s.nodes_failed,
+        },
+        "containerRestarts": s.restarts,
+        "podStartups": s.startups.iter().map(startup).collect::<Vec<_>>(),
+        "warnings": info.warnings,
+    })
+}
+
+fn fmt_s(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v < 1.0 {
+        format!("{:.0} ms", v * 1000.0)
+    } else {
+        format!("{v:.2} s")
+    }
+}
+
+/// The few lines `simulate` prints.
+pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
+    let s = &res.summary;
+    let rq = &s.requests;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}: {} on {} × {} per pod, {:.0} s simulated, seed {}",
+        info.scenario, info.model, info.gpus_per_pod, info.gpu, s.duration_s, info.seed
+    );
+    let _ = writeln!(
+        o,
+        "requests: {} arrived, {} completed, {} failed, {} unfinished",
+        rq.arrived,
+        rq.completed,
+        rq.failed(),
+        rq.unfinished
+    );
+    let _ = writeln!(
+        o,
+        "latency p50/p95: TTFT {} / {}, e2e {} / {}, ITL {} / {}",
+        fmt_s(s.ttft.p50),
+        fmt_s(s.ttft.p95),
+        fmt_s(s.e2e.p50),
+        fmt_s(s.e2e.p95),
+        fmt_s(s.itl.p50),
+        fmt_s(s.itl.p95)
+    );
+    for r in &s.slos {
+        let _ = writeln!(
+            o,
+            "SLO {}: p{} = {} vs {} → {} ({:.1} % of requests within, {}/{} windows met)",
+            r.slo.name,
+            r.slo.percentile,
+            fmt_s(r.overall),
+            fmt_s(r.slo.threshold),
+            if r.met { "met" } else { "MISSED" },
+            r.attainment * 100.0,
+            r.windows_met,
+            r.windows
+        );
+    }
+    let cost = s.cost.map_or(String::new(), |c| format!(", cost {c:.2}"));
+    let _ = writeln!(
+        o,
+        "capacity: {:.2} GPU-hours, {:.2} node-hours{cost}; pods {}..{} desired, {:.2} ready on average, peak {} GPUs on {} nodes",
+        s.gpu_hours,
+        s.node_hours,
+        s.min_desired,
+        s.max_desired,
+        s.mean_ready,
+        s.peak_gpus,
+        s.peak_nodes
+    );
+    let _ = writeln!(
+        o,
+        "HPA: {} syncs, {} scale-ups, {} scale-downs, {} flaps",
+        s.syncs, s.scale_ups, s.scale_downs, s.flaps
+    );
+    for c in &s.load_changes {
+        let _ = writeln!(
+            o,
+            "load change at {:.0} s: {} → {} pods, first write after {}, settled after {}",
+            c.at.as_secs_f64(),
+            c.ready_before,
+            c.desired_after,
+            c.first_rescale_s
+                .map_or("–".into(), |v| format!("{v:.0} s")),
+            c.settled_s.map_or("never".into(), |v| format!("{v:.0} s"))
+        );
+    }
+    for w in &info.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    o
+}

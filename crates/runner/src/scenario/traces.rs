@@ -1,0 +1,325 @@
+//! Trace files: the Azure LLM inference CSV, Mooncake JSON Lines (plain or
+//! gzip) and a plain CSV, read into rows with every bad line reported.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use nimscale_core::sim::traffic::TraceRow;
+use serde::Deserialize;
+
+use super::raw::RawTraceFormat;
+use crate::error::{LoadError, LoadErrors};
+
+/// At most this many problems are listed per trace.
+const MAX_PROBLEMS: usize = 20;
+
+/// A parsed trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// Rows, sorted by offset, offsets from the first row.
+    pub rows: Vec<TraceRow>,
+    /// Rows that were out of order (then sorted).
+    pub reordered: bool,
+}
+
+fn err(file: &str, line: usize, field: Option<&str>, message: String) -> LoadError {
+    LoadError {
+        file: file.to_string(),
+        line: Some(line),
+        column: None,
+        field: field.map(str::to_string),
+        message,
+    }
+}
+
+/// Decompresses gzip input (by its magic bytes); other input is returned as is.
+fn text_of(bytes: &[u8], file: &str) -> Result<String, LoadErrors> {
+    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                LoadErrors(vec![LoadError {
+                    file: file.into(),
+                    line: None,
+                    column: None,
+                    field: None,
+                    message: format!("not a valid gzip file: {e}"),
+                }])
+            })?;
+        out
+    } else {
+        bytes.to_vec()
+    };
+    String::from_utf8(raw).map_err(|e| {
+        LoadErrors(vec![LoadError {
+            file: file.into(),
+            line: None,
+            column: None,
+            field: None,
+            message: format!("not UTF-8 text: {e}"),
+        }])
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.fffffff]` (an optional `+00:00`/`Z` suffix is
+/// accepted) → microseconds since the Unix epoch.
+fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix("+00:00"))
+        .unwrap_or(s);
+    let (date, time) = s.split_once([' ', 'T'])?;
+    let mut d = date.split('-');
+    let (y, mo, dd): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    if d.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&dd) {
+        return None;
+    }
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let (h, mi, se): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    if t.next().is_some() || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    if !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut us = 0i64;
+    for (i, c) in frac.chars().take(6).enumerate() {
+        us += i64::from(c.to_digit(10)?) * 10i64.pow(5 - i as u32);
+    }
+    let days = days_from_civil(y, mo, dd);
+    Some(((days * 24 + h) * 60 + mi) * 60_000_000 + se * 1_000_000 + us)
+}
+
+fn tokens(s: &str) -> Option<u32> {
+    let s = s.trim();
+    s.parse::<u32>().ok().or_else(|| {
+        // Some exports write integers as floats (`374.0`).
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u32)
+    })
+}
+
+struct Collect<'a> {
+    file: &'a str,
+    errs: Vec<LoadError>,
+    rows: Vec<(i64, TraceRow)>,
+}
+
+impl Collect<'_> {
+    fn push_err(&mut self, line: usize, field: Option<&str>, message: String) {
+        if self.errs.len() < MAX_PROBLEMS {
+            self.errs.push(err(self.file, line, field, message));
+        } else if self.errs.len() == MAX_PROBLEMS {
+            self.errs.push(LoadError {
+                file: self.file.into(),
+                line: None,
+                column: None,
+                field: None,
+                message: "more problems not shown".into(),
+            });
+        }
+    }
+}
+
+fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
+    let mut lines = text.split('\n').enumerate();
+    let Some((_, header)) = lines.next() else {
+        c.push_err(1, None, "empty file".into());
+        return;
+    };
+    let cols: Vec<String> = header
+        .trim_start_matches('\u{feff}')
+        .trim_end_matches('\r')
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    let want: [&str; 3] = if azure {
+        ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
+    } else {
+        ["time_s", "prompt_tokens", "output_tokens"]
+    };
+    let idx: Vec<Option<usize>> = want
+        .iter()
+        .map(|w| cols.iter().position(|c| c == w))
+        .collect();
+    if idx.iter().any(Option::is_none) {
+        c.push_err(
+            1,
+            None,
+            format!(
+                "header must name the columns {} (found {})",
+                want.join(","),
+                cols.join(",")
+            ),
+        );
+        return;
+    }
+    let idx: Vec<usize> = idx.into_iter().flatten().collect();
+    for (i, line) in lines {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != cols.len() {
+            c.push_err(
+                n,
+                None,
+                format!("expected {} columns, found {}", cols.len(), f.len()),
+            );
+            continue;
+        }
+        let t = if azure {
+            parse_timestamp(f[idx[0]])
+        } else {
+            f[idx[0]]
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .map(|x| (x * 1e6).round() as i64)
+        };
+        let Some(t) = t else {
+            let what = if azure {
+                "a timestamp YYYY-MM-DD HH:MM:SS.fffffff"
+            } else {
+                "a non-negative number of seconds"
+            };
+            c.push_err(
+                n,
+                Some(want[0]),
+                format!("cannot read {:?} as {what}", f[idx[0]]),
+            );
+            continue;
+        };
+        let (Some(p), Some(o)) = (tokens(f[idx[1]]), tokens(f[idx[2]])) else {
+            let which = if tokens(f[idx[1]]).is_none() { 1 } else { 2 };
+            c.push_err(
+                n,
+                Some(want[which]),
+                format!("cannot read {:?} as a token count", f[idx[which]]),
+            );
+            continue;
+        };
+        c.rows.push((
+            t,
+            TraceRow {
+                offset_us: 0,
+                prompt: p,
+                output: o,
+                prefix: None,
+            },
+        ));
+    }
+}
+
+#[derive(Deserialize)]
+struct MooncakeLine {
+    timestamp: f64,
+    input_length: u32,
+    output_length: u32,
+    #[serde(default)]
+    hash_ids: Option<Vec<u64>>,
+}
+
+fn mooncake(text: &str, c: &mut Collect<'_>) {
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<MooncakeLine>(line) {
+            Ok(m) if m.timestamp.is_finite() && m.timestamp >= 0.0 => c.rows.push((
+                (m.timestamp * 1000.0).round() as i64,
+                TraceRow {
+                    offset_us: 0,
+                    prompt: m.input_length,
+                    output: m.output_length,
+                    prefix: m.hash_ids.map(Arc::from),
+                },
+            )),
+            Ok(_) => c.push_err(i + 1, Some("timestamp"), "must be a non-negative number of milliseconds".into()),
+            Err(e) => c.push_err(i + 1, None, format!("{e} (expected {{\"timestamp\": ms, \"input_length\": n, \"output_length\": n, \"hash_ids\": [...]}})")),
+        }
+    }
+}
+
+/// Reads a trace of `format` from `bytes` (file name `file` in messages).
+pub fn parse(bytes: &[u8], file: &str, format: RawTraceFormat) -> Result<Trace, LoadErrors> {
+    let text = text_of(bytes, file)?;
+    let mut c = Collect {
+        file,
+        errs: Vec::new(),
+        rows: Vec::new(),
+    };
+    match format {
+        RawTraceFormat::Azure => csv(&text, &mut c, true),
+        RawTraceFormat::Csv => csv(&text, &mut c, false),
+        RawTraceFormat::Mooncake => mooncake(&text, &mut c),
+    }
+    if !c.errs.is_empty() {
+        return Err(LoadErrors(c.errs));
+    }
+    if c.rows.is_empty() {
+        return Err(LoadErrors(vec![LoadError {
+            file: file.into(),
+            line: None,
+            column: None,
+            field: None,
+            message: "the trace has no requests".into(),
+        }]));
+    }
+    let reordered = c.rows.windows(2).any(|w| w[1].0 < w[0].0);
+    if reordered {
+        c.rows.sort_by_key(|r| r.0);
+    }
+    let t0 = c.rows[0].0;
+    let rows = c
+        .rows
+        .into_iter()
+        .map(|(t, mut r)| {
+            r.offset_us = t - t0;
+            r
+        })
+        .collect();
+    Ok(Trace { rows, reordered })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure_timestamps_are_exact() {
+        let a = parse_timestamp("2023-11-16 18:15:46.6805900").unwrap();
+        let b = parse_timestamp("2023-11-16 18:15:50.9951690").unwrap();
+        assert_eq!(b - a, 4_314_579);
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01"), Some(1_000_000));
+        assert_eq!(parse_timestamp("2023-13-01 00:00:00"), None);
+    }
+}
