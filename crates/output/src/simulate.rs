@@ -210,6 +210,7 @@ fn startup(r: &StartupRecord) -> Value {
         "restarts": r.restarts,
         "waited_for_node": r.waited_for_node,
         "pulled_image": r.pulled_image,
+        "requests_dispatched": r.dispatched,
     })
 }
 

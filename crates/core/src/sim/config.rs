@@ -80,6 +80,9 @@ pub struct Startup {
     pub readiness_probe: Probe,
     /// Longest CrashLoopBackOff delay (kubelet: 5 min).
     pub max_backoff: SimDuration,
+    /// Log-normal spread of weight-loading times around bytes/bandwidth
+    /// (0.1; 0 makes them exact).
+    pub load_noise_sigma: f64,
 }
 
 /// Where the scheduler puts a pod among nodes that fit.

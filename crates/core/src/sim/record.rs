@@ -161,6 +161,8 @@ pub struct StartupRecord {
     pub waited_for_node: bool,
     /// The image was pulled for it (not cached on the node).
     pub pulled_image: bool,
+    /// Requests the load balancer sent to it.
+    pub dispatched: u64,
 }
 
 /// Requests by outcome.

@@ -532,6 +532,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             prefix: a.prefix,
         };
         self.pods[pick as usize].in_transit += 1;
+        self.pods[pick as usize].rec.dispatched += 1;
         let at = now + self.cfg.frontend_delay;
         if self.transit.is_empty() {
             self.q.push(at, Ev::Deliver);
@@ -681,6 +682,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 restarts: 0,
                 waited_for_node: false,
                 pulled_image: false,
+                dispatched: 0,
             },
             name,
             stage: Stage::Pending,
@@ -913,7 +915,11 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             (ModelSource::Pvc, true) => st.warm_read_bps,
             (ModelSource::Pvc, false) => st.cold_read_bps,
         };
-        let noise = pod.rng.lognormal(1.0, 0.1);
+        let noise = if st.load_noise_sigma > 0.0 {
+            pod.rng.lognormal(1.0, st.load_noise_sigma)
+        } else {
+            1.0
+        };
         let d = secs(st.model_bytes / bps.max(1.0) * noise);
         pod.stage = Stage::Loading;
         let e = pod.epoch;
@@ -1218,9 +1224,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.q.push(next, Ev::Sync);
     }
 
+    /// Writes the scale subresource now, as a user's `kubectl scale` would
+    /// (the HPA, if any, may change it at its next sync).
+    pub fn scale_to(&mut self, replicas: i32) {
+        let now = self.now();
+        self.set_replicas(replicas, now);
+    }
+
     fn apply_rescale(&mut self, d: &Decision, now: SimTime) {
+        self.set_replicas(d.desired_replicas, now);
+    }
+
+    fn set_replicas(&mut self, to: i32, now: SimTime) {
         let from = self.spec_replicas;
-        let to = d.desired_replicas;
         if to == from {
             return;
         }

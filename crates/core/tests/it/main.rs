@@ -15,4 +15,5 @@ mod engine_support;
 mod hpa_conformance;
 mod hpa_examples;
 mod hpa_props;
+mod sim;
 mod vectors;

@@ -15,9 +15,8 @@
 
 use serde_json::{Value, json};
 
-use nimscale_core::engine::metrics::{
-    Dialect, E2E_LONG, E2E_SHORT, ITL_LONG, ITL_SHORT, TTFT_LONG, TTFT_SHORT,
-};
+use nimscale_core::engine::metrics::Dialect;
+use nimscale_core::engine::names::{Meaning, interpret};
 
 use super::types::NimServiceSpec;
 
@@ -71,35 +70,6 @@ fn series(dialect: Dialect, base: &str) -> String {
     }
 }
 
-/// Histogram base names (without prefix) and their bucket bounds.
-fn histogram(dialect: Dialect, base: &str) -> Option<&'static [f64]> {
-    let long = dialect == Dialect::Vllm;
-    Some(match base {
-        "e2e_request_latency_seconds" => {
-            if long {
-                E2E_LONG
-            } else {
-                E2E_SHORT
-            }
-        }
-        "time_to_first_token_seconds" => {
-            if long {
-                TTFT_LONG
-            } else {
-                TTFT_SHORT
-            }
-        }
-        "time_per_output_token_seconds" | "inter_token_latency_seconds" => {
-            if long {
-                ITL_LONG
-            } else {
-                ITL_SHORT
-            }
-        }
-        _ => return None,
-    })
-}
-
 /// The `le` label as the Python client writes it (`1.0`, `0.025`).
 fn le(b: f64) -> String {
     if b.fract() == 0.0 {
@@ -135,77 +105,50 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// The metricsQuery and source series for an HPA metric name, if nimscale
-/// knows a recipe.
+/// knows a recipe (the names are interpreted by the core, which simulates
+/// the same quantities).
 pub fn recipe(name: &str, settings: &AdapterSettings) -> Option<(String, String)> {
     let d = settings.dialect;
     let w = window(settings.window_s);
-    let plain = name.strip_prefix("vllm_").unwrap_or(name);
-    let gauge_usage = ["gpu_cache_usage_perc", "kv_cache_usage_perc"];
-    let gauge_count = ["num_requests_running", "num_requests_waiting"];
-    if gauge_usage.contains(&plain) || gauge_count.contains(&plain) {
-        let base = match (d, plain) {
-            (Dialect::Vllm, "gpu_cache_usage_perc") => "kv_cache_usage_perc",
-            (Dialect::Nim1, "kv_cache_usage_perc") => "gpu_cache_usage_perc",
-            (_, b) => b,
-        };
-        let agg = if gauge_usage.contains(&plain) {
-            "avg"
-        } else {
-            "sum"
-        };
-        return Some((
-            series(d, base),
-            format!("{agg}(<<.Series>>{{<<.LabelMatchers>>}}) by (<<.GroupBy>>)"),
-        ));
-    }
-    if let Some(rest) = plain.strip_suffix("s_fraction")
-        && let Some((hist, x)) = rest.rsplit_once("_over_")
-    {
-        let bounds = histogram(d, hist)?;
-        let x: f64 = x.replace('_', ".").parse().ok()?;
-        let b = bounds.iter().find(|b| (**b - x).abs() < 1e-12)?;
-        let s = series(d, hist);
-        let count =
-            format!("sum(increase({s}_count{{<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)");
-        let under = format!(
-            "sum(increase({s}_bucket{{le=\"{}\",<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)",
-            le(*b)
-        );
-        return Some((
-            format!("{s}_count"),
-            format!("({count} - {under}) / {count}"),
-        ));
-    }
-    if let Some((hist, q)) = plain.rsplit_once("_p")
-        && histogram(d, hist).is_some()
-        && let Ok(q) = q.parse::<u32>()
-        && (1..100).contains(&q)
-    {
-        let s = series(d, hist);
-        return Some((
-            format!("{s}_bucket"),
+    Some(match interpret(name, d)? {
+        Meaning::Gauge { gauge, agg } => (
+            series(d, gauge.base(d)),
             format!(
-                "histogram_quantile(0.{q:02}, sum(rate({s}_bucket{{<<.LabelMatchers>>}}[{w}])) by (le, <<.GroupBy>>))"
+                "{}(<<.Series>>{{<<.LabelMatchers>>}}) by (<<.GroupBy>>)",
+                agg.as_str()
             ),
-        ));
-    }
-    if let Some(base) = plain.strip_suffix("_per_second") {
-        let known = [
-            "request_success",
-            "request_failure",
-            "prompt_tokens",
-            "generation_tokens",
-            "num_preemptions",
-        ];
-        if known.contains(&base) {
-            let s = format!("{}_total", series(d, base));
-            return Some((
+        ),
+        Meaning::OverFraction { hist, bound } => {
+            let s = series(d, hist.base());
+            let count =
+                format!("sum(increase({s}_count{{<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)");
+            let under = format!(
+                "sum(increase({s}_bucket{{le=\"{}\",<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)",
+                le(bound)
+            );
+            (
+                format!("{s}_count"),
+                format!("({count} - {under}) / {count}"),
+            )
+        }
+        Meaning::Quantile { hist, q } => {
+            let s = series(d, hist.base());
+            let q = (q * 100.0).round() as u32;
+            (
+                format!("{s}_bucket"),
+                format!(
+                    "histogram_quantile(0.{q:02}, sum(rate({s}_bucket{{<<.LabelMatchers>>}}[{w}])) by (le, <<.GroupBy>>))"
+                ),
+            )
+        }
+        Meaning::Rate { counter } => {
+            let s = format!("{}_total", series(d, counter.base()));
+            (
                 s.clone(),
                 format!("sum(rate({s}{{<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)"),
-            ));
+            )
         }
-    }
-    None
+    })
 }
 
 /// The rules serving every Object, Pods and External metric of the spec's HPA.

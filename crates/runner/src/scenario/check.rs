@@ -198,10 +198,14 @@ impl<'a> Walker<'a> {
             }
         }
         if !tags.is_empty() {
+            let found = match n.get("kind").and_then(Node::as_str) {
+                Some(k) => format!("`kind: {k}`"),
+                None => describe(n),
+            };
             self.problem(
                 n.pos,
                 path,
-                format!("expected one of {}, found {}", tags.join(", "), describe(n)),
+                format!("expected one of {}, found {found}", tags.join(", ")),
             );
         } else if let Some(b) = best {
             self.out.extend(b);
@@ -212,6 +216,9 @@ impl<'a> Walker<'a> {
 /// Whether `n` selects alternative `a` by a `const` property or by its one
 /// required key; also the alternative's tag for the message.
 fn discriminates(n: &Node, a: &Value) -> (bool, Option<String>) {
+    if let Some(c) = a.get("const") {
+        return (&n.to_json() == c, Some(c.to_string()));
+    }
     let props = a.get("properties").and_then(Value::as_object);
     if let Some(props) = props {
         for (k, p) in props {

@@ -587,11 +587,23 @@ pub fn load(
         pos: root.pos,
         value: NodeValue::Null,
     });
+    // A refused NIMService does not stop the other checks: they run on an
+    // empty one, and only its own findings are skipped.
     let admitted = match nimservice(&ns_node, file, files) {
-        Ok(a) => Some(a),
+        Ok(a) => a,
         Err(e) => {
             cx.errs.extend(e);
-            None
+            (
+                Admitted {
+                    stored: Value::Null,
+                    nimservice: NimService::default(),
+                    caches: Vec::new(),
+                    warnings: Vec::new(),
+                    source: ns_node.clone(),
+                },
+                file.to_string(),
+                "nimservice.".to_string(),
+            )
         }
     };
     let built = build(&raw, &mut cx, admitted, files, catalog);
@@ -623,7 +635,7 @@ fn default_engine_start(weight_bytes: f64) -> Dist {
 fn build(
     raw: &RawScenario,
     cx: &mut Ctx<'_>,
-    admitted: Option<(Admitted, String, String)>,
+    admitted: (Admitted, String, String),
     files: &dyn Files,
     catalog: &Catalog,
 ) -> Option<Scenario> {
@@ -644,7 +656,8 @@ fn build(
     }
 
     // --- the NIMService -------------------------------------------------
-    let (admitted, ns_file, ns_prefix) = admitted?;
+    let ns_ok = admitted.0.stored != Value::Null;
+    let (admitted, ns_file, ns_prefix) = admitted;
     let ns: &NimService = &admitted.nimservice;
     let ns_err = |cx: &mut Ctx<'_>, path: &str, msg: String| {
         let pos = admitted.source.locate(&field_path(path).0);
@@ -1164,6 +1177,7 @@ fn build(
         startup_probe: probe_of(ns.spec.startup_probe.as_ref(), Probe::nim_startup()),
         readiness_probe: probe_of(ns.spec.readiness_probe.as_ref(), Probe::nim_readiness()),
         max_backoff: SimDuration::from_secs(300),
+        load_noise_sigma: 0.1,
     };
     let mut labels = BTreeMap::new();
     labels.insert("app".to_string(), ns_name.clone());

@@ -1,0 +1,241 @@
+//! Scenario files: every shipped scenario loads, problems are reported all
+//! at once with line and field, trace files with bad rows name the line, and
+//! the committed JSON Schema is the one the code generates.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use nimscale_runner::catalog::Catalog;
+use nimscale_runner::scenario::{self, Files, traces};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Files from the repository's `scenarios/` folder, plus in-memory ones.
+struct Repo {
+    extra: BTreeMap<String, Vec<u8>>,
+}
+
+impl Files for Repo {
+    fn read(&self, path: &str) -> Result<(String, Vec<u8>), String> {
+        if let Some(b) = self.extra.get(path) {
+            return Ok((path.to_string(), b.clone()));
+        }
+        let p = repo().join("scenarios").join(path);
+        std::fs::read(&p)
+            .map(|b| (path.to_string(), b))
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}
+
+fn load(text: &str, extra: &[(&str, &str)]) -> Result<scenario::Scenario, String> {
+    let files = Repo {
+        extra: extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+    };
+    scenario::load(text, "s.yaml", &files, &Catalog::builtin().unwrap()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_shipped_scenario_loads() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo().join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".yaml")
+            || name.starts_with("hpa-explain")
+            || name.starts_with("export-")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let sc = load(&text, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(format!("{}.yaml", sc.name), name, "name matches the file");
+        n += 1;
+    }
+    assert!(n >= 9, "{n} scenarios");
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let committed = std::fs::read_to_string(repo().join("scenarios/scenario.schema.json")).unwrap();
+    assert_eq!(
+        committed,
+        scenario::schema_text(),
+        "run `nimscale schema > scenarios/scenario.schema.json`"
+    );
+}
+
+const NS: &str = r#"
+  apiVersion: apps.nvidia.com/v1alpha1
+  kind: NIMService
+  metadata: {name: llm, namespace: ns}
+  spec:
+    image: {repository: nvcr.io/nim/meta/llama-3.1-8b-instruct, tag: "1.3.3"}
+    authSecret: ngc
+    storage: {pvc: {create: true, size: 50Gi, volumeAccessMode: ReadWriteMany}}
+    resources: {limits: {nvidia.com/gpu: 1}}
+    expose: {service: {type: ClusterIP, port: 8000}}
+    replicas: 2
+    scale:
+      enabled: true
+      hpa:
+        maxReplicas: 4
+        metrics:
+        - type: Pods
+          pods:
+            metric: {name: num_requests_waiting}
+            target: {type: AverageValue, averageValue: "5"}
+"#;
+
+#[test]
+fn structural_problems_are_all_reported_with_lines() {
+    let text = format!(
+        "duration: 1h\nnimservice:{NS}model:\n  gpu: h100-sxm\n  name: llama-3.1-8b-instruct\n  colour: red\ncluster:\n  loadBalancer: fastest\ntraffic:\n  pattern: {{kind: wobble, rate: 3}}\nsloz: []\n"
+    );
+    let e = load(&text, &[]).unwrap_err();
+    assert!(e.starts_with("4 problems:"), "{e}");
+    assert!(
+        e.contains("s.yaml:25:3: model.colour: unknown field `colour`"),
+        "{e}"
+    );
+    assert!(e.contains("cluster.loadBalancer: expected one of \"random\", \"round-robin\", \"least-outstanding\", found string \"fastest\""), "{e}");
+    assert!(e.contains("traffic.pattern: expected one of `kind: constant`, `kind: ramp`, `kind: step`, `kind: spike`, `kind: decrease`, `kind: diurnal`, `kind: bursty`, found `kind: wobble`"), "{e}");
+    assert!(e.contains("s.yaml:30:1: sloz: unknown field `sloz`"), "{e}");
+}
+
+#[test]
+fn semantic_problems_are_all_reported_with_lines() {
+    let text = format!(
+        "duration: 90 minutes\nnimservice:{NS}model:\n  gpu: h100-sxm\n  name: llama-3.1-405b-instruct\ncluster:\n  nodePool: {{gpusPerNode: 8}}\n  frontQueue: {{timeout: 30 s}}\ntraffic:\n  pattern: {{kind: spike, base: 2, peak: -5, at: 10m, duration: 5m}}\n"
+    );
+    let e = load(&text, &[]).unwrap_err();
+    // The webhook refuses replicas with autoscaling; bad units; a negative
+    // rate; and a model the catalog does not have.
+    assert!(e.contains("s.yaml:1:1: duration: unknown unit"), "{e}");
+    assert!(e.contains("nimservice.spec: spec: Invalid value: \"object\": spec.replicas cannot be set when spec.scale.enabled is true"), "{e}");
+    assert!(e.contains("model.name:"), "{e}");
+    assert!(e.contains("cluster.frontQueue.timeout:"), "{e}");
+    assert!(
+        e.contains("traffic.pattern.peak: a rate must be ≥ 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_model_that_does_not_fit_and_impossible_pools_are_refused() {
+    let ns = NS
+        .replace("    replicas: 2\n", "")
+        .replace("nvidia.com/gpu: 1", "nvidia.com/gpu: 1");
+    let text = format!(
+        "duration: 10m\nnimservice:{ns}model:\n  gpu: l40s\n  name: llama-3.1-70b-instruct\ncluster:\n  nodePool: {{gpusPerNode: 8, maxNodes: 0}}\ntraffic:\n  pattern: {{kind: constant, rate: 1}}\n"
+    );
+    let e = load(&text, &[]).unwrap_err();
+    assert!(e.contains("model.name:"), "{e}");
+    assert!(
+        e.contains("cluster.nodePool.maxNodes: 0 nodes cannot hold"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unknown_hpa_metric_points_into_the_nimservice() {
+    let ns = NS
+        .replace("    replicas: 2\n", "")
+        .replace("num_requests_waiting", "queue_len");
+    let text = format!(
+        "duration: 10m\nnimservice:{ns}model:\n  gpu: h100-sxm\n  name: llama-3.1-8b-instruct\ntraffic:\n  pattern: {{kind: constant, rate: 1}}\n"
+    );
+    let e = load(&text, &[]).unwrap_err();
+    assert!(
+        e.contains("s.yaml:17:11: nimservice.spec.scale.hpa.metrics[0]: nimscale has no recipe for the metric \"queue_len\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn trace_rows_with_problems_are_named_by_line() {
+    let csv = "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:15:46.6805900,374,44\r\n2023-11-16 18:15:4x.0,396,109\r\n2023-11-16 18:15:51.2224670,879\r\n2023-11-16 18:15:52.0,abc,5";
+    let e = traces::parse(
+        csv.as_bytes(),
+        "t.csv",
+        scenario::raw::RawTraceFormat::Azure,
+    )
+    .unwrap_err();
+    let s = e.to_string();
+    assert!(s.starts_with("3 problems:"), "{s}");
+    assert!(
+        s.contains("t.csv:3: TIMESTAMP: cannot read \"2023-11-16 18:15:4x.0\""),
+        "{s}"
+    );
+    assert!(s.contains("t.csv:4: expected 3 columns, found 2"), "{s}");
+    assert!(
+        s.contains("t.csv:5: ContextTokens: cannot read \"abc\" as a token count"),
+        "{s}"
+    );
+
+    let bad_header = traces::parse(
+        b"time,prompt,output\n0,1,1\n",
+        "p.csv",
+        scenario::raw::RawTraceFormat::Csv,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad_header
+            .contains("p.csv:1: header must name the columns time_s,prompt_tokens,output_tokens"),
+        "{bad_header}"
+    );
+
+    let jl = "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 2}\n{\"timestamp\": 5, \"input_length\": 10}\n";
+    let m = traces::parse(
+        jl.as_bytes(),
+        "m.jsonl",
+        scenario::raw::RawTraceFormat::Mooncake,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        m.contains("m.jsonl:2: missing field `output_length`"),
+        "{m}"
+    );
+}
+
+#[test]
+fn shipped_traces_parse_completely() {
+    let t = std::fs::read(repo().join("traces/AzureLLMInferenceTrace_conv.csv")).unwrap();
+    let tr = traces::parse(&t, "conv", scenario::raw::RawTraceFormat::Azure).unwrap();
+    assert_eq!(tr.rows.len(), 19_366);
+    assert!(!tr.reordered);
+    // Span 3,501.7 s (traces/README.md).
+    let span = tr.rows.last().unwrap().offset_us as f64 * 1e-6;
+    assert!((span - 3501.7).abs() < 0.1, "{span}");
+    let g = std::fs::read(repo().join("traces/mooncake_conversation_trace.jsonl.gz")).unwrap();
+    let m = traces::parse(&g, "mc", scenario::raw::RawTraceFormat::Mooncake).unwrap();
+    assert_eq!(m.rows.len(), 12_031);
+    let r = &m.rows[0];
+    assert_eq!(
+        r.prefix.as_ref().unwrap().len() as u32,
+        r.prompt.div_ceil(512)
+    );
+}
+
+#[test]
+fn a_trace_scenario_replays_the_file() {
+    let csv = "time_s,prompt_tokens,output_tokens\n0,100,10\n0.5,200,20\n2,300,30\n";
+    let ns = NS.replace("    replicas: 2\n", "");
+    let text = format!(
+        "duration: 10s\nnimservice:{ns}model:\n  gpu: h100-sxm\n  name: llama-3.1-8b-instruct\ntraffic:\n  trace: {{file: t.csv, format: csv, rateMultiplier: 2}}\n"
+    );
+    let sc = load(&text, &[("t.csv", csv)]).unwrap();
+    let mut src = sc.source(1);
+    let mut n = 0;
+    while let Some(a) = src.next_arrival() {
+        n += 1;
+        assert!(a.prompt >= 100);
+    }
+    assert_eq!(n, 6);
+}
