@@ -753,6 +753,7 @@ fn build(
         }
         (Some(t), _) => t,
         (None, Some(g)) if g > 0 => g,
+        (None, _) if !ns_ok => 1,
         (None, _) => {
             cx.warnings
                 .push("the NIMService requests no nvidia.com/gpu; simulating 1 GPU per pod".into());
