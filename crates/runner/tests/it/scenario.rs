@@ -127,9 +127,7 @@ fn semantic_problems_are_all_reported_with_lines() {
 
 #[test]
 fn a_model_that_does_not_fit_and_impossible_pools_are_refused() {
-    let ns = NS
-        .replace("    replicas: 2\n", "")
-        .replace("nvidia.com/gpu: 1", "nvidia.com/gpu: 1");
+    let ns = NS.replace("    replicas: 2\n", "");
     let text = format!(
         "duration: 10m\nnimservice:{ns}model:\n  gpu: l40s\n  name: llama-3.1-70b-instruct\ncluster:\n  nodePool: {{gpusPerNode: 8, maxNodes: 0}}\ntraffic:\n  pattern: {{kind: constant, rate: 1}}\n"
     );
