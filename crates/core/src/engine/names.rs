@@ -128,12 +128,14 @@ impl GaugeKind {
 }
 
 impl HistKind {
-    /// The histogram base name.
-    pub fn base(self) -> &'static str {
-        match self {
-            HistKind::E2e => "e2e_request_latency_seconds",
-            HistKind::Ttft => "time_to_first_token_seconds",
-            HistKind::Itl => "time_per_output_token_seconds",
+    /// The histogram base name in a dialect (vLLM V1 renamed the
+    /// inter-token histogram).
+    pub fn base(self, dialect: Dialect) -> &'static str {
+        match (self, dialect) {
+            (HistKind::E2e, _) => "e2e_request_latency_seconds",
+            (HistKind::Ttft, _) => "time_to_first_token_seconds",
+            (HistKind::Itl, Dialect::Nim1) => "time_per_output_token_seconds",
+            (HistKind::Itl, Dialect::Vllm) => "inter_token_latency_seconds",
         }
     }
 
@@ -324,6 +326,15 @@ mod tests {
             None
         );
         assert_eq!(interpret("qps", d), None);
+        // vLLM V1 renamed the inter-token histogram.
+        assert_eq!(
+            HistKind::Itl.base(Dialect::Nim1),
+            "time_per_output_token_seconds"
+        );
+        assert_eq!(
+            HistKind::Itl.base(Dialect::Vllm),
+            "inter_token_latency_seconds"
+        );
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub fn recipe(name: &str, settings: &AdapterSettings) -> Option<(String, String)
             ),
         ),
         Meaning::OverFraction { hist, bound } => {
-            let s = series(d, hist.base());
+            let s = series(d, hist.base(d));
             let count =
                 format!("sum(increase({s}_count{{<<.LabelMatchers>>}}[{w}])) by (<<.GroupBy>>)");
             let under = format!(
@@ -132,7 +132,7 @@ pub fn recipe(name: &str, settings: &AdapterSettings) -> Option<(String, String)
             )
         }
         Meaning::Quantile { hist, q } => {
-            let s = series(d, hist.base());
+            let s = series(d, hist.base(d));
             let q = (q * 100.0).round() as u32;
             (
                 format!("{s}_bucket"),
