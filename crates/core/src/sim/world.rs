@@ -1008,12 +1008,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.gpus.set(now, f64::from(g));
     }
 
-    fn update_nodes(&mut self, now: SimTime) {
-        let n = self
-            .nodes
+    /// Nodes in a state (`None`: every node not removed).
+    fn nodes_in(&self, state: Option<NodeState>) -> u32 {
+        self.nodes
             .iter()
-            .filter(|n| n.state != NodeState::Removed)
-            .count() as u32;
+            .filter(|n| match state {
+                Some(s) => n.state == s,
+                None => n.state != NodeState::Removed,
+            })
+            .count() as u32
+    }
+
+    fn update_nodes(&mut self, now: SimTime) {
+        let n = self.nodes_in(None);
         self.peak_nodes = self.peak_nodes.max(n);
         self.node_count.set(now, f64::from(n));
     }
@@ -1059,11 +1066,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 .map(|_| per)
                 .collect();
             let mut new = 0u32;
-            let existing = self
-                .nodes
-                .iter()
-                .filter(|n| n.state != NodeState::Removed)
-                .count() as u32;
+            let existing = self.nodes_in(None);
             for p in pending {
                 self.pods[p as usize].rec.waited_for_node = true;
                 if let Some(r) = room.iter_mut().find(|r| **r >= gpus) {
@@ -1102,11 +1105,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .last_scale_up_node
             .is_none_or(|t| now.since(t) >= ca.scale_down_delay_after_add);
         if since_add_ok {
-            let mut count = self
-                .nodes
-                .iter()
-                .filter(|n| n.state != NodeState::Removed)
-                .count() as u32;
+            let mut count = self.nodes_in(None);
             let mut removed = 0;
             for node in &mut self.nodes {
                 if count <= self.cfg.pool.min_nodes || removed >= ca.max_empty_bulk_delete {
@@ -1319,6 +1318,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.node_count.advance(now);
         self.ready_int.advance(now);
         if self.cfg.recording.timeseries {
+            let nodes = self.nodes_in(Some(NodeState::Ready));
+            let prov = self.nodes_in(Some(NodeState::Provisioning));
             let s = &mut self.second;
             let (mut current, mut ready, mut starting, mut terminating) = (0, 0, 0, 0);
             for &i in &self.live {
@@ -1334,16 +1335,6 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     }
                 }
             }
-            let nodes = self
-                .nodes
-                .iter()
-                .filter(|n| n.state == NodeState::Ready)
-                .count() as u32;
-            let prov = self
-                .nodes
-                .iter()
-                .filter(|n| n.state == NodeState::Provisioning)
-                .count() as u32;
             let row = SecondRow {
                 t: now.as_secs_floor(),
                 arrivals: s.arrivals,
