@@ -21,6 +21,7 @@
 
 pub mod engine;
 pub mod hpa;
+pub mod metrics;
 pub mod quantity;
 pub mod rng;
 pub mod sim;

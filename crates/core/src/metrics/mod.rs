@@ -1,0 +1,7 @@
+//! The metric path between a pod and the HPA: Prometheus scrapes, its
+//! in-memory TSDB, PromQL evaluated as Prometheus does, prometheus-adapter
+//! rules, and metrics-server.
+
+pub mod labels;
+pub mod promql;
+pub mod tsdb;
