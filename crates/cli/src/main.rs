@@ -84,6 +84,30 @@ enum Command {
     },
     /// Print the scenario file's JSON Schema.
     Schema,
+    /// Evaluate a PromQL instant query, as Prometheus would, over series
+    /// read from an OpenMetrics text file with timestamps (the format
+    /// `promtool tsdb create-blocks-from openmetrics` reads). Prints one JSON
+    /// line per result element, `{"metric": {labels}, "value": number}`
+    /// sorted by labels (`{"scalar": number}` for a scalar); NaN and
+    /// infinities are printed as the strings "NaN", "+Inf", "-Inf".
+    Promql {
+        /// OpenMetrics text file with a timestamp on every sample.
+        #[arg(long)]
+        input: PathBuf,
+        /// The PromQL expression.
+        #[arg(long)]
+        expr: String,
+        /// Evaluation time in seconds, on the file's clock.
+        #[arg(long)]
+        time: f64,
+        /// The Prometheus major version whose rules apply: 3 (left-open
+        /// windows) or 2 (closed windows, as Debian's 2.42).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+        prometheus: u8,
+        /// `--query.lookback-delta` for instant selectors.
+        #[arg(long, default_value = "5m")]
+        lookback: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -427,6 +451,90 @@ fn run_export(file: PathBuf, out: PathBuf, force: bool) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+fn json_number(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else if v.is_nan() {
+        serde_json::json!("NaN")
+    } else if v > 0.0 {
+        serde_json::json!("+Inf")
+    } else {
+        serde_json::json!("-Inf")
+    }
+}
+
+fn run_promql(
+    input: &std::path::Path,
+    expr: &str,
+    time: f64,
+    prometheus: u8,
+    lookback: &str,
+) -> anyhow::Result<ExitCode> {
+    use nimscale_core::metrics::promql::{self, EvalOptions, PromVersion, Value};
+    let Some(lookback_ms) = promql::parse_duration_ms(lookback).filter(|d| *d > 0) else {
+        eprintln!("error: --lookback: bad duration \"{lookback}\" (for example 5m or 30s)");
+        return Ok(ExitCode::from(2));
+    };
+    if !time.is_finite() {
+        eprintln!("error: --time: must be a finite number of seconds");
+        return Ok(ExitCode::from(2));
+    }
+    let e = match promql::parse(expr) {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("error: --expr: {err}");
+            eprintln!("  {expr}");
+            eprintln!("  {}^", " ".repeat(err.column.saturating_sub(1)));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let name = input.display().to_string();
+    let text = std::fs::read_to_string(input).with_context(|| format!("reading {name}"))?;
+    let db = match nimscale_runner::openmetrics::parse(&text, &name) {
+        Ok(db) => db,
+        Err(errs) => {
+            eprintln!("error: {errs}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let opts = EvalOptions {
+        version: if prometheus == 2 {
+            PromVersion::V2
+        } else {
+            PromVersion::V3
+        },
+        lookback_ms,
+    };
+    let (value, _) = match promql::eval_instant(&db, &e, (time * 1000.0) as i64, opts) {
+        Ok(v) => v,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match value {
+        Value::Scalar(s) => writeln!(out, "{}", serde_json::json!({"scalar": json_number(s)}))?,
+        Value::Vector(mut v) => {
+            v.sort_by(|a, b| a.labels.cmp(&b.labels));
+            for s in v {
+                let metric: serde_json::Map<String, serde_json::Value> = s
+                    .labels
+                    .pairs()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                    .collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"metric": metric, "value": json_number(s.value)})
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Engine { command } => run_engine(command),
@@ -439,6 +547,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             catalog,
         } => simulate::run(&scenario, out, force, seed, &catalog),
+        Command::Promql {
+            input,
+            expr,
+            time,
+            prometheus,
+            lookback,
+        } => run_promql(&input, &expr, time, prometheus, &lookback),
         Command::Schema => {
             print!("{}", nimscale_runner::scenario::schema_text());
             Ok(ExitCode::SUCCESS)

@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn sorted_without_empty_values_last_pair_wins() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
-        assert_eq!(l.pairs(), &[("a".into(), "3".into()), ("b".into(), "2".into())]);
+        assert_eq!(
+            l.pairs(),
+            &[("a".into(), "3".into()), ("b".into(), "2".into())]
+        );
         assert_eq!(l.get("c"), "");
         assert_eq!(l.to_string(), "{a=\"3\", b=\"2\"}");
     }

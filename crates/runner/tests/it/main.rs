@@ -2,5 +2,6 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod promtool;
 mod scenario;
 mod validation;

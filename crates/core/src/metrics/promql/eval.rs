@@ -140,7 +140,9 @@ impl Ctx<'_> {
             .into_iter()
             .filter(|id| {
                 self.db.get(*id).is_some_and(|s| {
-                    sel.matchers.iter().all(|m| m.matches(s.labels.get(&m.name)))
+                    sel.matchers
+                        .iter()
+                        .all(|m| m.matches(s.labels.get(&m.name)))
                 })
             })
             .collect()
@@ -261,7 +263,13 @@ impl Ctx<'_> {
         })
     }
 
-    fn aggregate(&self, op: AggOp, without: bool, grouping: &[String], v: Vec<Sample>) -> Vec<Sample> {
+    fn aggregate(
+        &self,
+        op: AggOp,
+        without: bool,
+        grouping: &[String],
+        v: Vec<Sample>,
+    ) -> Vec<Sample> {
         struct Group {
             labels: Labels,
             value: f64,
@@ -414,7 +422,10 @@ impl Ctx<'_> {
             }
             Func::Abs => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::abs))),
             Func::Ceil => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::ceil))),
-            Func::Floor => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::floor))),
+            Func::Floor => Ok(Value::Vector(map_values(
+                self.vector(&args[0])?,
+                f64::floor,
+            ))),
             Func::Sqrt => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::sqrt))),
             Func::Exp => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::exp))),
             Func::Ln => Ok(Value::Vector(map_values(self.vector(&args[0])?, f64::ln))),
@@ -427,7 +438,11 @@ impl Ctx<'_> {
             }
             Func::Scalar => {
                 let v = self.vector(&args[0])?;
-                Ok(Value::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN }))
+                Ok(Value::Scalar(if v.len() == 1 {
+                    v[0].value
+                } else {
+                    f64::NAN
+                }))
             }
             Func::Time => Ok(Value::Scalar(self.t as f64 / 1000.0)),
         }
@@ -435,11 +450,19 @@ impl Ctx<'_> {
 }
 
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 fn map_values(v: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
@@ -503,13 +526,19 @@ pub fn extrapolated_rate(
                 }
             }
             let mut ext = sampled;
-            ext += if d_start < threshold { d_start } else { avg / 2.0 };
+            ext += if d_start < threshold {
+                d_start
+            } else {
+                avg / 2.0
+            };
             ext += if d_end < threshold { d_end } else { avg / 2.0 };
-            result *= ext / sampled;
+            // The factor is divided by the range before it multiplies the
+            // change (checked bit for bit against promtool 2.42).
+            let mut factor = ext / sampled;
             if is_rate {
-                result /= duration_secs(range_ms);
+                factor /= duration_secs(range_ms);
             }
-            Some(result)
+            Some(result * factor)
         }
         PromVersion::V3 => {
             if d_start >= threshold {
@@ -551,12 +580,18 @@ fn instant_rate(p: &[(i64, f64)]) -> Option<f64> {
 fn over_time(f: Func, p: &[(i64, f64)], v3: bool) -> f64 {
     match f {
         Func::CountOverTime => p.len() as f64,
-        Func::MaxOverTime => p.iter().fold(p[0].1, |m, (_, v)| {
-            if *v > m || m.is_nan() { *v } else { m }
-        }),
-        Func::MinOverTime => p.iter().fold(p[0].1, |m, (_, v)| {
-            if *v < m || m.is_nan() { *v } else { m }
-        }),
+        Func::MaxOverTime => p.iter().fold(
+            p[0].1,
+            |m, (_, v)| {
+                if *v > m || m.is_nan() { *v } else { m }
+            },
+        ),
+        Func::MinOverTime => p.iter().fold(
+            p[0].1,
+            |m, (_, v)| {
+                if *v < m || m.is_nan() { *v } else { m }
+            },
+        ),
         Func::SumOverTime => {
             let (mut sum, mut c) = (0.0, 0.0);
             for (_, v) in p {
@@ -582,7 +617,11 @@ fn over_time(f: Func, p: &[(i64, f64)], v3: bool) -> f64 {
                 let q = (count - 1.0) / count;
                 (mean, c) = kahan_inc(v / count, q * mean, q * c);
             }
-            if incremental { mean + c } else { sum / count + c / count }
+            if incremental {
+                mean + c
+            } else {
+                sum / count + c / count
+            }
         }
         _ => {
             let (mut mean, mut count, mut c) = (0.0f64, 0.0, 0.0);
@@ -894,7 +933,13 @@ mod tests {
 
     fn vals(s: &str) -> Vec<Option<f64>> {
         s.split_whitespace()
-            .map(|x| if x == "_" { None } else { Some(x.parse().unwrap()) })
+            .map(|x| {
+                if x == "_" {
+                    None
+                } else {
+                    Some(x.parse().unwrap())
+                }
+            })
             .collect()
     }
 
@@ -910,7 +955,12 @@ mod tests {
             ("100 110 130 5 20", 60, Some(50.0), Some(53.33333333333333)),
             ("100 110 120", 75, Some(15.0), None),
             ("_ _ 10 20", 60, Some(30.0), Some(25.0)),
-            ("_ _ 4 13", 60, Some(21.999999999999996), Some(21.999999999999996)),
+            (
+                "_ _ 4 13",
+                60,
+                Some(21.999999999999996),
+                Some(21.999999999999996),
+            ),
             ("_ 100 110 120", 60, Some(40.0), Some(40.0)),
         ];
         for (s, t, v2, v3) in cases {
@@ -943,14 +993,23 @@ mod tests {
         // r = 60 s, T = 0 (shifted by 100 s to stay positive).
         let rows: [(&[(i64, f64)], Option<f64>); 6] = [
             (&[(-50, 100.0), (-20, 160.0)], Some(120.0)),
-            (&[(-55, 100.0), (-40, 110.0), (-25, 130.0), (-10, 160.0)], Some(80.0)),
-            (&[(-55, 100.0), (-40, 110.0), (-25, 5.0), (-10, 20.0)], Some(40.0)),
+            (
+                &[(-55, 100.0), (-40, 110.0), (-25, 130.0), (-10, 160.0)],
+                Some(80.0),
+            ),
+            (
+                &[(-55, 100.0), (-40, 110.0), (-25, 5.0), (-10, 20.0)],
+                Some(40.0),
+            ),
             (&[(-25, 0.0), (-10, 6.0)], Some(10.0)),
             (&[(-55, 100.0), (-40, 115.0)], Some(27.5)),
             (&[(-45, 100.0)], None),
         ];
         for (samples, want) in rows {
-            let p: Vec<(i64, f64)> = samples.iter().map(|(t, v)| ((t + 100) * 1000, *v)).collect();
+            let p: Vec<(i64, f64)> = samples
+                .iter()
+                .map(|(t, v)| ((t + 100) * 1000, *v))
+                .collect();
             for v in [PromVersion::V2, PromVersion::V3] {
                 let got = extrapolated_rate(&p, 40_000, 100_000, 60_000, true, false, v);
                 let got = got.map(|g| (g * 1e9).round() / 1e9);
@@ -996,22 +1055,44 @@ mod tests {
             db.append_labels(&Labels::from_pairs([(NAME, "b"), ("pod", pod)]), 1000, b);
         }
         let run = |q: &str| eval_instant(&db, &parse(q).unwrap(), 2000, EvalOptions::default());
-        let Value::Vector(v) = run("a / b").unwrap().0 else { panic!() };
+        let Value::Vector(v) = run("a / b").unwrap().0 else {
+            panic!()
+        };
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].value, 0.25);
         assert_eq!(v[0].labels.name(), "");
-        let Value::Vector(v) = run("a > b").unwrap().0 else { panic!() };
+        let Value::Vector(v) = run("a > b").unwrap().0 else {
+            panic!()
+        };
         assert_eq!((v.len(), v[0].value, v[0].labels.name()), (1, 3.0, "a"));
-        let Value::Vector(v) = run("a > bool b").unwrap().0 else { panic!() };
-        assert_eq!(v.iter().map(|s| s.value).collect::<Vec<_>>(), vec![0.0, 1.0]);
-        let Value::Vector(v) = run("sum(a) + on() sum(b)").unwrap().0 else { panic!() };
+        let Value::Vector(v) = run("a > bool b").unwrap().0 else {
+            panic!()
+        };
+        assert_eq!(
+            v.iter().map(|s| s.value).collect::<Vec<_>>(),
+            vec![0.0, 1.0]
+        );
+        let Value::Vector(v) = run("sum(a) + on() sum(b)").unwrap().0 else {
+            panic!()
+        };
         assert_eq!(v[0].value, 10.0);
-        let Value::Vector(v) = run("clamp_max(a, 2)").unwrap().0 else { panic!() };
+        let Value::Vector(v) = run("clamp_max(a, 2)").unwrap().0 else {
+            panic!()
+        };
         assert_eq!(v[1].value, 2.0);
-        assert!(run("a + on() b").unwrap_err().0.contains("duplicate series"));
-        let Value::Scalar(s) = run("scalar(sum(a)) * 2").unwrap().0 else { panic!() };
+        assert!(
+            run("a + on() b")
+                .unwrap_err()
+                .0
+                .contains("duplicate series")
+        );
+        let Value::Scalar(s) = run("scalar(sum(a)) * 2").unwrap().0 else {
+            panic!()
+        };
         assert_eq!(s, 8.0);
-        let Value::Vector(v) = run("count by (pod) (a)").unwrap().0 else { panic!() };
+        let Value::Vector(v) = run("count by (pod) (a)").unwrap().0 else {
+            panic!()
+        };
         assert_eq!(v.len(), 2);
     }
 

@@ -40,8 +40,8 @@ struct Token {
 }
 
 const OPS: [&str; 22] = [
-    "==", "!=", "=~", "!~", ">=", "<=", "(", ")", "{", "}", "[", "]", ",", "=", "+", "-", "*",
-    "/", "%", "^", ">", "<",
+    "==", "!=", "=~", "!~", ">=", "<=", "(", ")", "{", "}", "[", "]", ",", "=", "+", "-", "*", "/",
+    "%", "^", ">", "<",
 ];
 
 fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
@@ -384,7 +384,9 @@ impl Parser<'_> {
             let mut return_bool = false;
             if self.is_word("bool") {
                 if !op.is_comparison() {
-                    return Err(self.err_here("bool modifier can only be used on comparison operators"));
+                    return Err(
+                        self.err_here("bool modifier can only be used on comparison operators")
+                    );
                 }
                 self.next();
                 return_bool = true;
@@ -429,10 +431,7 @@ impl Parser<'_> {
             return Err(self.err_at(pos, "comparisons between scalars must use BOOL modifier"));
         }
         if matching.is_some() && (lt == Ty::Scalar || rt == Ty::Scalar) {
-            return Err(self.err_at(
-                pos,
-                "vector matching only allowed between instant vectors",
-            ));
+            return Err(self.err_at(pos, "vector matching only allowed between instant vectors"));
         }
         Ok(Expr::Binary {
             op,
@@ -486,7 +485,10 @@ impl Parser<'_> {
                 });
             }
             if return_bool {
-                return Err(self.err_at(pos, "bool modifier can only be used on comparison operators"));
+                return Err(self.err_at(
+                    pos,
+                    "bool modifier can only be used on comparison operators",
+                ));
             }
             let exp = self.unary()?;
             return self.binary(BinOp::Pow, base, exp, false, matching, pos);
@@ -593,7 +595,9 @@ impl Parser<'_> {
         let Some(f) = Func::by_name(name) else {
             return Err(self.err_at(
                 pos,
-                format!("unknown function with name \"{name}\" (or one nimscale does not evaluate)"),
+                format!(
+                    "unknown function with name \"{name}\" (or one nimscale does not evaluate)"
+                ),
             ));
         };
         self.expect("(")?;
@@ -710,10 +714,9 @@ impl Parser<'_> {
                     Tok::Op("=~") => MatchOp::Re,
                     Tok::Op("!~") => MatchOp::Nre,
                     _ => {
-                        return Err(self.err_at(
-                            opos,
-                            "expected a label matching operator (=, !=, =~, !~)",
-                        ));
+                        return Err(
+                            self.err_at(opos, "expected a label matching operator (=, !=, =~, !~)")
+                        );
                     }
                 };
                 let vpos = self.pos();
@@ -723,7 +726,10 @@ impl Parser<'_> {
                 let re = match op {
                     MatchOp::Re | MatchOp::Nre => Some(
                         regex_lite::Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                            self.err_at(vpos, format!("invalid regular expression \"{value}\": {e}"))
+                            self.err_at(
+                                vpos,
+                                format!("invalid regular expression \"{value}\": {e}"),
+                            )
                         })?,
                     ),
                     _ => None,
@@ -788,18 +794,27 @@ mod tests {
     #[test]
     fn precedence_and_types() {
         let e = parse("sum(rate(a[1m])) by (pod) / 2 ^ 2 ^ 3 > bool 1").unwrap();
-        let Expr::Binary { op, .. } = &e else { panic!() };
+        let Expr::Binary { op, .. } = &e else {
+            panic!()
+        };
         assert_eq!(*op, BinOp::Gtr);
         assert_eq!(e.ty(), Ty::Vector);
         let e = parse("-2 ^ 2").unwrap();
         assert!(matches!(e, Expr::Neg(_)));
-        assert_eq!(parse("x{a=~\"b|c\"}[5m] offset 1m").unwrap().ty(), Ty::Matrix);
+        assert_eq!(
+            parse("x{a=~\"b|c\"}[5m] offset 1m").unwrap().ty(),
+            Ty::Matrix
+        );
     }
 
     #[test]
     fn errors_point_at_the_column() {
         assert_eq!(err("rate(x)").column, 6);
-        assert!(err("rate(x)").message.contains("expected type range vector"));
+        assert!(
+            err("rate(x)")
+                .message
+                .contains("expected type range vector")
+        );
         assert_eq!(err("sum(x) +").column, 9);
         assert_eq!(err("x{a=\"1\"").column, 8);
         assert_eq!(err("x{a=~\"(\"}").column, 6);
