@@ -129,6 +129,7 @@ pub fn decisions_jsonl(res: &SimResult) -> String {
                     "target": col.map_or(Value::Null, |c| jnum(c.target)),
                     "targetType": col.map(|c| c.target_type),
                     "sampledAt": opt_t(m.timestamp),
+                    "dataAsOf": opt_t(s.data_as_of.get(i).copied().flatten()),
                     "proposal": m.replicas,
                     "error": m.error,
                 })

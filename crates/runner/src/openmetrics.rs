@@ -136,7 +136,7 @@ fn parse_sample(line: &str) -> Result<(Labels, f64, i64), (usize, String)> {
     let col_t = i + 2 + vtext.len() + 1;
     let Some(ttext) = parts.next().filter(|t| !t.is_empty()) else {
         return Err((
-            col_t,
+            col_t - 1,
             "sample without a timestamp (nimscale promql needs one on every sample)".into(),
         ));
     };
@@ -176,7 +176,7 @@ mod tests {
             "f.om:1:4: sample without a timestamp (nimscale promql needs one on every sample)"
         );
         assert!(
-            shown[1].starts_with("f.om:2:9: expected \",\" or \"}\""),
+            shown[1].starts_with("f.om:2:8: expected \",\" or \"}\""),
             "{}",
             shown[1]
         );

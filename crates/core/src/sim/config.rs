@@ -278,6 +278,9 @@ pub struct SimConfig<M> {
     pub warm_start: bool,
     /// Metric reader.
     pub metrics: DirectMetrics,
+    /// The Prometheus path (scrapes, PromQL, prometheus-adapter,
+    /// metrics-server); `None`: the HPA reads exact pod values.
+    pub prometheus: Option<crate::metrics::path::PromConfig>,
     /// Objectives.
     pub slos: Vec<Slo>,
     /// Window over which SLO percentiles are also judged (1 min).

@@ -76,6 +76,9 @@ pub struct SyncRecord {
     pub decision: Decision,
     /// Each metric's value as received, natural units, spec order.
     pub seen: Vec<Option<f64>>,
+    /// For metrics read through Prometheus: the newest scraped sample the
+    /// adapter's query used (spec order; empty on the direct path).
+    pub data_as_of: Vec<Option<SimTime>>,
 }
 
 /// Latency percentiles over the run (seconds; NaN when no request).

@@ -2,7 +2,8 @@
 //! load balancer, the pods and their engines, the ReplicaSet, the nodes and
 //! the cluster autoscaler, and the HPA controller.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 
 use super::config::{Balancer, ModelSource, Placement, SimConfig, SloMetric};
 use super::direct::{DirectView, Layout, PodHistory, PodSample};
@@ -14,11 +15,14 @@ use super::record::{
 };
 use super::stats::{Integral, LogHistogram};
 use super::traffic::{Arrival, Source};
-use crate::engine::{Engine, FinishReason, RequestOutcome, RequestSpec, StepTimeModel};
+use crate::engine::{Engine, FinishReason, RequestOutcome, RequestSpec, Sample, StepTimeModel};
 use crate::hpa::controller::{Decision, HpaState, MetricStatus, PodLister, ScaleInfo, reconcile};
 use crate::hpa::pods::{ConditionStatus, ContainerInfo, PodInfo, PodPhase, ReadyCondition};
 use crate::hpa::selector::Selector;
 use crate::hpa::spec::{MetricSpec, MetricTarget};
+use crate::metrics::path::{PodView, PromState, PromView};
+use crate::metrics::scrape::Target;
+use crate::metrics::server::PodStats;
 use crate::rng::Stream;
 use crate::time::{SimDuration, SimTime};
 
@@ -34,6 +38,10 @@ enum Ev {
     Drain(u32, u32),
     Arrival,
     FrontTimeout,
+    Scrape(u32),
+    Housekeep(u32),
+    MetricsServer,
+    Relist,
     Sync,
     Scan,
     Tick,
@@ -51,9 +59,10 @@ impl Classified for Ev {
             Ev::Drain(..) => 6,
             Ev::Arrival => 7,
             Ev::FrontTimeout => 8,
-            Ev::Sync => 9,
-            Ev::Scan => 10,
-            Ev::Tick => 11,
+            Ev::Scrape(_) | Ev::Housekeep(_) | Ev::MetricsServer | Ev::Relist => 9,
+            Ev::Sync => 10,
+            Ev::Scan => 11,
+            Ev::Tick => 12,
         }
     }
 }
@@ -91,6 +100,8 @@ struct Pod<M: StepTimeModel> {
     in_transit: u32,
     rng: Stream,
     hist: PodHistory,
+    target: Option<Target>,
+    stats: PodStats,
     rec: StartupRecord,
 }
 
@@ -155,6 +166,11 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     spec_replicas: i32,
     hpa_state: HpaState,
     layout: Layout,
+    prom: Option<PromState>,
+    /// Whether each scraped name can matter to an adapter rule.
+    prom_names: BTreeMap<String, bool>,
+    expose_buf: Vec<Sample>,
+    resource_metrics: bool,
     lb_rng: Stream,
     rr: usize,
     front: VecDeque<Waiting>,
@@ -314,6 +330,17 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             spec_replicas: cfg.initial_replicas,
             hpa_state: HpaState::default(),
             layout,
+            prom: cfg.prometheus.as_ref().map(|_| PromState::default()),
+            prom_names: BTreeMap::new(),
+            expose_buf: Vec::new(),
+            resource_metrics: cfg.hpa.as_ref().is_some_and(|h| {
+                h.spec.metrics.iter().any(|m| {
+                    matches!(
+                        m,
+                        MetricSpec::Resource { .. } | MetricSpec::ContainerResource { .. }
+                    )
+                })
+            }),
             lb_rng: Stream::named(cfg.seed, "load-balancer"),
             rr: 0,
             front: VecDeque::new(),
@@ -396,6 +423,20 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.q
                 .push(SimTime::ZERO + self.cfg.autoscaler.scan_interval, Ev::Scan);
         }
+        if let Some(pc) = &self.cfg.prometheus {
+            let (warm, relist, resolution) =
+                (pc.warm_discovery, pc.relist, pc.metrics_server.resolution);
+            let first_relist = if warm {
+                self.warm_registry();
+                SimTime::ZERO + relist
+            } else {
+                SimTime::ZERO
+            };
+            self.q.push(first_relist, Ev::Relist);
+            if self.resource_metrics {
+                self.q.push(SimTime::ZERO + resolution, Ev::MetricsServer);
+            }
+        }
         self.q.push(SimTime::from_secs(1), Ev::Tick);
     }
 
@@ -459,6 +500,10 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             Ev::FrontTimeout => self.on_front_timeout(now),
             Ev::NodeUp(n) => self.on_node_up(n, now),
             Ev::NodeGiveUp(n) => self.on_node_give_up(n, now),
+            Ev::Scrape(p) => self.on_scrape(p, now),
+            Ev::Housekeep(p) => self.on_housekeep(p, now),
+            Ev::MetricsServer => self.on_metrics_server(now),
+            Ev::Relist => self.on_relist(now),
             Ev::Sync => self.on_sync(now),
             Ev::Scan => self.on_scan(now),
             Ev::Tick => self.on_tick(now),
@@ -696,6 +741,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             in_transit: 0,
             rng: Stream::indexed(self.cfg.seed, "pod-startup", u64::from(id)),
             hist: PodHistory::default(),
+            target: None,
+            stats: PodStats::default(),
         });
         self.live.push(id);
         id
@@ -753,6 +800,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     }
 
     fn delete_pod(&mut self, p: u32, now: SimTime) {
+        self.drop_target(p, now);
         let pod = &mut self.pods[p as usize];
         pod.terminating = true;
         pod.rec.deleted = Some(now);
@@ -784,6 +832,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     }
 
     fn remove_pod(&mut self, p: u32, now: SimTime) {
+        self.drop_target(p, now);
         let pod = &mut self.pods[p as usize];
         if pod.stage == Stage::Gone {
             return;
@@ -791,6 +840,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         pod.stage = Stage::Gone;
         pod.epoch += 1;
         pod.engine = None;
+        pod.stats = PodStats::default();
         pod.wake_at = None;
         pod.hist = PodHistory::default();
         let node = pod.node;
@@ -828,6 +878,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         n.idle_since = None;
         self.pods[p as usize].node = Some(node);
         self.update_gpus(now);
+        self.add_target(p, now);
     }
 
     /// The scheduler: pending pods in creation order onto nodes with free GPUs.
@@ -939,6 +990,18 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         pod.engine = Some(engine);
         pod.stage = Stage::Serving;
         pod.hist.start(now);
+        pod.stats.container_started(now);
+        if let Some(pc) = &self.cfg.prometheus
+            && self.resource_metrics
+        {
+            // cAdvisor picks the container up at its own phase.
+            let hk = pc.metrics_server.housekeeping.as_micros().max(1);
+            let phase = (i64::from(p) * 7_919_000).rem_euclid(hk);
+            self.q.push(
+                now + SimDuration::from_micros(phase.max(1)),
+                Ev::Housekeep(p),
+            );
+        }
     }
 
     fn on_startup_probe(&mut self, p: u32, now: SimTime) {
@@ -1179,29 +1242,72 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .map(|&i| self.pod_info(&self.pods[i as usize]))
             .collect();
         let status_replicas = self.active().count() as i32;
-        let samples = self.samples(now);
-        let view = DirectView {
-            now,
-            pods: &samples,
-            layout: &self.layout,
-            cfg: self.cfg.metrics,
-            service: &self.cfg.template.name,
-        };
         let scale = ScaleInfo {
             spec_replicas: self.spec_replicas,
             status_replicas,
             selector: self.cfg.template.selector.clone(),
         };
-        let d = reconcile(
-            &self.cfg.controller.config,
-            &hpa,
-            &mut self.hpa_state,
-            &scale,
-            &Lister(infos),
-            &view,
-            now,
-        );
-        drop(samples);
+        let (d, data_as_of) = if let (Some(pc), Some(state)) = (&self.cfg.prometheus, &self.prom) {
+            let pods: Vec<PodView> = self
+                .live
+                .iter()
+                .map(|&i| {
+                    let p = &self.pods[i as usize];
+                    PodView {
+                        name: p.name.clone(),
+                        usage: p.stats.usage(pc.metrics_server.resolution),
+                    }
+                })
+                .collect();
+            let view = PromView {
+                cfg: pc,
+                state,
+                now,
+                pods: &pods,
+                namespace: &self.cfg.template.namespace,
+                reads: Mutex::new(BTreeMap::new()),
+            };
+            let d = reconcile(
+                &self.cfg.controller.config,
+                &hpa,
+                &mut self.hpa_state,
+                &scale,
+                &Lister(infos),
+                &view,
+                now,
+            );
+            let as_of = hpa
+                .spec
+                .metrics
+                .iter()
+                .map(|m| match m {
+                    MetricSpec::Pods { metric, .. }
+                    | MetricSpec::Object { metric, .. }
+                    | MetricSpec::External { metric, .. } => view.data_as_of(&metric.name),
+                    _ => None,
+                })
+                .collect();
+            (d, as_of)
+        } else {
+            let samples = self.samples(now);
+            let view = DirectView {
+                now,
+                pods: &samples,
+                layout: &self.layout,
+                cfg: self.cfg.metrics,
+                service: &self.cfg.template.name,
+            };
+            let d = reconcile(
+                &self.cfg.controller.config,
+                &hpa,
+                &mut self.hpa_state,
+                &scale,
+                &Lister(infos),
+                &view,
+                now,
+            );
+            (d, Vec::new())
+        };
         self.sync_count += 1;
         if d.metrics.iter().any(|m| m.error.is_some()) || d.failed {
             self.sync_errors += 1;
@@ -1215,6 +1321,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         if self.cfg.recording.decisions {
             self.syncs.push(SyncRecord {
                 seen: self.seen.clone(),
+                data_as_of,
                 decision: d,
             });
         }
@@ -1279,6 +1386,149 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         out
     }
 
+    // ----- the Prometheus path ---------------------------------------------
+
+    /// The adapter has been running against this NIMService's series
+    /// before time zero: it already knows the names a NIM exposes.
+    fn warm_registry(&mut self) {
+        let (Some(pc), Some(state)) = (&self.cfg.prometheus, self.prom.as_mut()) else {
+            return;
+        };
+        let engine = Engine::new(
+            self.cfg.engine.clone(),
+            self.cfg.model.clone(),
+            SimTime::ZERO,
+        );
+        let mut samples = Vec::new();
+        engine.expose(&mut samples);
+        let target = Target::new(
+            &pc.scrape,
+            &format!("{}-warm", self.cfg.template.name),
+            "10.0.0.1",
+        );
+        let mut labels: Vec<_> = samples.iter().map(|s| target.labels_of(s)).collect();
+        labels.push(target.labels_of(&Sample {
+            name: "up".into(),
+            labels: Vec::new(),
+            value: 1.0,
+        }));
+        state.registry = pc.adapter.discover_from(&labels);
+    }
+
+    /// A pod with an address becomes a scrape target of the ServiceMonitor.
+    fn add_target(&mut self, p: u32, now: SimTime) {
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        let ip = format!(
+            "10.{}.{}.{}",
+            1 + ((p >> 16) & 0xff),
+            (p >> 8) & 0xff,
+            p & 0xff
+        );
+        let target = Target::new(&pc.scrape, &self.pods[p as usize].name, &ip);
+        let at = target.next_at_or_after(now.as_micros().div_euclid(1000), pc.scrape.interval_ms);
+        self.pods[p as usize].target = Some(target);
+        self.q.push(SimTime::from_millis(at), Ev::Scrape(p));
+    }
+
+    /// The pod left the Service's endpoints: Prometheus stops scraping it
+    /// and marks its series stale.
+    fn drop_target(&mut self, p: u32, now: SimTime) {
+        if let (Some(t), Some(state)) = (self.pods[p as usize].target.as_mut(), self.prom.as_mut())
+        {
+            t.remove(&mut state.db, now.as_micros().div_euclid(1000));
+        }
+        self.pods[p as usize].target = None;
+    }
+
+    fn on_scrape(&mut self, p: u32, now: SimTime) {
+        if self.cfg.prometheus.is_none() || self.pods[p as usize].target.is_none() {
+            return;
+        }
+        self.touch(p, now);
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        let t_ms = now.as_micros().div_euclid(1000);
+        let pod = &mut self.pods[p as usize];
+        let (Some(state), Some(target)) = (self.prom.as_mut(), pod.target.as_mut()) else {
+            return;
+        };
+        match pod.engine.as_ref() {
+            Some(e) => {
+                self.expose_buf.clear();
+                e.expose(&mut self.expose_buf);
+                let names = &mut self.prom_names;
+                let keep_all = pc.keep_all_series;
+                let adapter = &pc.adapter;
+                let keep = |n: &str| -> bool {
+                    keep_all
+                        || match names.get(n) {
+                            Some(k) => *k,
+                            None => {
+                                let k = adapter.reads_name(n);
+                                names.insert(n.to_owned(), k);
+                                k
+                            }
+                        }
+                };
+                target.scrape(&mut state.db, t_ms, &self.expose_buf, keep);
+            }
+            None => target.fail(&mut state.db, t_ms),
+        }
+        self.q.push(
+            now + SimDuration::from_millis(pc.scrape.interval_ms),
+            Ev::Scrape(p),
+        );
+    }
+
+    fn on_housekeep(&mut self, p: u32, now: SimTime) {
+        let Some(hk) = self
+            .cfg
+            .prometheus
+            .as_ref()
+            .map(|pc| pc.metrics_server.housekeeping)
+        else {
+            return;
+        };
+        if self.pods[p as usize].stage == Stage::Gone || self.pods[p as usize].engine.is_none() {
+            return;
+        }
+        self.touch(p, now);
+        let pod = &mut self.pods[p as usize];
+        if let Some(e) = pod.engine.as_ref() {
+            let u = e.usage(pod.rec.server_up.unwrap_or(now));
+            pod.stats.housekeep(now, u.cpu_seconds, u.memory_bytes);
+            self.q.push(now + hk, Ev::Housekeep(p));
+        }
+    }
+
+    fn on_metrics_server(&mut self, now: SimTime) {
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        for &i in &self.live {
+            self.pods[i as usize].stats.scrape();
+        }
+        self.q
+            .push(now + pc.metrics_server.resolution, Ev::MetricsServer);
+    }
+
+    fn on_relist(&mut self, now: SimTime) {
+        let (Some(pc), Some(state)) = (&self.cfg.prometheus, self.prom.as_mut()) else {
+            return;
+        };
+        let t_ms = now.as_micros().div_euclid(1000);
+        state.db.truncate(t_ms - pc.retention_ms());
+        state.registry = pc
+            .adapter
+            .discover(&state.db, t_ms - pc.relist.as_micros() / 1000, t_ms);
+        if now < self.end {
+            self.q.push(now + pc.relist, Ev::Relist);
+        }
+    }
+
     // ----- the per-second record ------------------------------------------
 
     fn log_ready(&mut self, now: SimTime) {
@@ -1309,10 +1559,12 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             kv_n += 1;
             in_flight += e.outstanding() as u32;
             waiting += g.waiting;
-            self.layout.capture(e.metrics(), &mut self.scratch);
-            let started = pod.rec.server_up.unwrap_or(now);
-            let cpu = e.usage(started).cpu_seconds;
-            pod.hist.push(now, cpu, &self.scratch, keep);
+            if self.prom.is_none() {
+                self.layout.capture(e.metrics(), &mut self.scratch);
+                let started = pod.rec.server_up.unwrap_or(now);
+                let cpu = e.usage(started).cpu_seconds;
+                pod.hist.push(now, cpu, &self.scratch, keep);
+            }
         }
         self.gpus.advance(now);
         self.node_count.advance(now);

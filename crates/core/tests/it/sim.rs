@@ -91,6 +91,7 @@ fn base(replicas: i32, rate: f64, output: f64) -> (SimConfig<Roofline>, Source) 
             resolution: SimDuration::from_secs(15),
             dialect: Dialect::Nim1,
         },
+        prometheus: None,
         slos: vec![Slo {
             name: "e2e".into(),
             metric: SloMetric::E2e,

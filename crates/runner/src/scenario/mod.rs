@@ -5,6 +5,7 @@
 //! the model against the catalog, reads traces, and reports every problem at
 //! once with file, line and field.
 
+pub mod adapter;
 pub mod check;
 pub mod raw;
 pub mod traces;
@@ -17,6 +18,10 @@ use nimscale_core::hpa::api::HorizontalPodAutoscalerSpec;
 use nimscale_core::hpa::controller::{ControllerConfig, Hpa};
 use nimscale_core::hpa::spec::{MetricSpec, TargetType};
 use nimscale_core::hpa::validation::{ValidationOptions, validate_spec};
+use nimscale_core::metrics::path::PromConfig;
+use nimscale_core::metrics::promql::{self, EvalOptions, PromVersion};
+use nimscale_core::metrics::scrape::ScrapeConfig;
+use nimscale_core::metrics::server::MetricsServerConfig;
 use nimscale_core::quantity::Quantity;
 use nimscale_core::sim::config::{
     Balancer, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue, ModelSource, NodePool,
@@ -124,8 +129,10 @@ pub struct Scenario {
     pub initial_replicas: i32,
     /// Initial pods Ready at time zero.
     pub warm_start: bool,
-    /// Metric reader.
+    /// Metric reader (the direct path's settings; dialect for both).
     pub metrics: DirectMetrics,
+    /// The Prometheus path (`None`: `metrics.source: direct`).
+    pub prometheus: Option<PromConfig>,
     /// SLOs.
     pub slos: Vec<Slo>,
     /// SLO window.
@@ -162,6 +169,7 @@ impl Scenario {
             initial_replicas: self.initial_replicas,
             warm_start: self.warm_start,
             metrics: self.metrics,
+            prometheus: self.prometheus.clone(),
             slos: self.slos.clone(),
             slo_window: self.slo_window,
             load_changes: self.load_changes.clone(),
@@ -613,6 +621,143 @@ pub fn load(
         return Err(LoadErrors(cx.errs));
     }
     built.ok_or_else(|| LoadErrors(Vec::new()))
+}
+
+/// The Prometheus path of a scenario: scrape interval (scenario, else the
+/// NIMService's ServiceMonitor, else Prometheus' 1m), version, the adapter's
+/// rules (the user's ConfigMap, else those `export` writes) and
+/// metrics-server.
+fn prometheus_path(
+    raw: &RawScenario,
+    cx: &mut Ctx<'_>,
+    files: &dyn Files,
+    spec: &nimscale_output::k8s::types::NimServiceSpec,
+    template: &PodTemplate,
+    metrics: &DirectMetrics,
+) -> Option<PromConfig> {
+    let mr = raw.metrics.as_ref();
+    if mr.and_then(|m| m.source) == Some(RawMetricSource::Direct) {
+        return None;
+    }
+    let pr = mr.and_then(|m| m.prometheus.as_ref());
+    let ad = mr.and_then(|m| m.adapter.as_ref());
+    let sm_interval = spec
+        .metrics
+        .as_ref()
+        .and_then(|m| m.service_monitor.as_ref())
+        .and_then(|s| s.interval.clone());
+    let interval = match (pr.and_then(|p| p.scrape_interval.as_ref()), sm_interval) {
+        (Some(d), _) => cx.dur(
+            Some(d),
+            "metrics.prometheus.scrapeInterval",
+            SimDuration::from_secs(60),
+        ),
+        (None, Some(text)) => match promql::parse_duration_ms(&text) {
+            Some(ms) if ms > 0 => SimDuration::from_millis(ms),
+            _ => {
+                cx.warnings.push(format!(
+                    "spec.metrics.serviceMonitor.interval {text:?} is not a Prometheus duration; scraping every 1m"
+                ));
+                SimDuration::from_secs(60)
+            }
+        },
+        (None, None) => {
+            cx.warnings.push(
+                "no scrape interval in the NIMService's ServiceMonitor or the scenario: Prometheus' own default, 1m, applies".into(),
+            );
+            SimDuration::from_secs(60)
+        }
+    };
+    if interval < SimDuration::from_secs(1) {
+        cx.err("metrics.prometheus.scrapeInterval", "must be at least 1s");
+    }
+    let version = match pr.and_then(|p| p.version) {
+        None | Some(3) => PromVersion::V3,
+        Some(2) => PromVersion::V2,
+        Some(v) => {
+            cx.err(
+                "metrics.prometheus.version",
+                format!("must be 2 or 3, found {v}"),
+            );
+            PromVersion::V3
+        }
+    };
+    let lookback = cx.dur(
+        pr.and_then(|p| p.lookback_delta.as_ref()),
+        "metrics.prometheus.lookbackDelta",
+        SimDuration::from_secs(300),
+    );
+    if lookback < SimDuration::from_secs(1) {
+        cx.err("metrics.prometheus.lookbackDelta", "must be at least 1s");
+    }
+    let relist = cx.dur(
+        ad.and_then(|a| a.relist_interval.as_ref()),
+        "metrics.adapter.relistInterval",
+        SimDuration::from_secs(60),
+    );
+    if relist < SimDuration::from_secs(1) {
+        cx.err("metrics.adapter.relistInterval", "must be at least 1s");
+    }
+    let housekeeping = cx.dur(
+        mr.and_then(|m| m.housekeeping.as_ref()),
+        "metrics.housekeeping",
+        SimDuration::from_secs(10),
+    );
+    if housekeeping < SimDuration::from_secs(1) {
+        cx.err("metrics.housekeeping", "must be at least 1s");
+    }
+    let loaded = match ad.and_then(|a| a.config_map.as_ref()) {
+        Some(f) => match files.read(&f.file) {
+            Ok((name, bytes)) => {
+                adapter::load(&String::from_utf8_lossy(&bytes), &name).map_err(|e| {
+                    cx.errs.extend(e.0);
+                })
+            }
+            Err(e) => {
+                cx.err("metrics.adapter.configMap.file", e);
+                Err(())
+            }
+        },
+        None => {
+            let settings = nimscale_output::k8s::adapter::AdapterSettings {
+                dialect: metrics.dialect,
+                window_s: (metrics.window.as_micros() / 1_000_000).max(1) as u32,
+                ..Default::default()
+            };
+            let rules = nimscale_output::k8s::adapter::rules_for(spec, &settings);
+            adapter::generated(&rules).map_err(|e| cx.errs.extend(e.0))
+        }
+    };
+    let loaded = loaded.ok()?;
+    cx.warnings.extend(loaded.warnings);
+    Some(PromConfig {
+        scrape: ScrapeConfig {
+            interval_ms: interval.as_micros() / 1000,
+            namespace: template.namespace.clone(),
+            service: template.name.clone(),
+            endpoint: "api".into(),
+            container: template.container.clone(),
+            port: spec
+                .expose
+                .as_ref()
+                .and_then(|e| e.service.as_ref())
+                .and_then(|s| s.port)
+                .unwrap_or(8000)
+                .clamp(1, 65535) as u16,
+        },
+        eval: EvalOptions {
+            version,
+            lookback_ms: lookback.as_micros() / 1000,
+        },
+        adapter: loaded.config,
+        relist,
+        warm_discovery: ad.and_then(|a| a.discovery) != Some(RawDiscovery::Cold),
+        metrics_server: MetricsServerConfig {
+            resolution: metrics.resolution,
+            housekeeping,
+        },
+        keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
+    })
 }
 
 fn default_name(file: &str) -> String {
@@ -1227,6 +1372,14 @@ fn build(
     if metrics.window < SimDuration::from_secs(1) {
         cx.err("metrics.window", "must be at least 1s");
     }
+    let prometheus = prometheus_path(
+        raw,
+        cx,
+        files,
+        &admitted.nimservice.spec,
+        &template,
+        &metrics,
+    );
 
     // --- traffic --------------------------------------------------------
     let (traffic, load_changes) = traffic(raw, cx, files)?;
@@ -1289,6 +1442,7 @@ fn build(
         initial_replicas,
         warm_start: cl.and_then(|c| c.warm_start).unwrap_or(true),
         metrics,
+        prometheus,
         slos,
         slo_window,
         flap_window,

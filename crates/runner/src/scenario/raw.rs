@@ -424,23 +424,93 @@ pub struct RawController {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawMetrics {
-    /// `direct`: the HPA reads exact pod values (no scrape or query lag).
+    /// `prometheus` (default): the HPA reads what Prometheus scraped, through
+    /// prometheus-adapter rules and metrics-server; `direct`: exact pod
+    /// values with no scrape or query lag (a reference to compare against).
     #[serde(default)]
     pub source: Option<RawMetricSource>,
-    /// Window of rates, fractions and quantiles (1m, as the adapter rule's range).
+    /// Window of rates, fractions and quantiles on the direct path (1m).
     #[serde(default)]
     pub window: Option<Dur>,
-    /// metrics-server `--metric-resolution` for CPU (15s).
+    /// metrics-server `--metric-resolution` for CPU and memory (15s).
     #[serde(default)]
     pub resolution: Option<Dur>,
+    /// Kubelet (cAdvisor) housekeeping period (10s).
+    #[serde(default)]
+    pub housekeeping: Option<Dur>,
+    /// Prometheus.
+    #[serde(default)]
+    pub prometheus: Option<RawPrometheus>,
+    /// prometheus-adapter.
+    #[serde(default)]
+    pub adapter: Option<RawAdapter>,
 }
 
 /// Metric source.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum RawMetricSource {
+    /// Prometheus scrapes, PromQL, prometheus-adapter, metrics-server.
+    Prometheus,
     /// Exact pod values.
     Direct,
+}
+
+/// Prometheus settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPrometheus {
+    /// Major version whose PromQL rules apply: 3 (default; left-open range
+    /// windows) or 2 (closed windows, as Debian's 2.42).
+    #[serde(default)]
+    pub version: Option<u8>,
+    /// Scrape interval; default: the NIMService's
+    /// `spec.metrics.serviceMonitor.interval`, else Prometheus' own 1m.
+    #[serde(default)]
+    pub scrape_interval: Option<Dur>,
+    /// `--query.lookback-delta` (5m).
+    #[serde(default)]
+    pub lookback_delta: Option<Dur>,
+    /// Keep every scraped series, not only those an adapter rule can read
+    /// (false; more memory, same HPA behaviour).
+    #[serde(default)]
+    pub keep_all_series: Option<bool>,
+}
+
+/// prometheus-adapter settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAdapter {
+    /// The adapter's ConfigMap (`data."config.yaml"`) or a bare adapter
+    /// config, read unchanged; default: the rules `nimscale export` writes.
+    #[serde(default)]
+    pub config_map: Option<RawFileRef>,
+    /// `--metrics-relist-interval` (1m, the Helm chart's value; the binary's
+    /// default is 10m).
+    #[serde(default)]
+    pub relist_interval: Option<Dur>,
+    /// `warm` (default): the adapter already knows the NIM's metric names at
+    /// time zero; `cold`: a metric is served only after a relist saw it.
+    #[serde(default)]
+    pub discovery: Option<RawDiscovery>,
+}
+
+/// A file named by path, relative to the scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawFileRef {
+    /// Path relative to the scenario file.
+    pub file: String,
+}
+
+/// Adapter discovery at time zero.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RawDiscovery {
+    /// Already relisted before the run.
+    Warm,
+    /// First relist at time zero.
+    Cold,
 }
 
 /// Requests: a synthetic pattern or a trace.

@@ -324,3 +324,24 @@ impl Expr {
         }
     }
 }
+
+/// The longest `range + offset` any selector of `e` reads, in milliseconds.
+pub fn max_window_ms(e: &Expr) -> i64 {
+    e.selectors_with_range()
+        .into_iter()
+        .map(|(s, r)| r + s.offset_ms.max(0))
+        .max()
+        .unwrap_or(0)
+}
+
+impl Expr {
+    fn selectors_with_range(&self) -> Vec<(&Selector, i64)> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| match e {
+            Expr::Vector(s) => out.push((s, 0)),
+            Expr::Matrix(s, r) => out.push((s, *r)),
+            _ => {}
+        });
+        out
+    }
+}

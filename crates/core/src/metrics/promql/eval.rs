@@ -991,7 +991,8 @@ mod tests {
     #[test]
     fn table_of_section_3() {
         // r = 60 s, T = 0 (shifted by 100 s to stay positive).
-        let rows: [(&[(i64, f64)], Option<f64>); 6] = [
+        type Row<'a> = (&'a [(i64, f64)], Option<f64>);
+        let rows: [Row; 6] = [
             (&[(-50, 100.0), (-20, 160.0)], Some(120.0)),
             (
                 &[(-55, 100.0), (-40, 110.0), (-25, 130.0), (-10, 160.0)],
