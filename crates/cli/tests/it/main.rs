@@ -411,3 +411,62 @@ fn schema_prints_the_committed_schema() {
     let committed = std::fs::read(repo("scenarios/scenario.schema.json")).expect("schema");
     assert_eq!(out.stdout, committed);
 }
+
+#[test]
+fn promql_evaluates_openmetrics_series_in_both_versions() {
+    // promql-increase.md §6 case 1: samples every 15 s, the one at 15 s is
+    // on the 2.x window's closed start.
+    let mut om = String::from("# TYPE x counter\n");
+    for (i, v) in [0, 7, 13, 22, 31, 40].iter().enumerate() {
+        om.push_str(&format!("x_total{{pod=\"a\"}} {v} {}\n", i * 15));
+    }
+    om.push_str("# EOF\n");
+    let input = scratch("x.om", &om);
+    let run = |version: &str, expr: &str| {
+        nimscale()
+            .arg("promql")
+            .arg("--input")
+            .arg(&input)
+            .args(["--expr", expr, "--time", "75", "--prometheus", version])
+            .output()
+            .expect("runs")
+    };
+    let out = run("2", "increase(x_total[1m])");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"metric\":{\"pod\":\"a\"},\"value\":33.0}\n"
+    );
+    let out = run("3", "increase(x_total[1m])");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"metric\":{\"pod\":\"a\"},\"value\":36.0}\n"
+    );
+    let out = run("3", "sum(x_total) / 0");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"metric\":{},\"value\":\"+Inf\"}\n"
+    );
+    let out = run("3", "sum(rate(x_total[1m]) by (pod)");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("parse error at column 23"), "{err}");
+    let bad = scratch("bad.om", "x_total{pod=\"a\"} 1\n");
+    let out = nimscale()
+        .arg("promql")
+        .arg("--input")
+        .arg(&bad)
+        .args(["--expr", "x_total", "--time", "1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.om:1:19: sample without a timestamp"),
+        "{err}"
+    );
+}

@@ -339,7 +339,11 @@ pub fn generated(
         "externalRules": rules.external_rules,
     });
     let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    load(&text, "<rules nimscale generates>")
+    // An HPA on CPU or memory alone needs no rules: nothing to remark.
+    load(&text, "<rules nimscale generates>").map(|mut l| {
+        l.warnings.retain(|w| !w.ends_with("has no rules"));
+        l
+    })
 }
 
 #[cfg(test)]

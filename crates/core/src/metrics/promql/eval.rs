@@ -970,6 +970,27 @@ mod tests {
     }
 
     #[test]
+    fn scrape_interval_30s_vs_60s_on_increase_over_1m() {
+        // A counter growing 1 per second, scraped at phase 7 s.
+        let run = |interval: i64, t: i64, v: PromVersion| {
+            let vals: Vec<Option<f64>> = (0..=t)
+                .map(|s| ((s - 7) % interval == 0 && s >= 7).then_some(s as f64))
+                .collect();
+            increase_at(&vals, 1, t, v)
+        };
+        // 30 s: the window holds two samples 30 s apart; extrapolated to the
+        // range, twice the last 30-second change (§3 rule of thumb).
+        assert_eq!(run(30, 200, PromVersion::V3), Some(60.0));
+        assert_eq!(run(30, 200, PromVersion::V2), Some(60.0));
+        // 60 s: one sample in the window, no value in either version unless
+        // a scrape falls exactly on the 2.x window's start.
+        assert_eq!(run(60, 200, PromVersion::V3), None);
+        assert_eq!(run(60, 200, PromVersion::V2), None);
+        assert_eq!(run(60, 187, PromVersion::V2), Some(60.0));
+        assert_eq!(run(60, 187, PromVersion::V3), None);
+    }
+
+    #[test]
     fn threshold_edge_at_58_5_and_58_6_seconds() {
         // Case 9: samples at 15, 30, 45 (100, 110, 120); dStart = 16.5 s
         // equals 1.1 × avg at T = 58.5 s, so it falls back to avg / 2.
