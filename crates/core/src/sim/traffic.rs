@@ -107,7 +107,14 @@ struct Cursor {
     seg: usize,
     state: usize,
     switch_at: f64,
+    /// Diurnal thinning: the slice the bound below holds for, and the bound.
+    slice: Option<(i64, f64)>,
 }
+
+/// Diurnal thinning works slice by slice against a bound on the rate over
+/// the slice, so almost every candidate is accepted (one bound over the
+/// whole day would reject most candidates at night).
+const THIN_SLICE_S: f64 = 60.0;
 
 impl Generator {
     /// A generator starting at time zero; `seed` is the scenario seed.
@@ -130,6 +137,7 @@ impl Generator {
                 seg: 0,
                 state: 0,
                 switch_at,
+                slice: None,
             },
         }
     }
@@ -150,16 +158,45 @@ impl Cursor {
         match pattern {
             Pattern::Piecewise(knots) => self.next_piecewise(knots),
             Pattern::Diurnal {
-                mean, amplitude, ..
+                mean,
+                amplitude,
+                period,
+                ..
             } => {
                 let max = mean + amplitude.abs();
                 if max <= 0.0 {
                     return None;
                 }
+                // The rate's slope is at most |A|·2π/P, so over a slice it
+                // exceeds the larger endpoint by at most that times half a
+                // slice: a valid majorant, tight to a fraction of a percent.
+                let slack = amplitude.abs() * std::f64::consts::TAU / period * THIN_SLICE_S / 2.0;
                 loop {
-                    self.t += self.arrivals.exponential(1.0 / max);
+                    let k = (self.t / THIN_SLICE_S).floor() as i64;
+                    let end = (k + 1) as f64 * THIN_SLICE_S;
+                    let bound = match self.slice {
+                        Some((i, b)) if i == k => b,
+                        _ => {
+                            let r0 = pattern.rate_at(k as f64 * THIN_SLICE_S).unwrap_or(0.0);
+                            let r1 = pattern.rate_at(end).unwrap_or(0.0);
+                            let b = (r0.max(r1) + slack).min(max);
+                            self.slice = Some((k, b));
+                            b
+                        }
+                    };
+                    if bound <= 0.0 {
+                        self.t = end;
+                        continue;
+                    }
+                    let cand = self.t + self.arrivals.exponential(1.0 / bound);
+                    if cand >= end {
+                        // Memoryless: restart the draw at the slice boundary.
+                        self.t = end;
+                        continue;
+                    }
+                    self.t = cand;
                     let r = pattern.rate_at(self.t).unwrap_or(0.0);
-                    if self.arrivals.uniform() * max < r {
+                    if self.arrivals.uniform() * bound < r {
                         return Some(self.t);
                     }
                 }
@@ -472,6 +509,42 @@ mod tests {
             (b.len() as f64 / 100_000.0 - 11.0).abs() < 1.0,
             "{}",
             b.len()
+        );
+    }
+
+    #[test]
+    fn diurnal_thinning_follows_the_curve_at_peak_and_trough() {
+        // 10 + 8·sin(2πt/1000): over [P/8, 3P/8] the integral is
+        // 2500 + 8000/(2π)·√2 ≈ 4300.6 per period, over [5P/8, 7P/8]
+        // ≈ 699.4; ten periods, within four Poisson standard deviations.
+        let d = count(
+            Pattern::Diurnal {
+                mean: 10.0,
+                amplitude: 8.0,
+                period: 1000.0,
+                phase: 0.0,
+            },
+            10_000.0,
+        );
+        let quarter = |lo: f64, hi: f64| {
+            d.iter()
+                .filter(|t| {
+                    let x = *t % 1000.0;
+                    x >= lo && x < hi
+                })
+                .count() as f64
+        };
+        let peak = quarter(125.0, 375.0);
+        let trough = quarter(625.0, 875.0);
+        let d_peak = 10.0 * (2500.0 + 8000.0 / std::f64::consts::TAU * std::f64::consts::SQRT_2);
+        let d_trough = 10.0 * (2500.0 - 8000.0 / std::f64::consts::TAU * std::f64::consts::SQRT_2);
+        assert!(
+            (peak - d_peak).abs() < 4.0 * d_peak.sqrt(),
+            "{peak} vs {d_peak}"
+        );
+        assert!(
+            (trough - d_trough).abs() < 4.0 * d_trough.sqrt(),
+            "{trough} vs {d_trough}"
         );
     }
 

@@ -170,6 +170,10 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     /// Whether each scraped name can matter to an adapter rule.
     prom_names: BTreeMap<String, bool>,
     expose_buf: Vec<Sample>,
+    /// Outcomes drained from an engine (reused, no allocation per touch).
+    done_buf: Vec<RequestOutcome>,
+    /// Samples kept in the TSDB (the longest query window and more).
+    prom_retention_ms: i64,
     resource_metrics: bool,
     lb_rng: Stream,
     rr: usize,
@@ -333,6 +337,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             prom: cfg.prometheus.as_ref().map(|_| PromState::default()),
             prom_names: BTreeMap::new(),
             expose_buf: Vec::new(),
+            done_buf: Vec::new(),
+            prom_retention_ms: cfg.prometheus.as_ref().map_or(0, |p| p.retention_ms()),
             resource_metrics: cfg.hpa.as_ref().is_some_and(|h| {
                 h.spec.metrics.iter().any(|m| {
                     matches!(
@@ -643,7 +649,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             return;
         };
         engine.advance(now);
-        let done: Vec<RequestOutcome> = engine.drain_outcomes().collect();
+        let mut done = std::mem::take(&mut self.done_buf);
+        done.extend(engine.drain_outcomes());
         let next = engine.next_wakeup();
         let idle = engine.outstanding() == 0 && pod.in_transit == 0;
         if next != pod.wake_at {
@@ -653,9 +660,11 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             }
         }
         let draining = pod.terminating && idle;
-        for o in done {
-            self.record_outcome(&o);
+        for o in &done {
+            self.record_outcome(o);
         }
+        done.clear();
+        self.done_buf = done;
         if draining {
             self.remove_pod(p, now);
         }
@@ -1520,7 +1529,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             return;
         };
         let t_ms = now.as_micros().div_euclid(1000);
-        state.db.truncate(t_ms - pc.retention_ms());
+        state.db.truncate(t_ms - self.prom_retention_ms);
         state.registry = pc
             .adapter
             .discover(&state.db, t_ms - pc.relist.as_micros() / 1000, t_ms);
