@@ -187,3 +187,16 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn arbitrary_lines_never_panic(s in "[\\PC\n{}=\",# ]{0,80}") {
+            let _ = super::parse(&s, "p.om");
+        }
+    }
+}

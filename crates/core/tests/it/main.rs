@@ -15,5 +15,6 @@ mod engine_support;
 mod hpa_conformance;
 mod hpa_examples;
 mod hpa_props;
+mod promql_props;
 mod sim;
 mod vectors;
