@@ -261,13 +261,18 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// All series of the pod (call [`Engine::advance`] first).
     pub fn expose(&self, out: &mut Vec<Sample>) {
+        self.expose_where(&mut |_| true, out);
+    }
+
+    /// The series whose names `keep` accepts.
+    pub fn expose_where(&self, keep: &mut dyn FnMut(&str) -> bool, out: &mut Vec<Sample>) {
         let ctx = ExposeContext {
             dialect: self.cfg.dialect,
             model_name: &self.cfg.model_name,
             gauges: self.published,
             request_max: self.cfg.capacity.max_running,
         };
-        self.metrics.expose(&ctx, out);
+        self.metrics.expose_where(&ctx, keep, out);
     }
 
     /// Takes the outcomes recorded since the last call.

@@ -301,6 +301,18 @@ impl EngineMetrics {
     /// All series of the pod, in the dialect's names, with `gauges` and the
     /// configured request cap.
     pub fn expose(&self, exp: &ExposeContext<'_>, out: &mut Vec<Sample>) {
+        self.expose_where(exp, &mut |_| true, out);
+    }
+
+    /// The series whose names `keep` accepts (a histogram's buckets are
+    /// formatted only when `<name>_bucket` is kept): a scrape that stores
+    /// only what queries can read does not pay for the rest.
+    pub fn expose_where(
+        &self,
+        exp: &ExposeContext<'_>,
+        keep: &mut dyn FnMut(&str) -> bool,
+        out: &mut Vec<Sample>,
+    ) {
         let base: Vec<(&'static str, String)> = match exp.dialect {
             Dialect::Nim1 => vec![("model_name", exp.model_name.to_owned())],
             Dialect::Vllm => {
@@ -317,6 +329,9 @@ impl EngineMetrics {
             }
         };
         let mut push = |n: String, extra: Option<(&'static str, String)>, v: f64| {
+            if !keep(&n) {
+                return;
+            }
             let mut labels = base.clone();
             if let Some(e) = extra {
                 labels.push(e);
@@ -381,30 +396,40 @@ impl EngineMetrics {
         }
         let mut hist = |short: &str, h: &Histogram| {
             let n = name(short);
-            let cum = h.cumulative();
-            for (i, c) in cum.iter().enumerate() {
+            let (bucket, sum, count) = (
+                format!("{n}_bucket"),
+                format!("{n}_sum"),
+                format!("{n}_count"),
+            );
+            if keep(&bucket) {
+                for (i, c) in h.cumulative().iter().enumerate() {
                 let le = h
                     .bounds
                     .get(i)
                     .map_or_else(|| "+Inf".to_owned(), |b| format_le(*b));
-                let mut labels = vec![("le", le)];
-                labels.extend(base.iter().cloned());
+                    let mut labels = vec![("le", le)];
+                    labels.extend(base.iter().cloned());
+                    out.push(Sample {
+                        name: bucket.clone(),
+                        labels,
+                        value: *c as f64,
+                    });
+                }
+            }
+            if keep(&sum) {
                 out.push(Sample {
-                    name: format!("{n}_bucket"),
-                    labels,
-                    value: *c as f64,
+                    name: sum,
+                    labels: base.clone(),
+                    value: h.sum,
                 });
             }
-            out.push(Sample {
-                name: format!("{n}_sum"),
-                labels: base.clone(),
-                value: h.sum,
-            });
-            out.push(Sample {
-                name: format!("{n}_count"),
-                labels: base.clone(),
-                value: h.count as f64,
-            });
+            if keep(&count) {
+                out.push(Sample {
+                    name: count,
+                    labels: base.clone(),
+                    value: h.count as f64,
+                });
+            }
         };
         hist("time_to_first_token_seconds", &self.ttft);
         match exp.dialect {

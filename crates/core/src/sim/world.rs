@@ -1467,11 +1467,10 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         match pod.engine.as_ref() {
             Some(e) => {
                 self.expose_buf.clear();
-                e.expose(&mut self.expose_buf);
                 let names = &mut self.prom_names;
                 let keep_all = pc.keep_all_series;
                 let adapter = &pc.adapter;
-                let keep = |n: &str| -> bool {
+                let mut keep = |n: &str| -> bool {
                     keep_all
                         || match names.get(n) {
                             Some(k) => *k,
@@ -1482,7 +1481,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                             }
                         }
                 };
-                target.scrape(&mut state.db, t_ms, &self.expose_buf, keep);
+                e.expose_where(&mut keep, &mut self.expose_buf);
+                target.scrape(&mut state.db, t_ms, &self.expose_buf, |_| true);
             }
             None => target.fail(&mut state.db, t_ms),
         }
