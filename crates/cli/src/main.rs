@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod simulate;
+mod sweep;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +85,87 @@ enum Command {
     },
     /// Print the scenario file's JSON Schema.
     Schema,
+    /// Run a sweep: every point of its axes (Cartesian product or explicit
+    /// combinations) under every trace and seed, in parallel. Writes
+    /// results.csv (one row per run), summary.csv (mean and 95 % CI per
+    /// point), pareto.csv and winner.yaml (the cheapest point meeting the
+    /// SLO attainment threshold; `nimscale export` takes it) into --out
+    /// (default reports/<sweep name>/), atomically, never over an existing
+    /// run without --force. Output is byte-identical for any --threads.
+    Sweep {
+        /// A sweep file (name, scenario, seeds, axes or combinations,
+        /// traces, objective).
+        sweep: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing run directory.
+        #[arg(long)]
+        force: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard I of N (0 ≤ I < N): every N-th point from I.
+        /// Writes results.csv and shard.json; `nimscale merge` combines them.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print a Kubernetes Indexed Job running the sweep in N shards
+        /// (one per completion index, results to a volume) and exit.
+        #[arg(long, value_name = "N")]
+        emit_job: Option<usize>,
+        /// Container image for --emit-job (must hold nimscale and the files).
+        #[arg(long, default_value = "nimscale:latest")]
+        image: String,
+        /// PersistentVolumeClaim the shards write to (--emit-job).
+        #[arg(long, default_value = "nimscale-results")]
+        claim: String,
+        /// Extra GPU/model catalog files.
+        #[arg(long)]
+        catalog: Vec<PathBuf>,
+    },
+    /// Run presets side by side over a scenario's traffic (or --trace
+    /// files) and seeds, and print a table (with --out, also the sweep
+    /// files). Behaviour presets: conservative, aggressive, vlm-guide,
+    /// k8s-default, none; metric presets: cpu70, memory80, kv-cache-0.7,
+    /// kv-cache-0.75, kv-cache-0.8, latency-fraction-400m,
+    /// request-rate-per-pod, queue-depth (both kinds: every combination).
+    Compare {
+        /// A scenario file.
+        scenario: PathBuf,
+        /// A preset (repeat).
+        #[arg(long = "preset")]
+        presets: Vec<String>,
+        /// A trace file to replay instead of the scenario's traffic (repeat).
+        #[arg(long = "trace")]
+        traces: Vec<PathBuf>,
+        /// Seeds per preset and trace.
+        #[arg(long, default_value_t = 3)]
+        seeds: u32,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the sweep files here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing --out directory.
+        #[arg(long)]
+        force: bool,
+        /// Extra GPU/model catalog files.
+        #[arg(long)]
+        catalog: Vec<PathBuf>,
+    },
+    /// Combine the directories of `sweep --shard I/N` runs into exactly the
+    /// files one unsharded run writes.
+    Merge {
+        /// Shard directories (each with results.csv and shard.json).
+        dirs: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing run directory.
+        #[arg(long)]
+        force: bool,
+    },
     /// Evaluate a PromQL instant query, as Prometheus would, over series
     /// read from an OpenMetrics text file with timestamps (the format
     /// `promtool tsdb create-blocks-from openmetrics` reads). Prints one JSON
@@ -554,6 +636,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             prometheus,
             lookback,
         } => run_promql(&input, &expr, time, prometheus, &lookback),
+        Command::Sweep {
+            sweep,
+            out,
+            force,
+            threads,
+            shard,
+            emit_job,
+            image,
+            claim,
+            catalog,
+        } => sweep::run_sweep(sweep::SweepArgs {
+            file: sweep,
+            out,
+            force,
+            threads,
+            shard,
+            emit_job,
+            image,
+            claim,
+            catalogs: catalog,
+        }),
+        Command::Compare {
+            scenario,
+            presets,
+            traces,
+            seeds,
+            threads,
+            out,
+            force,
+            catalog,
+        } => sweep::run_compare(sweep::CompareArgs {
+            scenario,
+            presets,
+            traces,
+            seeds,
+            threads,
+            out,
+            force,
+            catalogs: catalog,
+        }),
+        Command::Merge { dirs, out, force } => sweep::run_merge(&dirs, &out, force),
         Command::Schema => {
             print!("{}", nimscale_runner::scenario::schema_text());
             Ok(ExitCode::SUCCESS)

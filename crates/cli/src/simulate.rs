@@ -103,7 +103,21 @@ pub fn info(sc: &Scenario, file: &Path, seed: u64) -> RunInfo {
         gpu: sc.resolved.deployment.gpu.name.clone(),
         model: sc.resolved.deployment.model.name.clone(),
         gpus_per_pod: sc.resolved.deployment.tp,
-        metrics_source: "direct (exact pod values; no scrape or query lag)".into(),
+        metrics_source: match &sc.prometheus {
+            None => "direct (exact pod values; no scrape or query lag)".into(),
+            Some(p) => format!(
+                "prometheus {} (scrape every {} s, lookback {} s; prometheus-adapter relist every {} s, {} discovery; metrics-server resolution {} s)",
+                match p.eval.version {
+                    nimscale_core::metrics::promql::PromVersion::V2 => "2.x",
+                    nimscale_core::metrics::promql::PromVersion::V3 => "3.x",
+                },
+                p.scrape.interval_ms as f64 / 1000.0,
+                p.eval.lookback_ms as f64 / 1000.0,
+                p.relist.as_secs_f64(),
+                if p.warm_discovery { "warm" } else { "cold" },
+                p.metrics_server.resolution.as_secs_f64()
+            ),
+        },
         warnings: sc.warnings.clone(),
     }
 }

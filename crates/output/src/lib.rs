@@ -13,3 +13,4 @@ pub mod engine;
 pub mod explain;
 pub mod k8s;
 pub mod simulate;
+pub mod sweep;

@@ -19,6 +19,7 @@ pub mod error;
 pub mod explain;
 pub mod openmetrics;
 pub mod scenario;
+pub mod sweep;
 pub mod yaml;
 
 pub use error::{LoadError, LoadErrors};

@@ -470,3 +470,131 @@ fn promql_evaluates_openmetrics_series_in_both_versions() {
         "{err}"
     );
 }
+
+#[test]
+fn sweep_shards_merge_to_the_unsplit_bytes_and_runs_are_kept() {
+    let dir = std::env::temp_dir().join(format!("nimscale-sweep-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sweep = dir.join("s.yaml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name: s\nscenario: {}\nseeds: 2\naxes:\n  duration: [10m]\n  nimservice.spec.scale.hpa.maxReplicas: [3, 4, 5]\n",
+            repo("scenarios/cosmos-vlm-spike.yaml").display()
+        ),
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out = nimscale()
+            .arg("sweep")
+            .arg(&sweep)
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let whole = dir.join("whole");
+    let out = run(&["--out", whole.to_str().unwrap(), "--threads", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("winner:"));
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let d = dir.join(format!("shard{i}"));
+        run(&[
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            d.to_str().unwrap(),
+            "--threads",
+            "1",
+        ]);
+        shards.push(d);
+    }
+    let merged = dir.join("merged");
+    let out = nimscale()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["results.csv", "summary.csv", "pareto.csv", "winner.yaml"] {
+        let a = std::fs::read(whole.join(f)).expect(f);
+        let b = std::fs::read(merged.join(f)).expect(f);
+        assert!(a == b, "{f} differs after merge");
+    }
+    // One shard alone is not a sweep.
+    let out = nimscale()
+        .arg("merge")
+        .arg(&shards[0])
+        .arg("--out")
+        .arg(dir.join("partial"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shards 1 of 2 are missing"));
+    // An earlier run is never overwritten without --force.
+    let out = nimscale()
+        .arg("sweep")
+        .arg(&sweep)
+        .arg("--out")
+        .arg(&whole)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    // The Indexed Job for a 4-way split.
+    let out = run(&["--emit-job", "4"]);
+    let job = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        job.contains("completionMode: Indexed") && job.contains("completions: 4"),
+        "{job}"
+    );
+    assert!(job.contains("--shard \"$JOB_COMPLETION_INDEX/4\""), "{job}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compare_prints_presets_side_by_side() {
+    let out = nimscale()
+        .arg("compare")
+        .arg(repo("scenarios/cosmos-vlm-decrease.yaml"))
+        .args([
+            "--preset",
+            "vlm-guide",
+            "--preset",
+            "conservative",
+            "--seeds",
+            "1",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("vlm-guide") && text.contains("conservative"),
+        "{text}"
+    );
+    assert!(text.contains("GPU-hours"), "{text}");
+    let out = nimscale()
+        .arg("compare")
+        .arg(repo("scenarios/cosmos-vlm-decrease.yaml"))
+        .args(["--preset", "speedy"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--preset speedy: unknown"));
+}

@@ -403,10 +403,10 @@ impl EngineMetrics {
             );
             if keep(&bucket) {
                 for (i, c) in h.cumulative().iter().enumerate() {
-                let le = h
-                    .bounds
-                    .get(i)
-                    .map_or_else(|| "+Inf".to_owned(), |b| format_le(*b));
+                    let le = h
+                        .bounds
+                        .get(i)
+                        .map_or_else(|| "+Inf".to_owned(), |b| format_le(*b));
                     let mut labels = vec![("le", le)];
                     labels.extend(base.iter().cloned());
                     out.push(Sample {

@@ -760,7 +760,7 @@ fn prometheus_path(
     })
 }
 
-fn default_name(file: &str) -> String {
+pub(crate) fn default_name(file: &str) -> String {
     let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
     base.strip_suffix(".yaml")
         .or_else(|| base.strip_suffix(".yml"))

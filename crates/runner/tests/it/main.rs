@@ -4,4 +4,5 @@
 
 mod promtool;
 mod scenario;
+mod sweep;
 mod validation;

@@ -1,0 +1,497 @@
+//! `sweep`, `compare` and `merge`: run a sweep on a thread pool with a
+//! progress bar (Ctrl-C stops it and keeps what finished), and write its
+//! files atomically, never over an earlier run without `--force`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use nimscale_output::sweep::{self as out, Outcome, Plan, RunRow};
+use nimscale_runner::catalog::Catalog;
+use nimscale_runner::sweep::{self, Sweep, presets, stats};
+
+use crate::simulate::{RelativeFiles, write_run};
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+static HANDLER: OnceLock<()> = OnceLock::new();
+
+fn install_ctrlc() {
+    HANDLER.get_or_init(|| {
+        // Without a handler Ctrl-C ends the process; with it, runs not yet
+        // started are skipped and the finished ones are written.
+        let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
+    });
+}
+
+fn catalog(catalogs: &[PathBuf]) -> anyhow::Result<Result<Catalog, String>> {
+    let mut cat = Catalog::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
+    for f in catalogs {
+        let n = f.display().to_string();
+        let t = std::fs::read_to_string(f).with_context(|| format!("reading {n}"))?;
+        if let Err(e) = cat.extend(&t, &n) {
+            return Ok(Err(e.to_string()));
+        }
+    }
+    Ok(Ok(cat))
+}
+
+fn load_text(
+    text: &str,
+    name: &str,
+    base: &Path,
+    catalogs: &[PathBuf],
+) -> anyhow::Result<Result<Sweep, String>> {
+    let cat = match catalog(catalogs)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let files = RelativeFiles {
+        base: base.to_path_buf(),
+    };
+    Ok(sweep::load(text, name, &files, &cat).map_err(|e| e.to_string()))
+}
+
+/// Runs the points given on `threads` threads; returns the finished rows
+/// in (point, trace, seed) order and whether every run finished.
+fn execute(
+    sw: &Sweep,
+    points: &[usize],
+    threads: Option<usize>,
+) -> anyhow::Result<(Vec<RunRow>, bool)> {
+    install_ctrlc();
+    let jobs = sweep::jobs(sw, points);
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(jobs.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs (ETA {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("sweep {}", sw.plan.name));
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n.max(1));
+    }
+    let pool = builder.build().context("starting the thread pool")?;
+    let progress = |done: usize| bar.set_position(done as u64);
+    let results = pool.install(|| sweep::run(sw, &jobs, &CANCEL, &progress));
+    bar.finish_and_clear();
+    let complete = results.iter().all(Option::is_some);
+    let mut rows: Vec<RunRow> = results.into_iter().flatten().collect();
+    if !complete {
+        // Keep only points whose runs all finished: a point's statistics
+        // over a partial set of seeds would not be comparable.
+        let want = sw.plan.seeds.len();
+        let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+        for r in &rows {
+            *count.entry(r.point).or_default() += 1;
+        }
+        rows.retain(|r| count[&r.point] == want * sw.scenarios[r.point].len());
+    }
+    Ok((rows, complete))
+}
+
+fn winner_lines(plan: &Plan, o: &Outcome, p: usize) -> Vec<String> {
+    let s = o.points.iter().find(|x| x.point == p);
+    let metrics = plan.metrics();
+    let obj = plan.objective_index();
+    let mut lines = vec![format!(
+        "sweep {}: point {p} ({}) of {}",
+        plan.name,
+        plan.axes
+            .iter()
+            .zip(&plan.points[p])
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.points.len()
+    )];
+    if let Some(s) = s {
+        lines.push(format!(
+            "SLO attainment {:.4} ± {:.4} (threshold {}), {} {:.3} ± {:.3} over {} run(s)",
+            s.stats[0].mean,
+            s.stats[0].ci95,
+            plan.threshold,
+            metrics[obj],
+            s.stats[obj].mean,
+            s.stats[obj].ci95,
+            s.runs
+        ));
+    }
+    lines
+}
+
+fn winner_text(sw: &Sweep, o: &Outcome, p: usize) -> String {
+    let (ns, caches) = &sw.documents[p];
+    sweep::winner_yaml(&sw.plan, &winner_lines(&sw.plan, o, p), ns, caches)
+}
+
+fn derived(
+    plan: &Plan,
+    rows: &[RunRow],
+    winner: impl Fn(&Outcome, usize) -> Option<String>,
+) -> (Outcome, Vec<(&'static str, String)>) {
+    let o = stats::outcome(plan, rows);
+    let mut files = vec![
+        ("results.csv", out::results_csv(plan, rows)),
+        ("summary.csv", out::summary_csv(plan, &o)),
+        ("pareto.csv", out::pareto_csv(plan, &o)),
+    ];
+    if let Some(w) = o.winner.and_then(|p| winner(&o, p)) {
+        files.push(("winner.yaml", w));
+    }
+    (o, files)
+}
+
+fn report(plan: &Plan, o: &Outcome, dir: &Path, complete: bool) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{}", out::compare_table(plan, o))?;
+    match o.winner {
+        Some(p) => writeln!(stdout, "winner: {}", winner_lines(plan, o, p).join("; "))?,
+        None => writeln!(
+            stdout,
+            "no point reaches SLO attainment {} (no winner.yaml)",
+            plan.threshold
+        )?,
+    }
+    if !complete {
+        writeln!(
+            stdout,
+            "interrupted: only points whose runs all finished were kept"
+        )?;
+    }
+    writeln!(stdout, "wrote {}", dir.display())?;
+    Ok(())
+}
+
+/// What `sweep` is asked to do.
+pub struct SweepArgs {
+    pub file: PathBuf,
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    pub threads: Option<usize>,
+    pub shard: Option<String>,
+    pub emit_job: Option<usize>,
+    pub image: String,
+    pub claim: String,
+    pub catalogs: Vec<PathBuf>,
+}
+
+pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let name = a.file.display().to_string();
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {name}"))?;
+    let base = a.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let sw = match load_text(&text, &name, &base, &a.catalogs)? {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &sw.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(n) = a.emit_job {
+        if n == 0 {
+            eprintln!("error: --emit-job needs at least 1 shard");
+            return Ok(ExitCode::from(2));
+        }
+        let job = out::job_manifest(&sw.plan.name, &name, n, &a.image, &a.claim);
+        print!("{}", nimscale_output::k8s::yaml::to_yaml(&job));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shard = match a.shard.as_deref().map(sweep::parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let default_dir = match shard {
+        Some((i, _)) => Path::new("reports").join(format!("{}-shard-{i}", sw.plan.name)),
+        None => Path::new("reports").join(&sw.plan.name),
+    };
+    let dir = a.out.unwrap_or(default_dir);
+    if dir.exists() && !a.force {
+        eprintln!(
+            "error: {} exists (an earlier run); use --out DIR or --force to replace it",
+            dir.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let total = sw.plan.points.len();
+    let points: Vec<usize> = match shard {
+        Some((i, n)) => sweep::shard_points(total, i, n),
+        None => (0..total).collect(),
+    };
+    let (rows, complete) = execute(&sw, &points, a.threads)?;
+    if let Some((i, n)) = shard {
+        // A shard writes its runs and, for merge, the plan and the
+        // winner.yaml text of each of its eligible points.
+        let o = stats::outcome(&sw.plan, &rows);
+        let candidates: BTreeMap<String, String> = o
+            .points
+            .iter()
+            .filter(|p| p.eligible)
+            .map(|p| (p.point.to_string(), p.point))
+            .map(|(k, p)| {
+                (
+                    k,
+                    sweep::winner_yaml(&sw.plan, &[], &sw.documents[p].0, &sw.documents[p].1),
+                )
+            })
+            .collect();
+        let meta = serde_json::json!({
+            "shard": i,
+            "of": n,
+            "complete": complete,
+            "plan": sw.plan,
+            "documents": candidates.keys().map(|k| {
+                let p: usize = k.parse().unwrap_or(0);
+                (k.clone(), serde_json::json!({"nimservice": sw.documents[p].0, "nimcaches": sw.documents[p].1}))
+            }).collect::<serde_json::Map<_, _>>(),
+        });
+        let files = [
+            ("results.csv", out::results_csv(&sw.plan, &rows)),
+            ("shard.json", serde_json::to_string_pretty(&meta)? + "\n"),
+        ];
+        if let Err(e) = write_run(&dir, &files, a.force) {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+        println!(
+            "shard {i}/{n}: {} of {} points, {} runs; wrote {}",
+            points.len(),
+            total,
+            rows.len(),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (o, files) = derived(&sw.plan, &rows, |o, p| Some(winner_text(&sw, o, p)));
+    if let Err(e) = write_run(&dir, &files, a.force) {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    report(&sw.plan, &o, &dir, complete)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Combines shard directories into exactly the files one run writes.
+pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let mut plan: Option<Plan> = None;
+    let mut seen: Vec<usize> = Vec::new();
+    let mut of = 0;
+    let mut rows = Vec::new();
+    let mut docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)> = BTreeMap::new();
+    let mut complete = true;
+    for d in dirs {
+        let meta_path = d.join("shard.json");
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&meta_path)
+                .with_context(|| format!("reading {}", meta_path.display()))?,
+        )
+        .with_context(|| format!("{}: not a shard.json", meta_path.display()))?;
+        let p: Plan = serde_json::from_value(meta["plan"].clone())
+            .with_context(|| format!("{}: plan", meta_path.display()))?;
+        let i = meta["shard"].as_u64().unwrap_or(0) as usize;
+        let n = meta["of"].as_u64().unwrap_or(0) as usize;
+        complete &= meta["complete"].as_bool().unwrap_or(false);
+        match &plan {
+            None => {
+                plan = Some(p.clone());
+                of = n;
+            }
+            Some(q) if *q != p || of != n => {
+                eprintln!(
+                    "error: {} is a shard of another sweep or split (plans or shard counts differ)",
+                    d.display()
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Some(_) => {}
+        }
+        if seen.contains(&i) {
+            eprintln!("error: shard {i}/{n} given twice ({})", d.display());
+            return Ok(ExitCode::from(2));
+        }
+        seen.push(i);
+        let rpath = d.join("results.csv");
+        let text = std::fs::read_to_string(&rpath)
+            .with_context(|| format!("reading {}", rpath.display()))?;
+        match sweep::parse_results(&text, &rpath.display().to_string(), &p) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+        if let Some(m) = meta["documents"].as_object() {
+            for (k, v) in m {
+                let caches = v["nimcaches"].as_array().cloned().unwrap_or_default();
+                docs.insert(k.parse().unwrap_or(0), (v["nimservice"].clone(), caches));
+            }
+        }
+    }
+    let Some(plan) = plan else {
+        eprintln!("error: no shard directories given");
+        return Ok(ExitCode::from(2));
+    };
+    let missing: Vec<String> = (0..of)
+        .filter(|i| !seen.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("error: shards {} of {of} are missing", missing.join(", "));
+        return Ok(ExitCode::from(2));
+    }
+    let seed_pos = |s: u64| {
+        plan.seeds
+            .iter()
+            .position(|x| *x == s)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|r| (r.point, r.trace, seed_pos(r.seed)));
+    let (o, files) = derived(&plan, &rows, |o, p| {
+        docs.get(&p)
+            .map(|(ns, caches)| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), ns, caches))
+    });
+    if let Err(e) = write_run(out_dir, &files, force) {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    report(&plan, &o, out_dir, complete)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace_block(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let p = path
+        .canonicalize()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let name = p.display().to_string();
+    let format = if name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") {
+        "mooncake"
+    } else {
+        let head = std::fs::read_to_string(&p).with_context(|| format!("reading {name}"))?;
+        if head.starts_with("TIMESTAMP") {
+            "azure"
+        } else {
+            "csv"
+        }
+    };
+    Ok(serde_json::json!({"trace": {"file": name, "format": format}}))
+}
+
+/// What `compare` is asked to do.
+pub struct CompareArgs {
+    pub scenario: PathBuf,
+    pub presets: Vec<String>,
+    pub traces: Vec<PathBuf>,
+    pub seeds: u32,
+    pub threads: Option<usize>,
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    pub catalogs: Vec<PathBuf>,
+}
+
+pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
+    let (mut behaviors, mut metrics) = (Vec::new(), Vec::new());
+    for p in &a.presets {
+        match presets::preset(p, "x") {
+            Some(presets::Preset::Behavior(_)) => behaviors.push(p.clone()),
+            Some(presets::Preset::Metrics(_)) => metrics.push(p.clone()),
+            None => {
+                eprintln!(
+                    "error: --preset {p}: unknown; the presets are {}",
+                    presets::NAMES.join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    if a.presets.is_empty() {
+        eprintln!(
+            "error: give at least one --preset ({})",
+            presets::NAMES.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let file_name = a
+        .scenario
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = file_name
+        .trim_end_matches(".yaml")
+        .trim_end_matches(".yml")
+        .to_string();
+    let mut axes = serde_json::Map::new();
+    if !behaviors.is_empty() {
+        axes.insert("behavior".into(), serde_json::json!(behaviors));
+    }
+    if !metrics.is_empty() {
+        axes.insert("metric".into(), serde_json::json!(metrics));
+    }
+    let mut doc = serde_json::json!({
+        "name": format!("compare-{stem}"),
+        "scenario": file_name,
+        "seeds": a.seeds.max(1),
+        "axes": axes,
+    });
+    if !a.traces.is_empty() {
+        let blocks: anyhow::Result<Vec<serde_json::Value>> =
+            a.traces.iter().map(|t| trace_block(t)).collect();
+        doc["traces"] = serde_json::Value::Array(blocks?);
+    }
+    let text = nimscale_output::k8s::yaml::to_yaml(&doc);
+    let base = a
+        .scenario
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let sw = match load_text(
+        &text,
+        &format!("compare of {}", a.scenario.display()),
+        &base,
+        &a.catalogs,
+    )? {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &sw.warnings {
+        eprintln!("warning: {w}");
+    }
+    let points: Vec<usize> = (0..sw.plan.points.len()).collect();
+    let (rows, complete) = execute(&sw, &points, a.threads)?;
+    let (o, files) = derived(&sw.plan, &rows, |o, p| Some(winner_text(&sw, o, p)));
+    match a.out {
+        Some(dir) => {
+            if let Err(e) = write_run(&dir, &files, a.force) {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+            report(&sw.plan, &o, &dir, complete)?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            write!(stdout, "{}", out::compare_table(&sw.plan, &o))?;
+            if let Some(p) = o.winner {
+                writeln!(
+                    stdout,
+                    "winner: {}",
+                    winner_lines(&sw.plan, &o, p).join("; ")
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,397 @@
+//! Sweep results for people and tools: `results.csv` (one row per run),
+//! `summary.csv` (one row per point: mean and 95 % confidence half-width of
+//! every metric), `pareto.csv` (cost vs SLO attainment, the winner marked),
+//! the side-by-side table of `compare`, and the Indexed Job of `--emit-job`.
+//!
+//! Numbers are written with Rust's shortest round-trip formatting, so a
+//! `results.csv` read back (by `merge`) gives exactly the values written and
+//! everything derived from it is byte-identical.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// What a sweep ran and how its points are judged: everything needed to
+/// derive the summary files from `results.csv` alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Sweep name.
+    pub name: String,
+    /// Axis names (columns).
+    pub axes: Vec<String>,
+    /// Each point's axis values, as written.
+    pub points: Vec<Vec<String>>,
+    /// Seeds run per point and trace.
+    pub seeds: Vec<u64>,
+    /// Traffic variants (traces) per point.
+    pub traces: Vec<String>,
+    /// The SLO names (one attainment column each).
+    pub slos: Vec<String>,
+    /// `gpuHours` or `cost`.
+    pub minimize: String,
+    /// Mean SLO attainment a point needs to be eligible.
+    pub threshold: f64,
+}
+
+impl Plan {
+    /// The metric columns of a run, in order.
+    pub fn metrics(&self) -> Vec<String> {
+        let mut m = vec!["slo_attainment".to_string()];
+        m.extend(self.slos.iter().map(|s| format!("slo:{s}")));
+        m.extend(
+            [
+                "ttft_p95_s",
+                "e2e_p95_s",
+                "itl_p95_s",
+                "gpu_hours",
+                "node_hours",
+                "cost",
+                "scale_ups",
+                "scale_downs",
+                "flaps",
+                "time_to_scale_s",
+                "failed_requests",
+                "completed_requests",
+            ]
+            .map(String::from),
+        );
+        m
+    }
+
+    /// Index of the objective's metric.
+    pub fn objective_index(&self) -> usize {
+        let name = if self.minimize == "cost" {
+            "cost"
+        } else {
+            "gpu_hours"
+        };
+        self.metrics().iter().position(|m| m == name).unwrap_or(0)
+    }
+}
+
+/// One run: a point under one trace and seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRow {
+    /// Point index.
+    pub point: usize,
+    /// Trace index.
+    pub trace: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Values in [`Plan::metrics`] order.
+    pub values: Vec<f64>,
+}
+
+/// Mean and 95 % confidence half-width over runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stat {
+    /// Mean (NaN-valued runs left out).
+    pub mean: f64,
+    /// Student-t 95 % half-width (NaN with fewer than two values).
+    pub ci95: f64,
+    /// Values used.
+    pub n: usize,
+}
+
+/// One point's aggregates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointSummary {
+    /// Point index.
+    pub point: usize,
+    /// Runs aggregated.
+    pub runs: usize,
+    /// Per metric, in [`Plan::metrics`] order.
+    pub stats: Vec<Stat>,
+    /// Mean attainment at or above the threshold.
+    pub eligible: bool,
+    /// On the Pareto front of (objective, attainment).
+    pub pareto: bool,
+}
+
+/// The outcome of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Per point, in point order (points with no finished run left out).
+    pub points: Vec<PointSummary>,
+    /// The winning point, if any is eligible.
+    pub winner: Option<usize>,
+}
+
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `results.csv`: one row per run.
+pub fn results_csv(plan: &Plan, rows: &[RunRow]) -> String {
+    let mut out = String::from("point,trace,seed");
+    for a in &plan.axes {
+        let _ = write!(out, ",{}", csv_field(a));
+    }
+    for m in plan.metrics() {
+        let _ = write!(out, ",{}", csv_field(&m));
+    }
+    out.push('\n');
+    for r in rows {
+        let _ = write!(out, "{},{},{}", r.point, r.trace, r.seed);
+        for v in plan.points.get(r.point).into_iter().flatten() {
+            let _ = write!(out, ",{}", csv_field(v));
+        }
+        for v in &r.values {
+            let _ = write!(out, ",{}", num(*v));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `summary.csv`: one row per point with mean and CI of every metric.
+pub fn summary_csv(plan: &Plan, o: &Outcome) -> String {
+    let mut out = String::from("point");
+    for a in &plan.axes {
+        let _ = write!(out, ",{}", csv_field(a));
+    }
+    out.push_str(",runs,eligible,pareto,winner");
+    for m in plan.metrics() {
+        let _ = write!(out, ",{m}_mean,{m}_ci95");
+    }
+    out.push('\n');
+    for p in &o.points {
+        let _ = write!(out, "{}", p.point);
+        for v in &plan.points[p.point] {
+            let _ = write!(out, ",{}", csv_field(v));
+        }
+        let _ = write!(
+            out,
+            ",{},{},{},{}",
+            p.runs,
+            p.eligible,
+            p.pareto,
+            o.winner == Some(p.point)
+        );
+        for s in &p.stats {
+            let _ = write!(out, ",{},{}", num(s.mean), num(s.ci95));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `pareto.csv`: the front of (objective, attainment), cheapest first.
+pub fn pareto_csv(plan: &Plan, o: &Outcome) -> String {
+    let obj = plan.objective_index();
+    let obj_name = &plan.metrics()[obj];
+    let mut out = String::from("point");
+    for a in &plan.axes {
+        let _ = write!(out, ",{}", csv_field(a));
+    }
+    let _ = writeln!(
+        out,
+        ",{obj_name}_mean,{obj_name}_ci95,slo_attainment_mean,slo_attainment_ci95,eligible,winner"
+    );
+    let mut front: Vec<&PointSummary> = o.points.iter().filter(|p| p.pareto).collect();
+    front.sort_by(|a, b| {
+        a.stats[obj]
+            .mean
+            .total_cmp(&b.stats[obj].mean)
+            .then(a.point.cmp(&b.point))
+    });
+    for p in front {
+        let _ = write!(out, "{}", p.point);
+        for v in &plan.points[p.point] {
+            let _ = write!(out, ",{}", csv_field(v));
+        }
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{},{}",
+            num(p.stats[obj].mean),
+            num(p.stats[obj].ci95),
+            num(p.stats[0].mean),
+            num(p.stats[0].ci95),
+            p.eligible,
+            o.winner == Some(p.point)
+        );
+    }
+    out
+}
+
+fn cell(s: Stat, digits: usize) -> String {
+    if s.mean.is_nan() {
+        "-".into()
+    } else if s.ci95.is_nan() {
+        format!("{:.*}", digits, s.mean)
+    } else {
+        format!("{:.*} ± {:.*}", digits, s.mean, digits, s.ci95)
+    }
+}
+
+/// The side-by-side table `compare` prints (one column per point).
+pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
+    let metrics = plan.metrics();
+    let rows: Vec<(&str, usize, usize)> = vec![
+        ("SLO attainment (all SLOs)", 0, 4),
+        (
+            "TTFT p95 (s)",
+            metrics.iter().position(|m| m == "ttft_p95_s").unwrap_or(0),
+            3,
+        ),
+        (
+            "e2e p95 (s)",
+            metrics.iter().position(|m| m == "e2e_p95_s").unwrap_or(0),
+            3,
+        ),
+        (
+            "GPU-hours",
+            metrics.iter().position(|m| m == "gpu_hours").unwrap_or(0),
+            2,
+        ),
+        (
+            "cost",
+            metrics.iter().position(|m| m == "cost").unwrap_or(0),
+            2,
+        ),
+        (
+            "scale-ups",
+            metrics.iter().position(|m| m == "scale_ups").unwrap_or(0),
+            1,
+        ),
+        (
+            "scale-downs",
+            metrics.iter().position(|m| m == "scale_downs").unwrap_or(0),
+            1,
+        ),
+        (
+            "flaps",
+            metrics.iter().position(|m| m == "flaps").unwrap_or(0),
+            1,
+        ),
+        (
+            "time to scale (s)",
+            metrics
+                .iter()
+                .position(|m| m == "time_to_scale_s")
+                .unwrap_or(0),
+            0,
+        ),
+        (
+            "failed requests",
+            metrics
+                .iter()
+                .position(|m| m == "failed_requests")
+                .unwrap_or(0),
+            0,
+        ),
+    ];
+    let mut header = vec![String::new()];
+    header.extend(o.points.iter().map(|p| {
+        let label = plan.points[p.point].join(", ");
+        if o.winner == Some(p.point) {
+            format!("{label} (winner)")
+        } else {
+            label
+        }
+    }));
+    let mut table: Vec<Vec<String>> = vec![header];
+    for (name, i, d) in rows {
+        let mut r = vec![name.to_string()];
+        r.extend(o.points.iter().map(|p| cell(p.stats[i], d)));
+        table.push(r);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (k, r) in table.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            let pad = widths[c] - v.chars().count();
+            if c == 0 {
+                let _ = write!(out, "{v}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(out, "  {}{v}", " ".repeat(pad));
+            }
+        }
+        out.push('\n');
+        if k == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(
+        out,
+        "mean ± 95 % confidence half-width over {} run(s) per column; eligible: attainment ≥ {}",
+        plan.seeds.len() * plan.traces.len().max(1),
+        plan.threshold
+    );
+    out
+}
+
+/// An Indexed Job running a sweep in `shards` pieces, one per completion
+/// index, each writing its shard under `/results/shard-<index>`.
+pub fn job_manifest(
+    name: &str,
+    sweep_path: &str,
+    shards: usize,
+    image: &str,
+    claim: &str,
+) -> serde_json::Value {
+    let stem = name.strip_prefix("sweep-").unwrap_or(name);
+    let job_name: String = format!("nimscale-sweep-{stem}")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(52)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string();
+    serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name, "labels": {"app.kubernetes.io/managed-by": "nimscale"}},
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": shards,
+            "parallelism": shards,
+            "backoffLimitPerIndex": 1,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "sweep",
+                        "image": image,
+                        "workingDir": "/work",
+                        "command": ["sh", "-c", format!(
+                            "nimscale sweep {sweep_path} --shard \"$JOB_COMPLETION_INDEX/{shards}\" --out \"/results/shard-$JOB_COMPLETION_INDEX\" --force"
+                        )],
+                        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                        "volumeMounts": [{"name": "results", "mountPath": "/results"}],
+                    }],
+                    "volumes": [{"name": "results", "persistentVolumeClaim": {"claimName": claim}}],
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,144 @@
+//! Sweeps: the same bytes with 1 and 2 threads, presets and field paths
+//! applied where they belong, bad sweep files reported with line and field.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use nimscale_output::sweep as out;
+use nimscale_runner::catalog::Catalog;
+use nimscale_runner::scenario::Files;
+use nimscale_runner::sweep::{self, stats};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Scenarios;
+
+impl Files for Scenarios {
+    fn read(&self, path: &str) -> Result<(String, Vec<u8>), String> {
+        std::fs::read(repo().join("scenarios").join(path))
+            .map(|b| (path.to_string(), b))
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}
+
+fn load(text: &str) -> Result<sweep::Sweep, String> {
+    sweep::load(text, "w.yaml", &Scenarios, &Catalog::builtin().unwrap()).map_err(|e| e.to_string())
+}
+
+fn err(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("loaded: {text}"),
+        Err(e) => e,
+    }
+}
+
+const SMALL: &str = "name: small\nscenario: cosmos-vlm-spike.yaml\nseeds: 2\naxes:\n  duration: [12m]\n  nimservice.spec.scale.hpa.maxReplicas: [3, 5]\n  behavior: [vlm-guide, aggressive]\n";
+
+fn files_with(threads: usize, sw: &sweep::Sweep) -> String {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let points: Vec<usize> = (0..sw.plan.points.len()).collect();
+    let jobs = sweep::jobs(sw, &points);
+    let rows: Vec<_> = pool
+        .install(|| sweep::run(sw, &jobs, &AtomicBool::new(false), &|_| {}))
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    let o = stats::outcome(&sw.plan, &rows);
+    format!(
+        "{}{}{}",
+        out::results_csv(&sw.plan, &rows),
+        out::summary_csv(&sw.plan, &o),
+        out::pareto_csv(&sw.plan, &o)
+    )
+}
+
+#[test]
+fn one_and_two_threads_write_the_same_bytes() {
+    let sw = load(SMALL).unwrap();
+    assert_eq!(sw.plan.points.len(), 4);
+    assert_eq!(sw.plan.seeds, vec![7, 8], "the scenario's seed, then +1");
+    let a = files_with(1, &sw);
+    let b = files_with(2, &sw);
+    assert_eq!(a, b);
+    // 4 points × 2 seeds in results.csv.
+    let results = a
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("point,"))
+        .count();
+    assert_eq!(results, 8);
+}
+
+#[test]
+fn presets_and_paths_land_in_the_nimservice() {
+    let sw = load(SMALL).unwrap();
+    // Point 1: maxReplicas 3, aggressive.
+    let ns = &sw.documents[1].0;
+    assert_eq!(ns["spec"]["scale"]["hpa"]["maxReplicas"], 3);
+    assert_eq!(
+        ns["spec"]["scale"]["hpa"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+        30
+    );
+    let hpa = sw.scenarios[1][0].hpa.as_ref().unwrap();
+    assert_eq!(hpa.spec.max_replicas, 3);
+    assert_eq!(sw.scenarios[1][0].duration.as_secs_f64(), 720.0);
+    // The NIMCache of the user's file travels with the winner.
+    assert_eq!(sw.documents[1].1.len(), 1);
+}
+
+#[test]
+fn bad_sweeps_name_line_and_field() {
+    let e = err("scenario: cosmos-vlm-spike.yaml\nseed: 3\naxes:\n  behavior: [fast]\n");
+    assert!(e.contains("w.yaml:2:1: seed: unknown field"), "{e}");
+    let e = err("scenario: cosmos-vlm-spike.yaml\naxes:\n  behavior: [fast]\n");
+    assert!(
+        e.contains("w.yaml:3:14: axes.behavior: fast is not a behavior preset"),
+        "{e}"
+    );
+    let e = err(
+        "scenario: cosmos-vlm-spike.yaml\naxes:\n  nimservice.spec.scale.hpa.metrics[3].object: [1]\n",
+    );
+    assert!(
+        e.contains("axes.nimservice.spec.scale.hpa.metrics[3].object: [3]: the list has 1 item(s)"),
+        "{e}"
+    );
+    let e = err(
+        "scenario: cosmos-vlm-spike.yaml\naxes:\n  nimservice.spec.scale.hpa.maxReplicas: [0, 4]\n",
+    );
+    assert!(
+        e.contains("point 0 (nimservice.spec.scale.hpa.maxReplicas=0)"),
+        "{e}"
+    );
+    assert!(e.contains("maxReplicas"), "{e}");
+    assert!(!e.contains("point 1"), "{e}");
+    let e = err("scenario: nope.yaml\naxes:\n  duration: [1m]\n");
+    assert!(
+        e.contains("w.yaml:1:11: scenario: cannot read nope.yaml"),
+        "{e}"
+    );
+    let e = err(
+        "scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: []\nobjective: {minimize: joules}\n",
+    );
+    assert!(
+        e.contains("axes.duration: a non-empty list of values"),
+        "{e}"
+    );
+    assert!(e.contains("objective.minimize"), "{e}");
+}
+
+#[test]
+fn shipped_sweeps_load() {
+    for f in [
+        "sweep-vlm-max-x-target.yaml",
+        "sweep-llama3-8b-behaviors.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo().join("scenarios").join(f)).unwrap();
+        let sw = load(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(sw.plan.points.len() >= 6, "{f}");
+    }
+}
