@@ -598,3 +598,53 @@ fn compare_prints_presets_side_by_side() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--preset speedy: unknown"));
 }
+
+#[test]
+fn ctrl_c_stops_a_sweep_and_keeps_the_finished_points() {
+    let dir = std::env::temp_dir().join(format!("nimscale-sigint-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sweep = dir.join("s.yaml");
+    // 60 points of a simulated hour: far more than a few seconds of work.
+    std::fs::write(
+        &sweep,
+        format!(
+            "name: s\nscenario: {}\naxes:\n  nimservice.spec.scale.hpa.maxReplicas: [{}]\n",
+            repo("scenarios/cosmos-vlm-spike.yaml").display(),
+            (2..=61)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .expect("write");
+    let out_dir = dir.join("out");
+    let child = nimscale()
+        .arg("sweep")
+        .arg(&sweep)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--threads", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("waits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("interrupted"), "{text}");
+    let results = std::fs::read_to_string(out_dir.join("results.csv")).expect("results kept");
+    let rows = results.lines().count() - 1;
+    assert!(rows >= 1 && rows < 60, "{rows} rows");
+    let _ = std::fs::remove_dir_all(&dir);
+}

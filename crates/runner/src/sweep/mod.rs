@@ -486,6 +486,15 @@ pub fn load(
     // Axis paths are checked once.
     let mut paths: Vec<Option<Vec<PathSeg>>> = Vec::new();
     for (a, pos) in &axes {
+        if a == "seed" {
+            cx.err(
+                *pos,
+                "axes.seed",
+                "seeds are set by `seeds:` (every point runs the same seeds, so it sees the same arrivals)",
+            );
+            paths.push(None);
+            continue;
+        }
         if a == "behavior" || a == "metric" {
             paths.push(None);
             continue;

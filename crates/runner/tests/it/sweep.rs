@@ -129,6 +129,11 @@ fn bad_sweeps_name_line_and_field() {
         "{e}"
     );
     assert!(e.contains("objective.minimize"), "{e}");
+    let e = err("scenario: cosmos-vlm-spike.yaml\naxes:\n  seed: [1, 2]\n");
+    assert!(
+        e.contains("w.yaml:3:3: axes.seed: seeds are set by `seeds:`"),
+        "{e}"
+    );
 }
 
 #[test]
