@@ -82,6 +82,15 @@ enum Command {
         /// Extra GPU/model catalog files.
         #[arg(long)]
         catalog: Vec<PathBuf>,
+        /// Also write every series Prometheus stored (and what the HPA
+        /// received) as OpenMetrics text with timestamps, for
+        /// `promtool tsdb create-blocks-from openmetrics` or `nimscale promql`.
+        #[arg(long)]
+        metrics_out: Option<PathBuf>,
+        /// Unix time (seconds) the simulation's time zero stands for in
+        /// --metrics-out (default 2026-01-01T00:00:00Z).
+        #[arg(long, default_value_t = 1_767_225_600)]
+        metrics_epoch: i64,
     },
     /// Print the scenario file's JSON Schema.
     Schema,
@@ -628,7 +637,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             seed,
             catalog,
-        } => simulate::run(&scenario, out, force, seed, &catalog),
+            metrics_out,
+            metrics_epoch,
+        } => simulate::run(
+            &scenario,
+            simulate::Options {
+                out,
+                force,
+                seed,
+                metrics_out,
+                metrics_epoch,
+            },
+            &catalog,
+        ),
         Command::Promql {
             input,
             expr,

@@ -31,11 +31,8 @@ impl Files for RelativeFiles {
     }
 }
 
-/// Loads a scenario file with the built-in catalog plus `catalogs`.
-/// `Ok(Err(text))` is a user error to print with exit code 2.
-pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario, String>> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {name}"))?;
+/// The built-in catalog plus `catalogs`; `Ok(Err(text))` is a user error.
+pub fn catalog(catalogs: &[PathBuf]) -> anyhow::Result<Result<Catalog, String>> {
     let mut cat = Catalog::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
     for f in catalogs {
         let n = f.display().to_string();
@@ -44,6 +41,18 @@ pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario
             return Ok(Err(e.to_string()));
         }
     }
+    Ok(Ok(cat))
+}
+
+/// Loads a scenario file with the built-in catalog plus `catalogs`.
+/// `Ok(Err(text))` is a user error to print with exit code 2.
+pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario, String>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {name}"))?;
+    let cat = match catalog(catalogs)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
     let files = RelativeFiles {
         base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
@@ -122,20 +131,43 @@ pub fn info(sc: &Scenario, file: &Path, seed: u64) -> RunInfo {
     }
 }
 
-pub fn run(
-    path: &Path,
-    out: Option<PathBuf>,
-    force: bool,
-    seed: Option<u64>,
-    catalogs: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
-    let sc = match load(path, catalogs)? {
+/// `simulate`'s options.
+pub struct Options {
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    pub seed: Option<u64>,
+    pub metrics_out: Option<PathBuf>,
+    pub metrics_epoch: i64,
+}
+
+pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let Options {
+        out,
+        force,
+        seed,
+        metrics_out,
+        metrics_epoch,
+    } = opts;
+    let mut sc = match load(path, catalogs)? {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(m) = &metrics_out {
+        let Some(p) = sc.prometheus.as_mut() else {
+            eprintln!(
+                "error: --metrics-out needs the Prometheus path (the scenario sets metrics.source: direct)"
+            );
+            return Ok(ExitCode::from(2));
+        };
+        p.export_series = true;
+        if m.exists() && !force {
+            eprintln!("error: {} exists; use --force to replace it", m.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
     let dir = out.unwrap_or_else(|| Path::new("reports").join(&sc.name));
     if dir.exists() && !force {
         eprintln!(
@@ -196,6 +228,17 @@ pub fn run(
     if let Err(e) = write_run(&dir, &files, force) {
         eprintln!("error: {e:#}");
         return Ok(ExitCode::from(2));
+    }
+    if let (Some(m), Some(db)) = (&metrics_out, &res.series) {
+        let text = nimscale_output::openmetrics::render(
+            db,
+            &res.columns,
+            &res.syncs,
+            metrics_epoch.saturating_mul(1000),
+        );
+        let tmp = m.with_extension("nimscale-tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, m).with_context(|| format!("writing {}", m.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", human_summary(&info, &res))?;

@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use nimscale_output::sweep::{self as out, Outcome, Plan, RunRow};
-use nimscale_runner::catalog::Catalog;
 use nimscale_runner::sweep::{self, Sweep, presets, stats};
 
-use crate::simulate::{RelativeFiles, write_run};
+use crate::simulate::{RelativeFiles, catalog, write_run};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 static HANDLER: OnceLock<()> = OnceLock::new();
@@ -25,18 +24,6 @@ fn install_ctrlc() {
         // started are skipped and the finished ones are written.
         let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
     });
-}
-
-fn catalog(catalogs: &[PathBuf]) -> anyhow::Result<Result<Catalog, String>> {
-    let mut cat = Catalog::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
-    for f in catalogs {
-        let n = f.display().to_string();
-        let t = std::fs::read_to_string(f).with_context(|| format!("reading {n}"))?;
-        if let Err(e) = cat.extend(&t, &n) {
-            return Ok(Err(e.to_string()));
-        }
-    }
-    Ok(Ok(cat))
 }
 
 fn load_text(

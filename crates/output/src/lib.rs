@@ -12,5 +12,6 @@
 pub mod engine;
 pub mod explain;
 pub mod k8s;
+pub mod openmetrics;
 pub mod simulate;
 pub mod sweep;

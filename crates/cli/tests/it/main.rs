@@ -648,3 +648,61 @@ fn ctrl_c_stops_a_sweep_and_keeps_the_finished_points() {
     assert!((1..60).contains(&rows), "{rows} rows");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn metrics_out_replays_what_the_hpa_received() {
+    let dir = std::env::temp_dir().join(format!("nimscale-om-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let om = dir.join("run.om");
+    let run_dir = dir.join("run");
+    let out = nimscale()
+        .arg("simulate")
+        .arg(repo("scenarios/cosmos-vlm-spike.yaml"))
+        .arg("--out")
+        .arg(&run_dir)
+        .arg("--metrics-out")
+        .arg(&om)
+        .args(["--metrics-epoch", "1000000"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&om).expect("written");
+    assert!(text.ends_with("# EOF\n"));
+    assert!(text.contains("# TYPE nimscale_hpa_metric_value unknown"));
+    // The adapter's query of the VLM guide at the sync 900 s into the run
+    // (inside the spike), evaluated over the exported series.
+    let decisions = std::fs::read_to_string(run_dir.join("decisions.jsonl")).expect("decisions");
+    let sync = decisions
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|d| d["t_s"].as_f64() == Some(900.0))
+        .expect("a sync at 900 s");
+    let seen = sync["metrics"][0]["value"].as_f64().expect("a value");
+    let m = "namespace=\"vlm\",service=\"cosmos-reason1-7b\"";
+    let expr = format!(
+        "(sum(increase(e2e_request_latency_seconds_count{{{m}}}[1m])) by (service) - sum(increase(e2e_request_latency_seconds_bucket{{le=\"1.0\",{m}}}[1m])) by (service)) / sum(increase(e2e_request_latency_seconds_count{{{m}}}[1m])) by (service)"
+    );
+    let out = nimscale()
+        .arg("promql")
+        .arg("--input")
+        .arg(&om)
+        .args(["--expr", &expr, "--time", "1000900"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one line");
+    let v = line["value"].as_f64().expect("number");
+    // The adapter serves int64(v × 1000) milli-units.
+    assert_eq!(((v * 1000.0) as i64) as f64 / 1000.0, seen, "{v} vs {seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -405,50 +405,38 @@ impl AdapterConfig {
     /// with the series a NIM exposes).
     pub fn discover_from<'a>(&self, series: impl IntoIterator<Item = &'a Labels>) -> Registry {
         let series: Vec<&Labels> = series.into_iter().collect();
-        let mut reg = Registry::default();
-        for (i, rule) in self.rules.iter().enumerate() {
-            for l in &series {
-                if !rule
-                    .series_query
-                    .matchers
-                    .iter()
-                    .all(|m| m.matches(l.get(&m.name)))
-                {
-                    continue;
-                }
-                let name = l.name();
-                if !rule.admits(name) {
-                    continue;
-                }
-                let Some(metric) = rule.metric_name(name) else {
-                    continue;
-                };
-                for (label, _) in l.pairs() {
-                    if let Some((_, res)) = rule.resources.resource_for(label) {
-                        reg.custom
-                            .insert((metric.clone(), res), (i, name.to_owned()));
+        // (rule index, series labels, API metric name) of every series a
+        // rule's seriesQuery, filters and name.matches admit.
+        let named = |rules: &[Rule]| {
+            let mut out = Vec::new();
+            for (i, rule) in rules.iter().enumerate() {
+                for l in &series {
+                    let selected = rule
+                        .series_query
+                        .matchers
+                        .iter()
+                        .all(|m| m.matches(l.get(&m.name)));
+                    if selected
+                        && rule.admits(l.name())
+                        && let Some(metric) = rule.metric_name(l.name())
+                    {
+                        out.push((i, *l, metric));
                     }
                 }
             }
-        }
-        for (i, rule) in self.external_rules.iter().enumerate() {
-            for l in &series {
-                if !rule
-                    .series_query
-                    .matchers
-                    .iter()
-                    .all(|m| m.matches(l.get(&m.name)))
-                {
-                    continue;
-                }
-                let name = l.name();
-                if !rule.admits(name) {
-                    continue;
-                }
-                if let Some(metric) = rule.metric_name(name) {
-                    reg.external.insert(metric, (i, name.to_owned()));
+            out
+        };
+        let mut reg = Registry::default();
+        for (i, l, metric) in named(&self.rules) {
+            for (label, _) in l.pairs() {
+                if let Some((_, res)) = self.rules[i].resources.resource_for(label) {
+                    reg.custom
+                        .insert((metric.clone(), res), (i, l.name().to_owned()));
                 }
             }
+        }
+        for (i, l, metric) in named(&self.external_rules) {
+            reg.external.insert(metric, (i, l.name().to_owned()));
         }
         reg
     }

@@ -35,6 +35,9 @@ pub struct PromConfig {
     pub metrics_server: MetricsServerConfig,
     /// Store every scraped series, not only those a rule can read.
     pub keep_all_series: bool,
+    /// Keep every sample of the run (no truncation) and hand the store
+    /// back in the result, for an OpenMetrics export.
+    pub export_series: bool,
 }
 
 impl PromConfig {

@@ -21,7 +21,7 @@ pub fn is_stale(v: f64) -> bool {
 }
 
 /// One series: its labels and samples `(t_ms, value)` in time order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// The label set, `__name__` included.
     pub labels: Labels,
@@ -39,7 +39,7 @@ impl Series {
 pub type SeriesId = u32;
 
 /// The store.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tsdb {
     slots: Vec<Option<Series>>,
     index: BTreeMap<Labels, SeriesId>,

@@ -263,4 +263,7 @@ pub struct SimResult {
     pub syncs: Vec<SyncRecord>,
     /// The summary.
     pub summary: Summary,
+    /// Every series Prometheus stored, when the run was asked to keep them
+    /// (`PromConfig::export_series`).
+    pub series: Option<crate::metrics::tsdb::Tsdb>,
 }

@@ -16,7 +16,9 @@ use super::record::{
 use super::stats::{Integral, LogHistogram};
 use super::traffic::{Arrival, Source};
 use crate::engine::{Engine, FinishReason, RequestOutcome, RequestSpec, Sample, StepTimeModel};
-use crate::hpa::controller::{Decision, HpaState, MetricStatus, PodLister, ScaleInfo, reconcile};
+use crate::hpa::controller::{
+    Decision, HpaState, MetricStatus, MetricsClient, PodLister, ScaleInfo, reconcile,
+};
 use crate::hpa::pods::{ConditionStatus, ContainerInfo, PodInfo, PodPhase, ReadyCondition};
 use crate::hpa::selector::Selector;
 use crate::hpa::spec::{MetricSpec, MetricTarget};
@@ -1256,67 +1258,66 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             status_replicas,
             selector: self.cfg.template.selector.clone(),
         };
-        let (d, data_as_of) = if let (Some(pc), Some(state)) = (&self.cfg.prometheus, &self.prom) {
-            let pods: Vec<PodView> = self
-                .live
-                .iter()
-                .map(|&i| {
-                    let p = &self.pods[i as usize];
-                    PodView {
-                        name: p.name.clone(),
-                        usage: p.stats.usage(pc.metrics_server.resolution),
-                    }
-                })
-                .collect();
-            let view = PromView {
-                cfg: pc,
+        // The HPA reads through the Prometheus path, or exact pod values.
+        let (pod_views, samples) = match &self.cfg.prometheus {
+            Some(pc) => (
+                self.live
+                    .iter()
+                    .map(|&i| {
+                        let p = &self.pods[i as usize];
+                        PodView {
+                            name: p.name.clone(),
+                            usage: p.stats.usage(pc.metrics_server.resolution),
+                        }
+                    })
+                    .collect(),
+                Vec::new(),
+            ),
+            None => (Vec::new(), self.samples(now)),
+        };
+        let prom_view = match (&self.cfg.prometheus, &self.prom) {
+            (Some(cfg), Some(state)) => Some(PromView {
+                cfg,
                 state,
                 now,
-                pods: &pods,
+                pods: &pod_views,
                 namespace: &self.cfg.template.namespace,
                 reads: Mutex::new(BTreeMap::new()),
-            };
-            let d = reconcile(
-                &self.cfg.controller.config,
-                &hpa,
-                &mut self.hpa_state,
-                &scale,
-                &Lister(infos),
-                &view,
-                now,
-            );
-            let as_of = hpa
-                .spec
+            }),
+            _ => None,
+        };
+        let direct_view = DirectView {
+            now,
+            pods: &samples,
+            layout: &self.layout,
+            cfg: self.cfg.metrics,
+            service: &self.cfg.template.name,
+        };
+        let view: &dyn MetricsClient = match &prom_view {
+            Some(v) => v,
+            None => &direct_view,
+        };
+        let d = reconcile(
+            &self.cfg.controller.config,
+            &hpa,
+            &mut self.hpa_state,
+            &scale,
+            &Lister(infos),
+            view,
+            now,
+        );
+        let data_as_of = prom_view.as_ref().map_or_else(Vec::new, |v| {
+            hpa.spec
                 .metrics
                 .iter()
                 .map(|m| match m {
                     MetricSpec::Pods { metric, .. }
                     | MetricSpec::Object { metric, .. }
-                    | MetricSpec::External { metric, .. } => view.data_as_of(&metric.name),
+                    | MetricSpec::External { metric, .. } => v.data_as_of(&metric.name),
                     _ => None,
                 })
-                .collect();
-            (d, as_of)
-        } else {
-            let samples = self.samples(now);
-            let view = DirectView {
-                now,
-                pods: &samples,
-                layout: &self.layout,
-                cfg: self.cfg.metrics,
-                service: &self.cfg.template.name,
-            };
-            let d = reconcile(
-                &self.cfg.controller.config,
-                &hpa,
-                &mut self.hpa_state,
-                &scale,
-                &Lister(infos),
-                &view,
-                now,
-            );
-            (d, Vec::new())
-        };
+                .collect()
+        });
         self.sync_count += 1;
         if d.metrics.iter().any(|m| m.error.is_some()) || d.failed {
             self.sync_errors += 1;
@@ -1468,7 +1469,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             Some(e) => {
                 self.expose_buf.clear();
                 let names = &mut self.prom_names;
-                let keep_all = pc.keep_all_series;
+                let keep_all = pc.keep_all_series || pc.export_series;
                 let adapter = &pc.adapter;
                 let mut keep = |n: &str| -> bool {
                     keep_all
@@ -1529,7 +1530,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             return;
         };
         let t_ms = now.as_micros().div_euclid(1000);
-        state.db.truncate(t_ms - self.prom_retention_ms);
+        if !pc.export_series {
+            state.db.truncate(t_ms - self.prom_retention_ms);
+        }
         state.registry = pc
             .adapter
             .discover(&state.db, t_ms - pc.relist.as_micros() / 1000, t_ms);
@@ -1736,11 +1739,17 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             restarts: self.restarts,
             startups,
         };
+        let keep = self
+            .cfg
+            .prometheus
+            .as_ref()
+            .is_some_and(|p| p.export_series);
         SimResult {
             columns: self.columns,
             rows: self.rows,
             syncs: self.syncs,
             summary,
+            series: self.prom.take().filter(|_| keep).map(|s| s.db),
         }
     }
 

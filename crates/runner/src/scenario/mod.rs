@@ -536,14 +536,10 @@ fn quantity_milli(q: &str) -> Option<i64> {
     Quantity::parse(q).ok().map(|q| q.milli_value())
 }
 
-/// Loads and validates a scenario; every problem is reported at once.
-pub fn load(
-    text: &str,
-    file: &str,
-    files: &dyn Files,
-    catalog: &Catalog,
-) -> Result<Scenario, LoadErrors> {
-    let docs = parse_documents(text).map_err(|e| {
+/// The one YAML document of `text` (a `what`: "scenario", "sweep"), with
+/// positions; a syntax error or another number of documents is an error.
+pub(crate) fn one_document(text: &str, file: &str, what: &str) -> Result<Node, LoadErrors> {
+    let mut docs = parse_documents(text).map_err(|e| {
         LoadErrors(vec![LoadError {
             file: file.into(),
             line: Some(e.pos.line as usize),
@@ -552,15 +548,26 @@ pub fn load(
             message: e.message,
         }])
     })?;
-    let [root] = docs.as_slice() else {
+    if docs.len() != 1 {
         return Err(LoadErrors(vec![LoadError {
             file: file.into(),
             line: None,
             column: None,
             field: None,
-            message: format!("a scenario is one YAML document, found {}", docs.len()),
+            message: format!("a {what} is one YAML document, found {}", docs.len()),
         }]));
-    };
+    }
+    Ok(docs.remove(0))
+}
+
+/// Loads and validates a scenario; every problem is reported at once.
+pub fn load(
+    text: &str,
+    file: &str,
+    files: &dyn Files,
+    catalog: &Catalog,
+) -> Result<Scenario, LoadErrors> {
+    let root = &one_document(text, file, "scenario")?;
     let problems = check::check(root, &schema());
     if !problems.is_empty() {
         return Err(LoadErrors(
@@ -757,6 +764,7 @@ fn prometheus_path(
             housekeeping,
         },
         keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
+        export_series: false,
     })
 }
 

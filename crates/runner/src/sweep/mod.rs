@@ -217,27 +217,10 @@ pub fn load(
     files: &dyn Files,
     catalog: &Catalog,
 ) -> Result<Sweep, LoadErrors> {
-    let docs = parse_documents(text).map_err(|e| {
-        LoadErrors(vec![LoadError {
-            file: file.into(),
-            line: Some(e.pos.line as usize),
-            column: Some(e.pos.column as usize),
-            field: None,
-            message: e.message,
-        }])
-    })?;
+    let root = &scenario::one_document(text, file, "sweep")?;
     let mut cx = Cx {
         file,
         errs: Vec::new(),
-    };
-    let Some(root) = docs.first().filter(|_| docs.len() == 1) else {
-        return Err(LoadErrors(vec![LoadError {
-            file: file.into(),
-            line: None,
-            column: None,
-            field: None,
-            message: format!("a sweep is one YAML document, found {}", docs.len()),
-        }]));
     };
     let Some(entries) = map_entries(root) else {
         cx.err(

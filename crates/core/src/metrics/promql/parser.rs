@@ -185,6 +185,19 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
     Some(total)
 }
 
+/// The duration starting at `start` whose letters run on from `from`.
+fn lex_duration(src: &str, start: usize, from: usize) -> Result<(Tok, usize), (usize, String)> {
+    let b = src.as_bytes();
+    let mut j = from;
+    while j < b.len() && b[j].is_ascii_alphanumeric() {
+        j += 1;
+    }
+    let text = &src[start..j];
+    parse_duration_ms(text)
+        .map(|ms| (Tok::Duration(ms), j))
+        .ok_or((start, format!("bad number or duration syntax: \"{text}\"")))
+}
+
 fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), (usize, String)> {
     let b = src.as_bytes();
     let mut i = start;
@@ -202,14 +215,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), (usize, String)> 
     }
     // A duration: digits followed by a unit letter (and maybe more groups).
     if i < b.len() && b[i].is_ascii_alphabetic() && !matches!(b[i], b'e' | b'E') {
-        let mut j = i;
-        while j < b.len() && b[j].is_ascii_alphanumeric() {
-            j += 1;
-        }
-        let text = &src[start..j];
-        return parse_duration_ms(text)
-            .map(|ms| (Tok::Duration(ms), j))
-            .ok_or((start, format!("bad duration syntax: \"{text}\"")));
+        return lex_duration(src, start, i);
     }
     if i < b.len() && matches!(b[i], b'e' | b'E') {
         let mut j = i + 1;
@@ -222,14 +228,7 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), (usize, String)> 
             }
             i = j;
         } else {
-            let mut k = i;
-            while k < b.len() && b[k].is_ascii_alphanumeric() {
-                k += 1;
-            }
-            let text = &src[start..k];
-            return parse_duration_ms(text)
-                .map(|ms| (Tok::Duration(ms), k))
-                .ok_or((start, format!("bad number or duration syntax: \"{text}\"")));
+            return lex_duration(src, start, i);
         }
     }
     let text = &src[start..i];
