@@ -53,6 +53,7 @@ impl Plan {
                 "time_to_scale_s",
                 "failed_requests",
                 "completed_requests",
+                "metric_error_syncs",
             ]
             .map(String::from),
         );
@@ -240,59 +241,19 @@ fn cell(s: Stat, digits: usize) -> String {
 /// The side-by-side table `compare` prints (one column per point).
 pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
     let metrics = plan.metrics();
+    let col = |name: &str| metrics.iter().position(|m| m == name).unwrap_or(0);
     let rows: Vec<(&str, usize, usize)> = vec![
         ("SLO attainment (all SLOs)", 0, 4),
-        (
-            "TTFT p95 (s)",
-            metrics.iter().position(|m| m == "ttft_p95_s").unwrap_or(0),
-            3,
-        ),
-        (
-            "e2e p95 (s)",
-            metrics.iter().position(|m| m == "e2e_p95_s").unwrap_or(0),
-            3,
-        ),
-        (
-            "GPU-hours",
-            metrics.iter().position(|m| m == "gpu_hours").unwrap_or(0),
-            2,
-        ),
-        (
-            "cost",
-            metrics.iter().position(|m| m == "cost").unwrap_or(0),
-            2,
-        ),
-        (
-            "scale-ups",
-            metrics.iter().position(|m| m == "scale_ups").unwrap_or(0),
-            1,
-        ),
-        (
-            "scale-downs",
-            metrics.iter().position(|m| m == "scale_downs").unwrap_or(0),
-            1,
-        ),
-        (
-            "flaps",
-            metrics.iter().position(|m| m == "flaps").unwrap_or(0),
-            1,
-        ),
-        (
-            "time to scale (s)",
-            metrics
-                .iter()
-                .position(|m| m == "time_to_scale_s")
-                .unwrap_or(0),
-            0,
-        ),
-        (
-            "failed requests",
-            metrics
-                .iter()
-                .position(|m| m == "failed_requests")
-                .unwrap_or(0),
-            0,
-        ),
+        ("TTFT p95 (s)", col("ttft_p95_s"), 3),
+        ("e2e p95 (s)", col("e2e_p95_s"), 3),
+        ("GPU-hours", col("gpu_hours"), 2),
+        ("cost", col("cost"), 2),
+        ("scale-ups", col("scale_ups"), 1),
+        ("scale-downs", col("scale_downs"), 1),
+        ("flaps", col("flaps"), 1),
+        ("time to scale (s)", col("time_to_scale_s"), 0),
+        ("failed requests", col("failed_requests"), 0),
+        ("syncs with metric errors", col("metric_error_syncs"), 0),
     ];
     let mut header = vec![String::new()];
     header.extend(o.points.iter().map(|p| {

@@ -679,6 +679,7 @@ pub fn row_of(
         tts,
         s.requests.failed() as f64,
         s.requests.completed as f64,
+        f64::from(s.syncs_with_metric_errors),
     ]);
     debug_assert_eq!(values.len(), plan.metrics().len());
     RunRow {
