@@ -18,6 +18,9 @@
 //!
 //! `combinations:` (a list of maps from axis to value) replaces `axes:`;
 //! `traces:` (a list of `traffic:` blocks) runs every point under each.
+//! Files the scenario names (its NIMService file, adapter ConfigMap,
+//! traces, also those in `traces:`) are read relative to the scenario file,
+//! as `simulate` reads them.
 
 pub mod presets;
 pub mod stats;
