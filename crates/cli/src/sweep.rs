@@ -220,17 +220,18 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let (rows, complete) = execute(&sw, &points, a.threads)?;
     if let Some((i, n)) = shard {
         // A shard writes its runs and, for merge, the plan and the
-        // winner.yaml text of each of its eligible points.
+        // documents (NIMService, NIMCaches) of each of its eligible points:
+        // the winner is one of them, and merge renders its winner.yaml.
         let o = stats::outcome(&sw.plan, &rows);
-        let candidates: BTreeMap<String, String> = o
+        let documents: serde_json::Map<String, serde_json::Value> = o
             .points
             .iter()
             .filter(|p| p.eligible)
-            .map(|p| (p.point.to_string(), p.point))
-            .map(|(k, p)| {
+            .map(|p| {
+                let (ns, caches) = &sw.documents[p.point];
                 (
-                    k,
-                    sweep::winner_yaml(&sw.plan, &[], &sw.documents[p].0, &sw.documents[p].1),
+                    p.point.to_string(),
+                    serde_json::json!({"nimservice": ns, "nimcaches": caches}),
                 )
             })
             .collect();
@@ -239,10 +240,7 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             "of": n,
             "complete": complete,
             "plan": sw.plan,
-            "documents": candidates.keys().map(|k| {
-                let p: usize = k.parse().unwrap_or(0);
-                (k.clone(), serde_json::json!({"nimservice": sw.documents[p].0, "nimcaches": sw.documents[p].1}))
-            }).collect::<serde_json::Map<_, _>>(),
+            "documents": documents,
         });
         let files = [
             ("results.csv", out::results_csv(&sw.plan, &rows)),

@@ -25,7 +25,6 @@
 pub mod presets;
 pub mod stats;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -862,14 +861,4 @@ fn split_csv(line: &str) -> Vec<String> {
     }
     out.push(cur);
     out
-}
-
-/// Groups rows by point (they arrive sorted) — helper for callers that
-/// need per-point lists.
-pub fn by_point(rows: &[RunRow]) -> BTreeMap<usize, Vec<&RunRow>> {
-    let mut m: BTreeMap<usize, Vec<&RunRow>> = BTreeMap::new();
-    for r in rows {
-        m.entry(r.point).or_default().push(r);
-    }
-    m
 }
