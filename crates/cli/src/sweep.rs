@@ -26,20 +26,35 @@ fn install_ctrlc() {
     });
 }
 
+/// Loads a sweep; a problem is printed and gives `None` (exit code 2),
+/// warnings are printed.
 fn load_text(
     text: &str,
     name: &str,
     base: &Path,
     catalogs: &[PathBuf],
-) -> anyhow::Result<Result<Sweep, String>> {
-    let cat = match catalog(catalogs)? {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e)),
+) -> anyhow::Result<Option<Sweep>> {
+    let loaded = match catalog(catalogs)? {
+        Ok(cat) => {
+            let files = RelativeFiles {
+                base: base.to_path_buf(),
+            };
+            sweep::load(text, name, &files, &cat).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
     };
-    let files = RelativeFiles {
-        base: base.to_path_buf(),
-    };
-    Ok(sweep::load(text, name, &files, &cat).map_err(|e| e.to_string()))
+    match loaded {
+        Ok(sw) => {
+            for w in &sw.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(Some(sw))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// Runs the points given on `threads` threads; returns the finished rows
@@ -174,16 +189,9 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let name = a.file.display().to_string();
     let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {name}"))?;
     let base = a.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let sw = match load_text(&text, &name, &base, &a.catalogs)? {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(sw) = load_text(&text, &name, &base, &a.catalogs)? else {
+        return Ok(ExitCode::from(2));
     };
-    for w in &sw.warnings {
-        eprintln!("warning: {w}");
-    }
     if let Some(n) = a.emit_job {
         if n == 0 {
             eprintln!("error: --emit-job needs at least 1 shard");
@@ -440,21 +448,15 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let sw = match load_text(
+    let Some(sw) = load_text(
         &text,
         &format!("compare of {}", a.scenario.display()),
         &base,
         &a.catalogs,
-    )? {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+    )?
+    else {
+        return Ok(ExitCode::from(2));
     };
-    for w in &sw.warnings {
-        eprintln!("warning: {w}");
-    }
     let points: Vec<usize> = (0..sw.plan.points.len()).collect();
     let (rows, complete) = execute(&sw, &points, a.threads)?;
     let (o, files) = derived(&sw.plan, &rows, |o, p| Some(winner_text(&sw, o, p)));

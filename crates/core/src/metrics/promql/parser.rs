@@ -380,34 +380,39 @@ impl Parser<'_> {
             }
             let op_pos = self.pos();
             self.next();
-            let mut return_bool = false;
-            if self.is_word("bool") {
-                if !op.is_comparison() {
-                    return Err(
-                        self.err_here("bool modifier can only be used on comparison operators")
-                    );
-                }
-                self.next();
-                return_bool = true;
-            }
-            let mut matching = None;
-            if self.is_word("on") || self.is_word("ignoring") {
-                let on = self.is_word("on");
-                self.next();
-                matching = Some(VectorMatching {
-                    on,
-                    labels: self.label_list()?,
-                });
-            }
-            if self.is_word("group_left") || self.is_word("group_right") {
-                return Err(self.err_here(
-                    "group_left/group_right (many-to-one matching) is not supported by nimscale's PromQL subset",
-                ));
-            }
+            let (return_bool, matching) = self.modifiers(op)?;
             let rhs = self.expr(lvl + 1)?;
             lhs = self.binary(op, lhs, rhs, return_bool, matching, op_pos)?;
         }
         Ok(lhs)
+    }
+
+    /// The modifiers after a binary operator: `bool` (comparisons only),
+    /// `on(...)`/`ignoring(...)`; `group_left`/`group_right` are refused.
+    fn modifiers(&mut self, op: BinOp) -> Result<(bool, Option<VectorMatching>), ParseError> {
+        let mut return_bool = false;
+        if self.is_word("bool") {
+            if !op.is_comparison() {
+                return Err(self.err_here("bool modifier can only be used on comparison operators"));
+            }
+            self.next();
+            return_bool = true;
+        }
+        let mut matching = None;
+        if self.is_word("on") || self.is_word("ignoring") {
+            let on = self.is_word("on");
+            self.next();
+            matching = Some(VectorMatching {
+                on,
+                labels: self.label_list()?,
+            });
+        }
+        if self.is_word("group_left") || self.is_word("group_right") {
+            return Err(self.err_here(
+                "group_left/group_right (many-to-one matching) is not supported by nimscale's PromQL subset",
+            ));
+        }
+        Ok((return_bool, matching))
     }
 
     fn binary(
@@ -469,26 +474,7 @@ impl Parser<'_> {
         if self.peek() == &Tok::Op("^") {
             let pos = self.pos();
             self.next();
-            let mut return_bool = false;
-            if self.is_word("bool") {
-                return_bool = true;
-                self.next();
-            }
-            let mut matching = None;
-            if self.is_word("on") || self.is_word("ignoring") {
-                let on = self.is_word("on");
-                self.next();
-                matching = Some(VectorMatching {
-                    on,
-                    labels: self.label_list()?,
-                });
-            }
-            if return_bool {
-                return Err(self.err_at(
-                    pos,
-                    "bool modifier can only be used on comparison operators",
-                ));
-            }
+            let (_, matching) = self.modifiers(BinOp::Pow)?;
             let exp = self.unary()?;
             return self.binary(BinOp::Pow, base, exp, false, matching, pos);
         }
