@@ -205,8 +205,6 @@ impl ResourceMapping {
 /// One discovery rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
-    /// `seriesQuery` as written.
-    pub series_query_text: String,
     /// `seriesQuery` parsed.
     pub series_query: Selector,
     /// `seriesFilters` (`is`: true, `isNot`: false).
@@ -219,6 +217,9 @@ pub struct Rule {
     pub name_as: String,
     /// `metricsQuery`.
     pub metrics_query: Template,
+    /// `resources.namespaced` (external rules): `false` leaves the
+    /// request's namespace out of the query.
+    pub namespaced: bool,
 }
 
 /// The adapter's configuration (the ConfigMap's `config.yaml`).
@@ -584,7 +585,8 @@ impl AdapterConfig {
         })?;
         let rule = &self.external_rules[*rule_i];
         let (mut exprs, mut by_name) = selector_matchers(selector)?;
-        if !req.namespace.is_empty()
+        if rule.namespaced
+            && !req.namespace.is_empty()
             && let Some(ns) = rule.resources.label_for("", "namespace")
         {
             exprs.push(format!("{ns}=\"{}\"", req.namespace));
@@ -661,7 +663,6 @@ mod tests {
         let mq = "(sum(increase(e2e_request_latency_seconds_count{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>) - sum(increase(e2e_request_latency_seconds_bucket{le=\"1.0\",<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)) / sum(increase(e2e_request_latency_seconds_count{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)";
         AdapterConfig {
             rules: vec![Rule {
-                series_query_text: String::new(),
                 series_query: promql::parse_selector(
                     "e2e_request_latency_seconds_count{namespace!=\"\",pod!=\"\"}",
                 )
@@ -678,6 +679,7 @@ mod tests {
                 name_matches: re("^e2e_request_latency_seconds_count$"),
                 name_as: "e2e_request_latency_seconds_over_1s_fraction".into(),
                 metrics_query: Template::parse(mq).unwrap(),
+                namespaced: true,
             }],
             external_rules: vec![],
         }
@@ -827,6 +829,43 @@ mod tests {
         assert_eq!(cfg.max_range_ms(), 60_000);
         assert!(cfg.reads_name("e2e_request_latency_seconds_bucket"));
         assert!(!cfg.reads_name("e2e_request_latency_seconds_sum"));
+    }
+
+    #[test]
+    fn external_rules_leave_the_namespace_out_when_not_namespaced() {
+        let rule = |namespaced: bool| Rule {
+            series_query: promql::parse_selector("queue{namespace!=\"\"}").unwrap(),
+            filters: vec![],
+            resources: ResourceMapping {
+                overrides: vec![("namespace".into(), String::new(), "namespace".into())],
+                template: None,
+            },
+            name_matches: re("^queue$"),
+            name_as: "queue".into(),
+            metrics_query: Template::parse("sum(<<.Series>>{<<.LabelMatchers>>})").unwrap(),
+            namespaced,
+        };
+        let mut db = Tsdb::new();
+        db.append_labels(
+            &Labels::from_pairs([(NAME, "queue"), ("namespace", "other")]),
+            1_000,
+            7.0,
+        );
+        let req = Request {
+            db: &db,
+            now_ms: 2_000,
+            opts: EvalOptions::default(),
+            namespace: "vlm",
+        };
+        for (namespaced, want) in [(true, Vec::<f64>::new()), (false, vec![7.0])] {
+            let cfg = AdapterConfig {
+                rules: vec![],
+                external_rules: vec![rule(namespaced)],
+            };
+            let reg = cfg.discover(&db, 0, 2_000);
+            let (v, _) = cfg.external(&reg, &req, "queue", None).unwrap();
+            assert_eq!(v, want, "namespaced: {namespaced}");
+        }
     }
 
     #[test]

@@ -119,27 +119,32 @@ impl Target {
         samples: &[Sample],
         mut keep: impl FnMut(&str) -> bool,
     ) {
-        let mut now: Vec<Scraped> = Vec::with_capacity(self.last.len());
-        let mut same_layout = true;
-        for s in samples.iter().filter(|s| keep(&s.name)) {
-            let i = now.len();
-            let id = match self.last.get(i) {
-                Some((n, l, id)) if *n == s.name && *l == s.labels => *id,
-                _ => {
-                    same_layout = false;
-                    db.series_id(&self.series_labels(&s.name, &s.labels))
-                }
-            };
+        // The usual case: the same series as last time, in the same order;
+        // append by the ids already known, without copying names or labels.
+        let kept: Vec<&Sample> = samples.iter().filter(|s| keep(&s.name)).collect();
+        let same_layout = kept.len() == self.last.len()
+            && kept
+                .iter()
+                .zip(&self.last)
+                .all(|(s, (n, l, _))| *n == s.name && *l == s.labels);
+        if same_layout {
+            for (s, (_, _, id)) in kept.iter().zip(&self.last) {
+                db.append(*id, t_ms, s.value);
+            }
+            self.set_up(db, t_ms, 1.0);
+            return;
+        }
+        let mut now: Vec<Scraped> = Vec::with_capacity(kept.len());
+        for s in kept {
+            let id = db.series_id(&self.series_labels(&s.name, &s.labels));
             db.append(id, t_ms, s.value);
             now.push((s.name.clone(), s.labels.clone(), id));
         }
-        if !same_layout || now.len() != self.last.len() {
-            let mut ids: Vec<SeriesId> = now.iter().map(|x| x.2).collect();
-            ids.sort_unstable();
-            for (_, _, id) in &self.last {
-                if ids.binary_search(id).is_err() {
-                    db.append(*id, t_ms, stale_nan());
-                }
+        let mut ids: Vec<SeriesId> = now.iter().map(|x| x.2).collect();
+        ids.sort_unstable();
+        for (_, _, id) in &self.last {
+            if ids.binary_search(id).is_err() {
+                db.append(*id, t_ms, stale_nan());
             }
         }
         self.last = now;

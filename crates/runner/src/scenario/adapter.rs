@@ -319,13 +319,13 @@ fn rule(r: &RawRule, p: &str, err: &mut dyn FnMut(String, Option<usize>, String)
         return None;
     }
     Some(Rule {
-        series_query_text: r.series_query.clone(),
         series_query: series_query?,
         filters,
         resources,
         name_matches,
         name_as,
         metrics_query: metrics_query?,
+        namespaced: r.resources.as_ref().and_then(|x| x.namespaced) != Some(false),
     })
 }
 
