@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod report;
 mod simulate;
 mod sweep;
 
@@ -172,6 +173,24 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Replace an existing run directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Draw the report of a `simulate` run or of a `sweep`/`compare`/`merge`
+    /// output: one self-contained HTML file (inline SVG and CSS, the font
+    /// embedded, no script, nothing fetched), Markdown with PNG charts, or
+    /// the PNG charts alone. Written into DIR/report unless --out; never
+    /// over an earlier report without --force.
+    Report {
+        /// The output directory of `simulate`, `sweep`, `compare` or `merge`.
+        dir: PathBuf,
+        /// Formats, comma-separated: html, md, png.
+        #[arg(long, default_value = "html", value_delimiter = ',')]
+        format: Vec<String>,
+        /// Output directory (default DIR/report).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing report directory.
         #[arg(long)]
         force: bool,
     },
@@ -698,6 +717,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalogs: catalog,
         }),
         Command::Merge { dirs, out, force } => sweep::run_merge(&dirs, &out, force),
+        Command::Report {
+            dir,
+            format,
+            out,
+            force,
+        } => report::run_report(report::ReportArgs {
+            dir,
+            formats: format,
+            out,
+            force,
+        }),
         Command::Schema => {
             print!("{}", nimscale_runner::scenario::schema_text());
             Ok(ExitCode::SUCCESS)

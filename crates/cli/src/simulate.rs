@@ -62,7 +62,11 @@ pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario
 /// Writes `files` into `dir` as one step: a sibling temporary directory is
 /// filled, then renamed into place. An existing `dir` is kept unless
 /// `force`; with `force` it is replaced only after the new run is complete.
-pub fn write_run(dir: &Path, files: &[(&str, String)], force: bool) -> anyhow::Result<()> {
+pub fn write_run<N: AsRef<str>, C: AsRef<[u8]>>(
+    dir: &Path,
+    files: &[(N, C)],
+    force: bool,
+) -> anyhow::Result<()> {
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -78,8 +82,9 @@ pub fn write_run(dir: &Path, files: &[(&str, String)], force: bool) -> anyhow::R
     }
     std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     for (name, content) in files {
-        std::fs::write(tmp.join(name), content)
-            .with_context(|| format!("writing {}", tmp.join(name).display()))?;
+        let path = tmp.join(name.as_ref());
+        std::fs::write(&path, content.as_ref())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if dir.exists() {
         if !force {

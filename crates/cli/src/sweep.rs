@@ -140,7 +140,9 @@ fn derived(
     winner: impl Fn(&Outcome, usize) -> Option<String>,
 ) -> (Outcome, Vec<(&'static str, String)>) {
     let o = stats::outcome(plan, rows);
+    let plan_json = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
     let mut files = vec![
+        ("plan.json", plan_json),
         ("results.csv", out::results_csv(plan, rows)),
         ("summary.csv", out::summary_csv(plan, &o)),
         ("pareto.csv", out::pareto_csv(plan, &o)),

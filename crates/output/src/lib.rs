@@ -13,5 +13,6 @@ pub mod engine;
 pub mod explain;
 pub mod k8s;
 pub mod openmetrics;
+pub mod report;
 pub mod simulate;
 pub mod sweep;

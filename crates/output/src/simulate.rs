@@ -69,7 +69,7 @@ fn opt_t(s: Option<SimTime>) -> Value {
 pub fn timeseries_csv(res: &SimResult) -> String {
     let mut out = String::new();
     out.push_str(
-        "t_s,arrivals,completed,failed,in_flight,queued,front_queue,replicas_desired,replicas_current,replicas_ready,replicas_starting,replicas_terminating,gpus,nodes,nodes_provisioning,kv_usage_mean,kv_usage_max,ttft_p50_s,ttft_p95_s,e2e_p50_s,e2e_p95_s,itl_p50_s,itl_p95_s",
+        "t_s,arrivals,completed,failed,in_flight,queued,front_queue,replicas_desired,replicas_current,replicas_ready,replicas_starting,replicas_terminating,gpus,nodes,nodes_provisioning,kv_usage_mean,kv_usage_max,kv_usage_min,kv_usage_median,queue_pod_min,queue_pod_median,queue_pod_max,ttft_p50_s,ttft_p95_s,e2e_p50_s,e2e_p95_s,itl_p50_s,itl_p95_s",
     );
     for c in &res.columns {
         let _ = write!(out, ",{}_seen,{}_target", c.name, c.name);
@@ -78,7 +78,7 @@ pub fn timeseries_csv(res: &SimResult) -> String {
     for r in &res.rows {
         let _ = write!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.t,
             r.arrivals,
             r.completed,
@@ -96,6 +96,11 @@ pub fn timeseries_csv(res: &SimResult) -> String {
             r.nodes_provisioning,
             num(r.kv_mean),
             num(r.kv_max),
+            num(r.kv_min),
+            num(r.kv_median),
+            num(r.queue_min),
+            num(r.queue_median),
+            num(r.queue_max),
             num(r.ttft_p50),
             num(r.ttft_p95),
             num(r.e2e_p50),

@@ -53,6 +53,16 @@ pub struct SecondRow {
     pub kv_mean: f64,
     /// Largest KV-cache usage.
     pub kv_max: f64,
+    /// Smallest KV-cache usage over serving pods (NaN: none).
+    pub kv_min: f64,
+    /// Median (nearest rank) KV-cache usage over serving pods.
+    pub kv_median: f64,
+    /// Fewest requests waiting in one serving pod's engine (NaN: none).
+    pub queue_min: f64,
+    /// Median (nearest rank) of the per-pod waiting counts.
+    pub queue_median: f64,
+    /// Most requests waiting in one pod's engine.
+    pub queue_max: f64,
     /// TTFT percentiles of requests finished in this second (NaN: none).
     pub ttft_p50: f64,
     /// 95th percentile TTFT.

@@ -185,6 +185,9 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     next_id: u64,
     last_scale_up_node: Option<SimTime>,
     scratch: Vec<f64>,
+    /// Per serving pod this second: KV-cache usage and queue depth.
+    band_kv: Vec<f64>,
+    band_queue: Vec<f64>,
     // recording
     columns: Vec<MetricColumn>,
     seen: Vec<Option<f64>>,
@@ -357,6 +360,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             next_id: 0,
             last_scale_up_node: None,
             scratch: Vec::new(),
+            band_kv: Vec::new(),
+            band_queue: Vec::new(),
             seen: vec![None; columns.len()],
             columns,
             rows: Vec::new(),
@@ -1558,6 +1563,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let live = self.live.clone();
         let (mut kv_sum, mut kv_max, mut kv_n) = (0.0, 0.0f64, 0u32);
         let (mut in_flight, mut waiting) = (0u32, 0u32);
+        self.band_kv.clear();
+        self.band_queue.clear();
         for p in live {
             self.touch(p, now);
             let pod = &mut self.pods[p as usize];
@@ -1571,6 +1578,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             kv_n += 1;
             in_flight += e.outstanding() as u32;
             waiting += g.waiting;
+            self.band_kv.push(g.kv_usage);
+            self.band_queue.push(f64::from(g.waiting));
             if self.prom.is_none() {
                 self.layout.capture(e.metrics(), &mut self.scratch);
                 let started = pod.rec.server_up.unwrap_or(now);
@@ -1621,6 +1630,26 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     f64::NAN
                 },
                 kv_max: if kv_n > 0 { kv_max } else { f64::NAN },
+                kv_min: self
+                    .band_kv
+                    .iter()
+                    .copied()
+                    .reduce(f64::min)
+                    .unwrap_or(f64::NAN),
+                kv_median: pct(&mut self.band_kv, 50.0),
+                queue_min: self
+                    .band_queue
+                    .iter()
+                    .copied()
+                    .reduce(f64::min)
+                    .unwrap_or(f64::NAN),
+                queue_median: pct(&mut self.band_queue, 50.0),
+                queue_max: self
+                    .band_queue
+                    .iter()
+                    .copied()
+                    .reduce(f64::max)
+                    .unwrap_or(f64::NAN),
                 ttft_p50: pct(&mut s.ttft, 50.0),
                 ttft_p95: pct(&mut s.ttft, 95.0),
                 e2e_p50: pct(&mut s.e2e, 50.0),

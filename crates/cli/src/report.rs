@@ -1,0 +1,118 @@
+//! `report`: read a `simulate` or `sweep`/`compare`/`merge` output
+//! directory and write its report (HTML, Markdown with PNG charts, or the
+//! PNG charts alone) into a new directory, atomically.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nimscale_output::report::{self, Format, Report, data};
+use nimscale_output::sweep::Plan;
+use nimscale_runner::sweep::{self as rsweep, stats};
+
+use crate::simulate::write_run;
+
+fn read(dir: &Path, name: &str) -> anyhow::Result<(String, String)> {
+    let path = dir.join(name);
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {shown}"))?;
+    Ok((shown, text))
+}
+
+/// What the directory holds, as a report; `Err(text)` for a problem in it
+/// (exit 2).
+fn load(dir: &Path) -> anyhow::Result<Result<Report, String>> {
+    if dir.join("summary.json").is_file() {
+        let (sn, st) = read(dir, "summary.json")?;
+        let (tn, tt) = read(dir, "timeseries.csv")?;
+        let (dn, dt) = read(dir, "decisions.jsonl")?;
+        let files = data::RunFiles {
+            summary: (&sn, &st),
+            timeseries: (&tn, &tt),
+            decisions: (&dn, &dt),
+        };
+        return Ok(data::parse_run(&files)
+            .map(|run| report::run::report(&run))
+            .map_err(|e| e.to_string()));
+    }
+    let plan_file = ["plan.json", "shard.json"]
+        .into_iter()
+        .find(|f| dir.join(f).is_file());
+    let Some(plan_file) = plan_file else {
+        return Ok(Err(format!(
+            "{}: neither a simulate output (summary.json) nor a sweep output (plan.json and results.csv)",
+            dir.display()
+        )));
+    };
+    let (pn, pt) = read(dir, plan_file)?;
+    let value: serde_json::Value = match serde_json::from_str(&pt) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(format!("{pn}:{}: {e}", e.line()))),
+    };
+    let plan_value = if plan_file == "shard.json" {
+        value["plan"].clone()
+    } else {
+        value
+    };
+    let plan: Plan = match serde_json::from_value(plan_value) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(format!("{pn}: {e}"))),
+    };
+    let (rn, rt) = read(dir, "results.csv")?;
+    let rows = match rsweep::parse_results(&rt, &rn, &plan) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let o = stats::outcome(&plan, &rows);
+    Ok(Ok(report::sweep::report(&plan, &o)))
+}
+
+/// What `report` is asked to do.
+pub struct ReportArgs {
+    pub dir: PathBuf,
+    pub formats: Vec<String>,
+    pub out: Option<PathBuf>,
+    pub force: bool,
+}
+
+pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut formats = Vec::new();
+    for f in &a.formats {
+        match Format::parse(f) {
+            Some(x) if !formats.contains(&x) => formats.push(x),
+            Some(_) => {}
+            None => {
+                eprintln!("error: --format {f:?}: expected html, md or png");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let rep = match load(&a.dir)? {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let files = match report::render(&rep, &formats) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: drawing the report: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let out = a.out.unwrap_or_else(|| a.dir.join("report"));
+    if let Err(e) = write_run(&out, &files, a.force) {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    let charts = rep.charts().count();
+    for (name, _) in files.iter().filter(|(n, _)| !n.ends_with(".png")) {
+        println!("wrote {} ({charts} charts)", out.join(name).display());
+    }
+    let pngs = files.iter().filter(|(n, _)| n.ends_with(".png")).count();
+    if pngs > 0 {
+        println!("wrote {pngs} PNG charts in {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,324 @@
+//! The report of a `sweep` or `compare`: the Pareto front of cost against
+//! SLO attainment with the winner marked, the points side by side on the
+//! same axes for each key figure, and the ranked table with confidence
+//! intervals.
+
+use super::chart::{self, Chart, Dot, DotChart, Kind, PALETTE, Rule, Scatter, ScatterPoint};
+use super::{Block, Report, Section, Table};
+use crate::sweep::{Outcome, Plan, PointSummary, Stat};
+
+/// An axis name short enough for a chart: the last two parts of a field
+/// path (`…hpa.maxReplicas`, `target.value`).
+pub fn short_axis(axis: &str) -> String {
+    let parts: Vec<&str> = axis.split('.').collect();
+    parts[parts.len().saturating_sub(2)..].join(".")
+}
+
+/// A point's label: `#i axis=value, …` with short axis names.
+pub fn point_label(plan: &Plan, p: usize) -> String {
+    let axes = plan
+        .axes
+        .iter()
+        .map(|a| short_axis(a))
+        .zip(plan.points.get(p).into_iter().flatten())
+        .map(|(a, v)| format!("{a}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if axes.is_empty() {
+        format!("#{p}")
+    } else {
+        format!("#{p} {axes}")
+    }
+}
+
+fn stat_cell(s: Stat, digits: usize) -> String {
+    if s.mean.is_nan() {
+        "–".into()
+    } else if s.ci95.is_nan() {
+        format!("{:.*}", digits, s.mean)
+    } else {
+        format!("{:.*} ± {:.*}", digits, s.mean, digits, s.ci95)
+    }
+}
+
+/// Points best first: the winner, the other eligible points by objective
+/// (then attainment), then the rest by attainment.
+pub fn ranked<'a>(plan: &Plan, o: &'a Outcome) -> Vec<&'a PointSummary> {
+    let obj = plan.objective_index();
+    let mut v: Vec<&PointSummary> = o.points.iter().collect();
+    v.sort_by(|a, b| {
+        let wa = o.winner == Some(a.point);
+        let wb = o.winner == Some(b.point);
+        wb.cmp(&wa)
+            .then(b.eligible.cmp(&a.eligible))
+            .then_with(|| {
+                if a.eligible {
+                    a.stats[obj].mean.total_cmp(&b.stats[obj].mean)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .then(b.stats[0].mean.total_cmp(&a.stats[0].mean))
+            .then(a.stats[obj].mean.total_cmp(&b.stats[obj].mean))
+            .then(a.point.cmp(&b.point))
+    });
+    v
+}
+
+/// The figures compared side by side: (metric column, title, digits).
+const FIGURES: [(&str, &str, usize); 7] = [
+    ("slo_attainment", "SLO attainment (all SLOs)", 4),
+    ("gpu_hours", "GPU-hours", 2),
+    ("cost", "cost", 2),
+    ("ttft_p95_s", "TTFT p95 (s)", 3),
+    ("e2e_p95_s", "end-to-end p95 (s)", 3),
+    ("flaps", "flaps", 1),
+    ("time_to_scale_s", "time to scale (s)", 0),
+];
+
+/// The report of a sweep.
+pub fn report(plan: &Plan, o: &Outcome) -> Report {
+    let metrics = plan.metrics();
+    let idx = |name: &str| metrics.iter().position(|m| m == name);
+    let obj = plan.objective_index();
+    let obj_name = metrics[obj].clone();
+    let runs_per_point = plan.seeds.len() * plan.traces.len().max(1);
+    let mut facts = vec![
+        ("sweep".to_string(), plan.name.clone()),
+        (
+            "points".into(),
+            format!("{} ({} with results)", plan.points.len(), o.points.len()),
+        ),
+        (
+            "runs per point".into(),
+            format!(
+                "{runs_per_point} ({} trace(s) × {} seed(s))",
+                plan.traces.len().max(1),
+                plan.seeds.len()
+            ),
+        ),
+        (
+            "judged by".into(),
+            format!(
+                "lowest mean {obj_name} among points with mean SLO attainment ≥ {}",
+                plan.threshold
+            ),
+        ),
+    ];
+    if !plan.slos.is_empty() {
+        facts.push(("SLOs".into(), plan.slos.join(", ")));
+    }
+    facts.push((
+        "winner".into(),
+        o.winner
+            .map_or("none: no point reaches the threshold".into(), |w| {
+                point_label(plan, w)
+            }),
+    ));
+    let scatter = Chart {
+        id: "pareto".into(),
+        title: format!("{obj_name} vs SLO attainment"),
+        caption: "Each point's mean over its runs with 95 % confidence intervals (grey whiskers). The line joins the Pareto front (no other point is both cheaper and better); the winner is the cheapest point at or above the attainment threshold (dashed). Points are numbered as in the table.".to_string(),
+        kind: Kind::Scatter(Scatter {
+            x_label: format!("{obj_name} (mean)"),
+            y_label: "SLO attainment (mean)".into(),
+            threshold: Some(plan.threshold),
+            points: o
+                .points
+                .iter()
+                .map(|p| ScatterPoint {
+                    label: format!("#{}", p.point),
+                    x: (p.stats[obj].mean, p.stats[obj].ci95),
+                    y: (p.stats[0].mean, p.stats[0].ci95),
+                    front: p.pareto,
+                    eligible: p.eligible,
+                    winner: o.winner == Some(p.point),
+                })
+                .collect(),
+        }),
+    };
+    let order = ranked(plan, o);
+    let side: Vec<Block> = FIGURES
+        .iter()
+        .filter_map(|(m, title, _)| {
+            let i = idx(m)?;
+            if order.iter().all(|p| p.stats[i].mean.is_nan()) {
+                return None;
+            }
+            let rule = (i == 0).then(|| Rule {
+                label: format!("threshold {}", chart::fmt_tick(plan.threshold)),
+                color: PALETTE[2],
+                y: plan.threshold,
+            });
+            Some(Block::Chart(Chart {
+                id: format!("compare-{}", m.replace('_', "-")),
+                title: title.to_string(),
+                caption: format!(
+                    "{title} per point, best-ranked first: mean with 95 % confidence interval over {runs_per_point} run(s); the winner in red."
+                ),
+                kind: Kind::Dots(DotChart {
+                    x_label: (*title).to_string(),
+                    dots: order
+                        .iter()
+                        .map(|p| Dot {
+                            label: point_label(plan, p.point),
+                            mean: p.stats[i].mean,
+                            ci: p.stats[i].ci95,
+                            highlight: o.winner == Some(p.point),
+                        })
+                        .collect(),
+                    rule,
+                }),
+            }))
+        })
+        .collect();
+    let mut header: Vec<String> = vec!["rank".into(), "point".into()];
+    header.extend(plan.axes.iter().cloned());
+    header.extend(["runs".into(), "eligible".into(), "Pareto".into()]);
+    let mut shown: Vec<(usize, usize)> = Vec::new();
+    for (m, title, d) in FIGURES {
+        if let Some(i) = idx(m) {
+            header.push(title.to_string());
+            shown.push((i, d));
+        }
+    }
+    for s in &plan.slos {
+        if let Some(i) = idx(&format!("slo:{s}")) {
+            header.push(format!("SLO {s}"));
+            shown.push((i, 4));
+        }
+    }
+    for (m, title) in [
+        ("scale_ups", "scale-ups"),
+        ("scale_downs", "scale-downs"),
+        ("failed_requests", "failed requests"),
+    ] {
+        if let Some(i) = idx(m) {
+            header.push(title.to_string());
+            shown.push((i, 1));
+        }
+    }
+    let n_axes = plan.axes.len();
+    let mut numeric = vec![true, false];
+    numeric.extend(std::iter::repeat_n(false, n_axes));
+    numeric.extend([true, false, false]);
+    numeric.extend(std::iter::repeat_n(true, shown.len()));
+    let rows = order
+        .iter()
+        .enumerate()
+        .map(|(r, p)| {
+            let mut row = vec![
+                (r + 1).to_string(),
+                if o.winner == Some(p.point) {
+                    format!("#{} (winner)", p.point)
+                } else {
+                    format!("#{}", p.point)
+                },
+            ];
+            row.extend(plan.points[p.point].iter().cloned());
+            row.push(p.runs.to_string());
+            row.push(if p.eligible { "yes" } else { "no" }.into());
+            row.push(if p.pareto { "front" } else { "" }.into());
+            row.extend(shown.iter().map(|(i, d)| stat_cell(p.stats[*i], *d)));
+            row
+        })
+        .collect();
+    let incomplete: Vec<String> = (0..plan.points.len())
+        .filter(|p| !o.points.iter().any(|s| s.point == *p))
+        .map(|p| point_label(plan, p))
+        .collect();
+    let mut ranking = vec![
+        Block::Text(format!(
+            "Mean ± 95 % confidence half-width (Student t) over each point's runs; eligible: mean SLO attainment ≥ {}.",
+            plan.threshold
+        )),
+        Block::Table(Table {
+            header,
+            rows,
+            numeric,
+        }),
+    ];
+    if !incomplete.is_empty() {
+        ranking.push(Block::Text(
+            "Points without finished runs (left out above):".into(),
+        ));
+        ranking.push(Block::List(incomplete));
+    }
+    Report {
+        title: format!("nimscale sweep report: {}", plan.name),
+        facts,
+        sections: vec![
+            Section {
+                heading: "Cost against service level".into(),
+                blocks: vec![Block::Chart(scatter)],
+            },
+            Section {
+                heading: "Ranking".into(),
+                blocks: ranking,
+            },
+            Section {
+                heading: "Side by side".into(),
+                blocks: side,
+            },
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(mean: f64) -> Stat {
+        Stat {
+            mean,
+            ci95: 0.1,
+            n: 2,
+        }
+    }
+
+    #[test]
+    fn ranking_puts_the_winner_first_then_eligible_by_cost() {
+        let plan = Plan {
+            name: "s".into(),
+            axes: vec!["a".into()],
+            points: vec![vec!["x".into()], vec!["y".into()], vec!["z".into()]],
+            seeds: vec![1, 2],
+            traces: vec![],
+            slos: vec![],
+            minimize: "gpuHours".into(),
+            threshold: 0.9,
+        };
+        let n = plan.metrics().len();
+        let obj = plan.objective_index();
+        let mk = |point, att: f64, cost: f64, eligible| {
+            let mut stats = vec![st(f64::NAN); n];
+            stats[0] = st(att);
+            stats[obj] = st(cost);
+            PointSummary {
+                point,
+                runs: 2,
+                stats,
+                eligible,
+                pareto: false,
+            }
+        };
+        let o = Outcome {
+            points: vec![
+                mk(0, 0.5, 1.0, false),
+                mk(1, 0.95, 3.0, true),
+                mk(2, 0.99, 2.0, true),
+            ],
+            winner: Some(2),
+        };
+        let r: Vec<usize> = ranked(&plan, &o).iter().map(|p| p.point).collect();
+        assert_eq!(r, vec![2, 1, 0]);
+        let rep = report(&plan, &o);
+        assert_eq!(rep.charts().count(), 3, "pareto, attainment, GPU-hours");
+        assert_eq!(point_label(&plan, 1), "#1 a=y");
+        assert_eq!(
+            short_axis("nimservice.spec.scale.hpa.maxReplicas"),
+            "hpa.maxReplicas"
+        );
+        assert_eq!(short_axis("behavior"), "behavior");
+    }
+}
