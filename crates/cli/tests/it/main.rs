@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod report;
+
 fn nimscale() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nimscale"))
 }

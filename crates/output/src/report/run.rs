@@ -82,9 +82,9 @@ impl Grid {
 
     fn how(&self, a: &str) -> String {
         if self.k == 1 {
-            "one point per simulated second".into()
+            "One point per simulated second".into()
         } else {
-            format!("one point per {} simulated seconds ({a} over each)", self.k)
+            format!("One point per {} simulated seconds ({a} over each)", self.k)
         }
     }
 }
