@@ -46,7 +46,14 @@ fn golden(name: &str, got: &str) {
             .zip(got.lines())
             .position(|(a, b)| a != b)
             .map_or(want.lines().count().min(got.lines().count()) + 1, |i| i + 1);
-        let show = |s: &str| s.lines().nth(line - 1).unwrap_or("").chars().take(300).collect::<String>();
+        let show = |s: &str| {
+            s.lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect::<String>()
+        };
         panic!(
             "{name} differs from the golden file at line {line}:\n  golden: {}\n  now:    {}\n(NIMSCALE_BLESS=1 rewrites it)",
             show(&want),
@@ -104,7 +111,11 @@ fn run_report_matches_the_golden_files() {
         let png = std::fs::read_dir(&rep)
             .expect("dir")
             .filter_map(Result::ok)
-            .find(|e| e.file_name().to_string_lossy().starts_with(&format!("{i:02}-")))
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{i:02}-"))
+            })
             .expect("png per chart");
         let name = png.file_name().to_string_lossy().into_owned();
         assert!(md.contains(&format!("]({name})")), "{name} in report.md");
@@ -120,8 +131,11 @@ fn sweep_report_matches_the_golden_file() {
     let dir = tmp("sweep");
     std::fs::create_dir_all(&dir).expect("dir");
     for f in ["plan.json", "results.csv"] {
-        std::fs::copy(repo("crates/cli/tests/data/report/sweep").join(f), dir.join(f))
-            .expect("copy");
+        std::fs::copy(
+            repo("crates/cli/tests/data/report/sweep").join(f),
+            dir.join(f),
+        )
+        .expect("copy");
     }
     let out = run_ok(nimscale().arg("report").arg(&dir));
     assert!(out.contains("report.html (8 charts)"), "{out}");
@@ -203,7 +217,10 @@ fn unbase64(s: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let clean: Vec<u8> = s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for ch in clean.chunks(4) {
         let mut n = 0u32;
@@ -343,15 +360,27 @@ impl Drop for Cdp {
 
 /// Opens the page in headless Chromium; returns (charts rendered with a
 /// real size, embedded fonts loaded, problems seen, screenshot PNG).
-fn render_in_chromium(browser: &Path, page: &Path, work: &Path) -> (u64, u64, Vec<String>, Vec<u8>) {
+fn render_in_chromium(
+    browser: &Path,
+    page: &Path,
+    work: &Path,
+) -> (u64, u64, Vec<String>, Vec<u8>) {
     let mut cdp = Cdp::start(browser, work);
-    let target = cdp.call("Target.createTarget", serde_json::json!({"url": "about:blank"}));
+    let target = cdp.call(
+        "Target.createTarget",
+        serde_json::json!({"url": "about:blank"}),
+    );
     let attached = cdp.call(
         "Target.attachToTarget",
         serde_json::json!({"targetId": target["targetId"], "flatten": true}),
     );
     cdp.session = attached["sessionId"].as_str().map(str::to_string);
-    for m in ["Runtime.enable", "Log.enable", "Network.enable", "Page.enable"] {
+    for m in [
+        "Runtime.enable",
+        "Log.enable",
+        "Network.enable",
+        "Page.enable",
+    ] {
         cdp.call(m, serde_json::json!({}));
     }
     cdp.call(

@@ -316,9 +316,9 @@ impl<M: StepTimeModel> Engine<M> {
                 }
                 Phase::Run(r) => {
                     let run = r.clone();
-                    let j = run.shape.steps_ending_by(&self.model, run.k, t - run.start);
+                    let (j, sum) = run.shape.steps_ending_by(&self.model, run.k, t - run.start);
                     if j > 0 {
-                        let end = run.start + to_ns(run.shape.sum(&self.model, j));
+                        let end = run.start + to_ns(sum);
                         self.commit_run(&run, j, end);
                         self.publish();
                         self.phase = Phase::Run(Run {

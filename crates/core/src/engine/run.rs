@@ -11,7 +11,7 @@
 //! step-by-step sum to about 1e-12 relative (unit test below), so the cost of
 //! a run is a few dozen model evaluations however many tokens it produces.
 
-use super::step_time::{BatchShape, StepTimeModel};
+use super::step_time::{BatchShape, DecodeKernel, StepTimeModel};
 
 /// Runs up to this many steps are summed exactly, step by step.
 const EXACT_UP_TO: u64 = 12;
@@ -35,15 +35,27 @@ pub(crate) struct RunShape {
     /// `f(0)` and `f(−1)`, cached: every sum and search needs them.
     f0: f64,
     fm1: f64,
+    /// The model's closed form for `n` decoders, if it has one.
+    kernel: Option<DecodeKernel>,
 }
 
 impl RunShape {
     pub(crate) fn new(model: &dyn StepTimeModel, n: u32, c0: f64) -> RunShape {
+        RunShape::with_kernel(model, n, c0, model.decode_kernel(n))
+    }
+
+    fn with_kernel(
+        model: &dyn StepTimeModel,
+        n: u32,
+        c0: f64,
+        kernel: Option<DecodeKernel>,
+    ) -> RunShape {
         let mut r = RunShape {
             n,
             c0,
             f0: 0.0,
             fm1: 0.0,
+            kernel,
         };
         r.f0 = r.f(model, 0.0);
         r.fm1 = r.f(model, -1.0);
@@ -52,15 +64,21 @@ impl RunShape {
 
     /// The same run after `j` of its steps.
     pub(crate) fn after(&self, model: &dyn StepTimeModel, j: u64) -> RunShape {
-        RunShape::new(model, self.n, self.c0 + f64::from(self.n) * j as f64)
+        let c0 = self.c0 + f64::from(self.n) * j as f64;
+        RunShape::with_kernel(model, self.n, c0, self.kernel)
     }
 
     /// Seconds of step `x` (fractional `x` for quadrature).
+    #[inline]
     pub(crate) fn f(&self, model: &dyn StepTimeModel, x: f64) -> f64 {
         let n = f64::from(self.n);
+        let kv = self.c0 + n * (x + 1.0);
+        if let Some(k) = &self.kernel {
+            return k.secs(kv);
+        }
         let shape = BatchShape {
             decode_seqs: self.n,
-            decode_kv: self.c0 + n * (x + 1.0),
+            decode_kv: kv,
             ..BatchShape::default()
         };
         model.step_secs(&shape)
@@ -97,12 +115,25 @@ impl RunShape {
     }
 
     /// The largest `j` in `0..k` whose first `j` steps end no later than
-    /// `tau_ns` nanoseconds after the run's start (step ends rounded to ns).
-    pub(crate) fn steps_ending_by(&self, model: &dyn StepTimeModel, k: u64, tau_ns: i64) -> u64 {
+    /// `tau_ns` nanoseconds after the run's start (step ends rounded to ns),
+    /// with `S(j)` (the caller needs it, and it was computed on the way).
+    pub(crate) fn steps_ending_by(
+        &self,
+        model: &dyn StepTimeModel,
+        k: u64,
+        tau_ns: i64,
+    ) -> (u64, f64) {
         if k <= 1 || tau_ns <= 0 {
-            return 0;
+            return (0, 0.0);
         }
-        let ends_by = |j: u64| to_ns(self.sum(model, j)) <= tau_ns;
+        // S(j) when the first j steps end by tau.
+        let ends_by = |j: u64| -> Option<f64> {
+            if j == 0 {
+                return Some(0.0);
+            }
+            let s = self.sum(model, j);
+            (to_ns(s) <= tau_ns).then_some(s)
+        };
         let tau = tau_ns as f64 * 1e-9;
         let f0 = self.f0;
         let slope = (self.f(model, (k - 1) as f64) - f0) / (k - 1) as f64;
@@ -115,9 +146,11 @@ impl RunShape {
         };
         let guess = (est.max(0.0).floor() as u64).min(k - 1);
         // Bracket around the guess, widening geometrically, then bisect.
-        let (mut lo, mut hi); // ends_by(lo) && !ends_by(hi) (hi may be k)
-        if ends_by(guess) {
-            lo = guess;
+        // Invariant: the first `lo` steps end by tau (their sum is `lo_sum`),
+        // the first `hi` do not (hi may be k).
+        let (mut lo, mut lo_sum, mut hi);
+        if let Some(s) = ends_by(guess) {
+            (lo, lo_sum) = (guess, s);
             let mut step = 1;
             loop {
                 let cand = lo + step;
@@ -125,12 +158,15 @@ impl RunShape {
                     hi = k;
                     break;
                 }
-                if ends_by(cand) {
-                    lo = cand;
-                    step *= 2;
-                } else {
-                    hi = cand;
-                    break;
+                match ends_by(cand) {
+                    Some(s) => {
+                        (lo, lo_sum) = (cand, s);
+                        step *= 2;
+                    }
+                    None => {
+                        hi = cand;
+                        break;
+                    }
                 }
             }
         } else {
@@ -138,8 +174,8 @@ impl RunShape {
             let mut step = 1;
             loop {
                 let cand = hi.saturating_sub(step);
-                if cand == 0 || ends_by(cand) {
-                    lo = cand;
+                if let Some(s) = ends_by(cand) {
+                    (lo, lo_sum) = (cand, s);
                     break;
                 }
                 hi = cand;
@@ -148,9 +184,12 @@ impl RunShape {
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if ends_by(mid) { lo = mid } else { hi = mid }
+            match ends_by(mid) {
+                Some(s) => (lo, lo_sum) = (mid, s),
+                None => hi = mid,
+            }
         }
-        lo
+        (lo, lo_sum)
     }
 }
 
@@ -161,23 +200,34 @@ pub(crate) fn to_ns(secs: f64) -> i64 {
 
 /// Blocks the decode set needs for `m` more tokens per sequence. `class[r]`
 /// counts members with `coff ≡ r (mod bs)`; with `phase = g mod bs` their
-/// computed-token count is `≡ r + phase (mod bs)`.
+/// computed-token count is `≡ r + phase (mod bs)`, so a member of class `r`
+/// has `room = −(r + phase) mod bs` free slots in its last block.
+///
+/// With `m = q·bs + s`, a member with `room` slots needs
+/// `⌈(m − room)/bs⌉⁺ = q + [room < s]` blocks, so the total is `q·n` plus the
+/// members whose room is below `s`: a cyclic window of `s` classes. No
+/// division inside the loop (this is on every decode step and run).
 pub(crate) fn decode_blocks_needed(class: &[u32], phase: u64, bs: u64, m: u64) -> u64 {
+    let n: u64 = class.iter().map(|&c| u64::from(c)).sum();
+    (m / bs) * n + short_of(class, phase, bs, m % bs)
+}
+
+/// Members with fewer than `s` free slots in their last block.
+fn short_of(class: &[u32], phase: u64, bs: u64, s: u64) -> u64 {
+    let last = class.len() - 1;
+    // The class with room 0, then rooms 1, 2, … walking down cyclically.
+    let mut r = ((bs - phase % bs) % bs) as usize;
     let mut total = 0u64;
-    for (r, &cnt) in class.iter().enumerate() {
-        if cnt == 0 {
-            continue;
-        }
-        let filled = (r as u64 + phase) % bs; // tokens in the last block (0 = full)
-        let room = (bs - filled) % bs;
-        if m > room {
-            total += u64::from(cnt) * (m - room).div_ceil(bs);
-        }
+    for _ in 0..s {
+        total += u64::from(class[r]);
+        r = if r == 0 { last } else { r - 1 };
     }
     total
 }
 
-/// The largest `m ≤ cap` with `decode_blocks_needed(m) ≤ free`.
+/// The largest `m ≤ cap` with `decode_blocks_needed(m) ≤ free`: whole
+/// blocks for every member `q = free / n` times, then as many more tokens
+/// `s < bs` as the members short of room within `s` leave blocks for.
 pub(crate) fn decode_steps_within(
     class: &[u32],
     n: u32,
@@ -186,24 +236,26 @@ pub(crate) fn decode_steps_within(
     cap: u64,
     free: u64,
 ) -> u64 {
+    let n = u64::from(n);
     // Quick accept: even if every sequence crossed a block boundary as often
     // as possible, `cap` steps fit.
-    if u64::from(n) * (cap / bs + 1) <= free {
+    if n == 0 || n * (cap / bs + 1) <= free {
         return cap;
     }
-    let (mut lo, mut hi) = (0u64, cap); // needed(lo) ≤ free
-    if decode_blocks_needed(class, phase, bs, hi) <= free {
-        return hi;
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if decode_blocks_needed(class, phase, bs, mid) <= free {
-            lo = mid
-        } else {
-            hi = mid
+    let q = free / n;
+    let left = free - q * n;
+    let last = class.len() - 1;
+    let mut r = ((bs - phase % bs) % bs) as usize;
+    let (mut s, mut short) = (0u64, 0u64);
+    while s + 1 < bs {
+        short += u64::from(class[r]);
+        if short > left {
+            break;
         }
+        s += 1;
+        r = if r == 0 { last } else { r - 1 };
     }
-    lo
+    (q * bs + s).min(cap)
 }
 
 #[cfg(test)]
@@ -251,7 +303,8 @@ mod tests {
         }
         for &tau_ms in &[0.1, 5.0, 5.9, 100.0, 2000.0, 9000.0, 1e9] {
             let tau_ns = (tau_ms * 1e6) as i64;
-            let got = r.steps_ending_by(&Hyp, k, tau_ns);
+            let (got, sum) = r.steps_ending_by(&Hyp, k, tau_ns);
+            assert_eq!(sum, if got == 0 { 0.0 } else { r.sum(&Hyp, got) });
             let want = ends.iter().filter(|&&e| to_ns(e) <= tau_ns).count() as u64;
             assert_eq!(got, want.min(k - 1), "tau {tau_ms}");
         }
@@ -267,7 +320,47 @@ mod tests {
             a: 0.01,
             ..Default::default()
         };
-        assert_eq!(r.steps_ending_by(&flat, 100, 55_000_000), 5);
+        assert_eq!(r.steps_ending_by(&flat, 100, 55_000_000).0, 5);
+    }
+
+    /// The definition, member class by member class.
+    fn needed_by_definition(class: &[u32], phase: u64, bs: u64, m: u64) -> u64 {
+        let mut total = 0u64;
+        for (r, &cnt) in class.iter().enumerate() {
+            let room = (bs - (r as u64 + phase) % bs) % bs;
+            if m > room {
+                total += u64::from(cnt) * (m - room).div_ceil(bs);
+            }
+        }
+        total
+    }
+
+    #[test]
+    fn block_counting_matches_the_definition() {
+        let mut rng = crate::rng::Stream::named(11, "blocks");
+        for _ in 0..3000 {
+            let bs = [1u64, 2, 4, 16, 32][rng.below(5) as usize];
+            let class: Vec<u32> = (0..bs).map(|_| rng.below(4) as u32).collect();
+            let n: u32 = class.iter().sum();
+            let phase = rng.below(2 * bs);
+            let m = rng.below(200);
+            assert_eq!(
+                decode_blocks_needed(&class, phase, bs, m),
+                needed_by_definition(&class, phase, bs, m),
+                "bs {bs} phase {phase} m {m} {class:?}"
+            );
+            let cap = 1 + rng.below(300);
+            let free = rng.below(400);
+            let want = (0..=cap)
+                .rev()
+                .find(|&k| needed_by_definition(&class, phase, bs, k) <= free)
+                .unwrap_or(0);
+            assert_eq!(
+                decode_steps_within(&class, n, phase, bs, cap, free),
+                want,
+                "bs {bs} phase {phase} cap {cap} free {free} {class:?}"
+            );
+        }
     }
 
     #[test]

@@ -92,11 +92,54 @@ pub trait StepTimeModel: Send + Sync {
     fn step_secs(&self, shape: &BatchShape) -> f64 {
         self.step(shape).total
     }
+
+    /// For a decode-only step of `n` sequences, the step time as a closed
+    /// function of the KV tokens read, giving exactly (bit for bit) what
+    /// `step_secs` gives; `None` when the model has none. Decode runs
+    /// evaluate it dozens of times per run without building shapes or
+    /// dispatching through the trait object.
+    fn decode_kernel(&self, n: u32) -> Option<DecodeKernel> {
+        let _ = n;
+        None
+    }
+}
+
+/// A decode-only step time as a function of the KV tokens read:
+/// `(√(memory² + compute²) + comm) + overhead` with `memory` and `compute`
+/// linear in the KV tokens, the roofline's form with everything that does not
+/// depend on the KV tokens computed once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecodeKernel {
+    /// Memory time that does not depend on the KV tokens (weights).
+    pub memory0: f64,
+    /// Memory seconds per KV token.
+    pub memory_per_kv: f64,
+    /// Compute time that does not depend on the KV tokens (GEMMs).
+    pub compute0: f64,
+    /// Compute seconds per KV token (attention).
+    pub compute_per_kv: f64,
+    /// Communication seconds.
+    pub comm: f64,
+    /// Host overhead seconds.
+    pub overhead: f64,
+}
+
+impl DecodeKernel {
+    /// Seconds of the step reading `kv` KV tokens.
+    #[inline]
+    pub fn secs(&self, kv: f64) -> f64 {
+        let memory = self.memory0 + kv * self.memory_per_kv;
+        let compute = self.compute0 + kv * self.compute_per_kv;
+        (memory * memory + compute * compute).sqrt() + self.comm + self.overhead
+    }
 }
 
 impl<T: StepTimeModel + ?Sized> StepTimeModel for Box<T> {
     fn step(&self, shape: &BatchShape) -> StepTime {
         (**self).step(shape)
+    }
+    fn decode_kernel(&self, n: u32) -> Option<DecodeKernel> {
+        (**self).decode_kernel(n)
     }
     fn step_secs(&self, shape: &BatchShape) -> f64 {
         (**self).step_secs(shape)
@@ -172,20 +215,54 @@ impl Roofline {
     }
 }
 
+impl Roofline {
+    /// Seconds per unit of each linear term: (weights, per KV token, per new
+    /// token, per unit of attention context). `step` and `decode_kernel`
+    /// share these so their results are identical.
+    fn rates(&self) -> (f64, f64, f64, f64) {
+        (
+            self.weight_bytes / self.weight_bw,
+            self.kv_bytes_per_token / self.kv_bw,
+            self.gemm_flops_per_token / self.gemm_flops,
+            self.attn_flops_per_ctx / self.attn_flops,
+        )
+    }
+
+    fn comm(&self, tokens: f64) -> f64 {
+        self.allreduces * (self.allreduce_latency + tokens * self.allreduce_secs_per_token)
+    }
+
+    fn host(&self, seqs: f64) -> f64 {
+        self.overhead + self.overhead_per_seq * seqs
+    }
+}
+
 impl StepTimeModel for Roofline {
+    fn decode_kernel(&self, n: u32) -> Option<DecodeKernel> {
+        let (weights, per_kv, per_token, per_attn) = self.rates();
+        let n = f64::from(n);
+        Some(DecodeKernel {
+            memory0: weights,
+            memory_per_kv: per_kv,
+            compute0: n * per_token,
+            compute_per_kv: per_attn,
+            comm: self.comm(n),
+            overhead: self.host(n),
+        })
+    }
+
     fn step(&self, s: &BatchShape) -> StepTime {
+        let (weights, per_kv, per_token, per_attn) = self.rates();
         let tokens = f64::from(s.tokens());
         let kv = s.decode_kv + s.prefill_kv;
-        let memory = self.weight_bytes / self.weight_bw + kv * self.kv_bytes_per_token / self.kv_bw;
+        let memory = weights + kv * per_kv;
         let attn = s.decode_kv + s.prefill_attn;
-        let compute = tokens * self.gemm_flops_per_token / self.gemm_flops
-            + attn * self.attn_flops_per_ctx / self.attn_flops;
+        let compute = tokens * per_token + attn * per_attn;
         // Not `hypot`: the operands are seconds, far from overflow, and
         // libm's `hypot` was a third of the engine's run time.
         let gpu = (memory * memory + compute * compute).sqrt();
-        let comm =
-            self.allreduces * (self.allreduce_latency + tokens * self.allreduce_secs_per_token);
-        let overhead = self.overhead + self.overhead_per_seq * f64::from(s.seqs());
+        let comm = self.comm(tokens);
+        let overhead = self.host(f64::from(s.seqs()));
         StepTime {
             total: gpu + comm + overhead,
             memory,
@@ -419,5 +496,39 @@ mod tests {
         assert_eq!(s.prefill_attn, 100.0 * 50.0 + 5000.0);
         assert_eq!(s.prefill_kv, 150.0);
         assert_eq!(s.tokens(), 100);
+    }
+
+    #[test]
+    fn decode_kernel_is_step_secs_bit_for_bit() {
+        let r = Roofline {
+            weight_bytes: 16.06e9,
+            kv_bytes_per_token: 131_072.0,
+            weight_bw: 3.35e12 * 0.8,
+            kv_bw: 3.35e12 * 0.7,
+            gemm_flops_per_token: 2.0 * 7.5e9 / 2.0,
+            gemm_flops: 989e12 * 0.6,
+            attn_flops_per_ctx: 4.0 * 32.0 * 32.0 * 128.0 / 2.0,
+            attn_flops: 989e12 * 0.5,
+            allreduces: 64.0,
+            allreduce_latency: 8e-6,
+            allreduce_secs_per_token: 1.3e-10,
+            overhead: 0.0021,
+            overhead_per_seq: 1.7e-5,
+        };
+        let mut rng = crate::rng::Stream::named(5, "kernel");
+        for _ in 0..10_000 {
+            let n = 1 + rng.below(512) as u32;
+            let kv = (rng.below(1 << 24) as f64) + rng.uniform();
+            let k = r.decode_kernel(n).expect("roofline has a kernel");
+            let want = r.step_secs(&BatchShape {
+                decode_seqs: n,
+                decode_kv: kv,
+                ..BatchShape::default()
+            });
+            assert_eq!(k.secs(kv).to_bits(), want.to_bits(), "n {n} kv {kv}");
+            let boxed: Box<dyn StepTimeModel> = Box::new(r.clone());
+            assert_eq!(boxed.decode_kernel(n), Some(k));
+        }
+        assert_eq!(Fitted::default().decode_kernel(4), None);
     }
 }

@@ -27,22 +27,38 @@ pub trait Classified {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ticket(u64);
 
+/// A scheduled event. Its key packs (time, class, insertion counter) into
+/// one integer whose order is that tuple's order, so a heap comparison is a
+/// single compare: time (never negative) in the high 64 bits, the class in
+/// the next 8, the counter in the low 56.
 struct Entry<E> {
-    time: SimTime,
-    class: u8,
-    seq: u64,
+    key: u128,
     event: E,
 }
 
+const SEQ_BITS: u32 = 56;
+
 impl<E> Entry<E> {
-    fn key(&self) -> (SimTime, u8, u64) {
-        (self.time, self.class, self.seq)
+    fn new(time: SimTime, class: u8, seq: u64, event: E) -> Entry<E> {
+        debug_assert!(time.as_micros() >= 0 && seq < 1 << SEQ_BITS);
+        let key = (u128::from(time.as_micros() as u64) << 64)
+            | (u128::from(class) << SEQ_BITS)
+            | u128::from(seq);
+        Entry { key, event }
+    }
+
+    fn time(&self) -> SimTime {
+        SimTime::from_micros((self.key >> 64) as i64)
+    }
+
+    fn seq(&self) -> u64 {
+        (self.key as u64) & ((1 << SEQ_BITS) - 1)
     }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -54,7 +70,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: reverse so the earliest key is on top.
-        other.key().cmp(&self.key())
+        other.key.cmp(&self.key)
     }
 }
 
@@ -93,12 +109,9 @@ impl<E: Classified> EventQueue<E> {
     pub fn push(&mut self, time: SimTime, event: E) -> Ticket {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry {
-            time: time.max(self.now),
-            class: event.class(),
-            seq,
-            event,
-        });
+        let class = event.class();
+        self.heap
+            .push(Entry::new(time.max(self.now), class, seq, event));
         Ticket(seq)
     }
 
@@ -112,18 +125,18 @@ impl<E: Classified> EventQueue<E> {
     /// The time of the next live event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.skip_cancelled();
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(Entry::time)
     }
 
     /// Takes the next live event if it is due at or before `limit`.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.skip_cancelled();
-        if self.heap.peek()?.time > limit {
+        if self.heap.peek()?.time() > limit {
             return None;
         }
         let e = self.heap.pop()?;
-        self.now = e.time;
-        Some((e.time, e.event))
+        self.now = e.time();
+        Some((self.now, e.event))
     }
 
     /// Events waiting (including cancelled ones not yet dropped).
@@ -138,7 +151,7 @@ impl<E: Classified> EventQueue<E> {
 
     fn skip_cancelled(&mut self) {
         while let Some(top) = self.heap.peek() {
-            if self.cancelled.is_empty() || !self.cancelled.remove(&top.seq) {
+            if self.cancelled.is_empty() || !self.cancelled.remove(&top.seq()) {
                 return;
             }
             self.heap.pop();
