@@ -57,7 +57,7 @@ fn golden(name: &str, got: &str) {
         panic!(
             "{name} differs from the golden file at line {line}:\n  golden: {}\n  now:    {}\n(NIMSCALE_BLESS=1 rewrites it)",
             show(&want),
-            show(&got)
+            show(got)
         );
     }
 }
@@ -292,10 +292,10 @@ impl Cdp {
                 buf.extend_from_slice(&chunk[..n]);
                 while let Some(z) = buf.iter().position(|b| *b == 0) {
                     let msg: Vec<u8> = buf.drain(..=z).collect();
-                    if let Ok(v) = serde_json::from_slice(&msg[..msg.len() - 1]) {
-                        if tx.send(v).is_err() {
-                            return;
-                        }
+                    if let Ok(v) = serde_json::from_slice(&msg[..msg.len() - 1])
+                        && tx.send(v).is_err()
+                    {
+                        return;
                     }
                 }
             }
