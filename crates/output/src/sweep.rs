@@ -228,7 +228,8 @@ pub fn pareto_csv(plan: &Plan, o: &Outcome) -> String {
     out
 }
 
-fn cell(s: Stat, digits: usize) -> String {
+/// `mean ± ci` with `digits` decimals (`-` without a value).
+pub fn cell(s: Stat, digits: usize) -> String {
     if s.mean.is_nan() {
         "-".into()
     } else if s.ci95.is_nan() {

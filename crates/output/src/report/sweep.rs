@@ -5,7 +5,7 @@
 
 use super::chart::{self, Chart, Dot, DotChart, Kind, PALETTE, Rule, Scatter, ScatterPoint};
 use super::{Block, Report, Section, Table};
-use crate::sweep::{Outcome, Plan, PointSummary, Stat};
+use crate::sweep::{Outcome, Plan, PointSummary};
 
 /// An axis name short enough for a chart: the last two parts of a field
 /// path (`…hpa.maxReplicas`, `target.value`).
@@ -28,16 +28,6 @@ pub fn point_label(plan: &Plan, p: usize) -> String {
         format!("#{p}")
     } else {
         format!("#{p} {axes}")
-    }
-}
-
-fn stat_cell(s: Stat, digits: usize) -> String {
-    if s.mean.is_nan() {
-        "–".into()
-    } else if s.ci95.is_nan() {
-        format!("{:.*}", digits, s.mean)
-    } else {
-        format!("{:.*} ± {:.*}", digits, s.mean, digits, s.ci95)
     }
 }
 
@@ -219,7 +209,7 @@ pub fn report(plan: &Plan, o: &Outcome) -> Report {
             row.push(p.runs.to_string());
             row.push(if p.eligible { "yes" } else { "no" }.into());
             row.push(if p.pareto { "front" } else { "" }.into());
-            row.extend(shown.iter().map(|(i, d)| stat_cell(p.stats[*i], *d)));
+            row.extend(shown.iter().map(|(i, d)| crate::sweep::cell(p.stats[*i], *d)));
             row
         })
         .collect();
@@ -267,6 +257,7 @@ pub fn report(plan: &Plan, o: &Outcome) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::Stat;
 
     fn st(mean: f64) -> Stat {
         Stat {
