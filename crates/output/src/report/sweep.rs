@@ -209,7 +209,11 @@ pub fn report(plan: &Plan, o: &Outcome) -> Report {
             row.push(p.runs.to_string());
             row.push(if p.eligible { "yes" } else { "no" }.into());
             row.push(if p.pareto { "front" } else { "" }.into());
-            row.extend(shown.iter().map(|(i, d)| crate::sweep::cell(p.stats[*i], *d)));
+            row.extend(
+                shown
+                    .iter()
+                    .map(|(i, d)| crate::sweep::cell(p.stats[*i], *d)),
+            );
             row
         })
         .collect();
