@@ -824,20 +824,36 @@ fn draw_scatter<DB: DrawingBackend>(
             .map_err(e)?;
         }
     }
+    // Points at the same place share one text ("#0, #3"), written by the
+    // first of them; the winner's text is its own.
+    let same = |a: &ScatterPoint, b: &ScatterPoint| a.x.0 == b.x.0 && a.y.0 == b.y.0;
+    let text = |i: usize| -> String {
+        let p = &s.points[i];
+        if p.winner || s.points[..i].iter().any(|q| !q.winner && same(q, p)) {
+            return String::new();
+        }
+        s.points[i..]
+            .iter()
+            .filter(|q| !q.winner && same(q, p))
+            .map(|q| q.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for eligible in [true, false] {
         let color = if eligible { PALETTE[0] } else { GREY };
-        let pts: Vec<&ScatterPoint> = s
+        let pts: Vec<(usize, &ScatterPoint)> = s
             .points
             .iter()
-            .filter(|p| p.eligible == eligible && !p.winner)
+            .enumerate()
+            .filter(|(_, p)| p.eligible == eligible && !p.winner)
             .collect();
         if pts.is_empty() {
             continue;
         }
-        ch.draw_series(pts.iter().map(|p| {
+        ch.draw_series(pts.iter().map(|&(i, p)| {
             EmptyElement::at((p.x.0, p.y.0))
                 + Circle::new((0, 0), 5, color.filled())
-                + Text::new(p.label.clone(), (7, -14), font(10))
+                + Text::new(text(i), (7, -14), font(10))
         }))
         .map_err(e)?;
     }

@@ -542,6 +542,11 @@ fn startup_table(run: &Run) -> Vec<Block> {
 
 fn decisions_table(run: &Run) -> Vec<Block> {
     let marks = rescales(run);
+    if run.syncs.is_empty() {
+        return vec![Block::Text(
+            "No HPA ran: the NIMService does not autoscale.".into(),
+        )];
+    }
     if marks.is_empty() {
         return vec![Block::Text(
             "The HPA never changed the replica count.".into(),
