@@ -64,7 +64,16 @@ fn load(dir: &Path) -> anyhow::Result<Result<Report, String>> {
         Err(e) => return Ok(Err(e.to_string())),
     };
     let o = stats::outcome(&plan, &rows);
-    Ok(Ok(report::sweep::report(&plan, &o)))
+    let series = if dir.join("series.csv").is_file() {
+        let (sn, st) = read(dir, "series.csv")?;
+        match nimscale_output::sweep::parse_series(&st, &sn) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        }
+    } else {
+        Vec::new()
+    };
+    Ok(Ok(report::sweep::report(&plan, &o, &series)))
 }
 
 /// What `report` is asked to do.

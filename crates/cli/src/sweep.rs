@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use nimscale_output::sweep::{self as out, Outcome, Plan, RunRow};
+use nimscale_output::sweep::{self as out, Outcome, Plan, PointSeries, RunRow};
 use nimscale_runner::sweep::{self, Sweep, presets, stats};
 
 use crate::simulate::{RelativeFiles, catalog, write_run};
@@ -57,13 +57,16 @@ fn load_text(
     }
 }
 
-/// Runs the points given on `threads` threads; returns the finished rows
-/// in (point, trace, seed) order and whether every run finished.
-fn execute(
-    sw: &Sweep,
-    points: &[usize],
-    threads: Option<usize>,
-) -> anyhow::Result<(Vec<RunRow>, bool)> {
+/// What a sweep's runs gave: rows in (point, trace, seed) order, each
+/// point's series over time, and whether every run finished.
+struct Executed {
+    rows: Vec<RunRow>,
+    series: Vec<PointSeries>,
+    complete: bool,
+}
+
+/// Runs the points given on `threads` threads.
+fn execute(sw: &Sweep, points: &[usize], threads: Option<usize>) -> anyhow::Result<Executed> {
     install_ctrlc();
     let jobs = sweep::jobs(sw, points);
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -82,10 +85,12 @@ fn execute(
     }
     let pool = builder.build().context("starting the thread pool")?;
     let progress = |done: usize| bar.set_position(done as u64);
-    let results = pool.install(|| sweep::run(sw, &jobs, &CANCEL, &progress));
+    let results = pool.install(|| sweep::run_keeping(sw, &jobs, &CANCEL, &progress, true));
     bar.finish_and_clear();
     let complete = results.iter().all(Option::is_some);
-    let mut rows: Vec<RunRow> = results.into_iter().flatten().collect();
+    let (mut rows, series): (Vec<RunRow>, Vec<Option<PointSeries>>) =
+        results.into_iter().flatten().unzip();
+    let mut series: Vec<PointSeries> = series.into_iter().flatten().collect();
     if !complete {
         // Keep only points whose runs all finished: a point's statistics
         // over a partial set of seeds would not be comparable.
@@ -95,8 +100,13 @@ fn execute(
             *count.entry(r.point).or_default() += 1;
         }
         rows.retain(|r| count[&r.point] == want * sw.scenarios[r.point].len());
+        series.retain(|s| rows.iter().any(|r| r.point == s.point));
     }
-    Ok((rows, complete))
+    Ok(Executed {
+        rows,
+        series,
+        complete,
+    })
 }
 
 fn winner_lines(plan: &Plan, o: &Outcome, p: usize) -> Vec<String> {
@@ -137,6 +147,7 @@ fn winner_text(sw: &Sweep, o: &Outcome, p: usize) -> String {
 fn derived(
     plan: &Plan,
     rows: &[RunRow],
+    series: &[PointSeries],
     winner: impl Fn(&Outcome, usize) -> Option<String>,
 ) -> (Outcome, Vec<(&'static str, String)>) {
     let o = stats::outcome(plan, rows);
@@ -147,6 +158,9 @@ fn derived(
         ("summary.csv", out::summary_csv(plan, &o)),
         ("pareto.csv", out::pareto_csv(plan, &o)),
     ];
+    if !series.is_empty() {
+        files.push(("series.csv", out::series_csv(series)));
+    }
     if let Some(w) = o.winner.and_then(|p| winner(&o, p)) {
         files.push(("winner.yaml", w));
     }
@@ -227,7 +241,11 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         Some((i, n)) => sweep::shard_points(total, i, n),
         None => (0..total).collect(),
     };
-    let (rows, complete) = execute(&sw, &points, a.threads)?;
+    let Executed {
+        rows,
+        series,
+        complete,
+    } = execute(&sw, &points, a.threads)?;
     if let Some((i, n)) = shard {
         // A shard writes its runs and, for merge, the plan and the
         // documents (NIMService, NIMCaches) of each of its eligible points:
@@ -254,6 +272,7 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         });
         let files = [
             ("results.csv", out::results_csv(&sw.plan, &rows)),
+            ("series.csv", out::series_csv(&series)),
             ("shard.json", serde_json::to_string_pretty(&meta)? + "\n"),
         ];
         if let Err(e) = write_run(&dir, &files, a.force) {
@@ -269,7 +288,9 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let (o, files) = derived(&sw.plan, &rows, |o, p| Some(winner_text(&sw, o, p)));
+    let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
+        Some(winner_text(&sw, o, p))
+    });
     if let Err(e) = write_run(&dir, &files, a.force) {
         eprintln!("error: {e:#}");
         return Ok(ExitCode::from(2));
@@ -284,6 +305,7 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
     let mut seen: Vec<usize> = Vec::new();
     let mut of = 0;
     let mut rows = Vec::new();
+    let mut series: Vec<PointSeries> = Vec::new();
     let mut docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)> = BTreeMap::new();
     let mut complete = true;
     for d in dirs {
@@ -327,6 +349,18 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
                 return Ok(ExitCode::from(2));
             }
         }
+        let spath = d.join("series.csv");
+        if spath.is_file() {
+            let text = std::fs::read_to_string(&spath)
+                .with_context(|| format!("reading {}", spath.display()))?;
+            match out::parse_series(&text, &spath.display().to_string()) {
+                Ok(s) => series.extend(s),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
         if let Some(m) = meta["documents"].as_object() {
             for (k, v) in m {
                 let caches = v["nimcaches"].as_array().cloned().unwrap_or_default();
@@ -353,7 +387,8 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_key(|r| (r.point, r.trace, seed_pos(r.seed)));
-    let (o, files) = derived(&plan, &rows, |o, p| {
+    series.sort_by_key(|s| s.point);
+    let (o, files) = derived(&plan, &rows, &series, |o, p| {
         docs.get(&p)
             .map(|(ns, caches)| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), ns, caches))
     });
@@ -460,8 +495,14 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let points: Vec<usize> = (0..sw.plan.points.len()).collect();
-    let (rows, complete) = execute(&sw, &points, a.threads)?;
-    let (o, files) = derived(&sw.plan, &rows, |o, p| Some(winner_text(&sw, o, p)));
+    let Executed {
+        rows,
+        series,
+        complete,
+    } = execute(&sw, &points, a.threads)?;
+    let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
+        Some(winner_text(&sw, o, p))
+    });
     match a.out {
         Some(dir) => {
             if let Err(e) = write_run(&dir, &files, a.force) {

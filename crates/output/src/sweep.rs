@@ -119,6 +119,90 @@ pub struct Outcome {
     pub winner: Option<usize>,
 }
 
+/// One point's run over time (its first trace and first seed), in at most
+/// [`SERIES_POINTS`] buckets: the picture behind its statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointSeries {
+    /// Point index.
+    pub point: usize,
+    /// Per bucket: end time (s), mean arrivals per second, and the most
+    /// replicas desired, replicas ready and GPUs held in it.
+    pub rows: Vec<[f64; 5]>,
+}
+
+/// Buckets per point series at most.
+pub const SERIES_POINTS: usize = 720;
+
+/// Buckets a run's per-second rows `(t, arrivals, desired, ready, gpus)`.
+pub fn bucket_series(point: usize, seconds: &[[f64; 5]]) -> PointSeries {
+    let k = seconds.len().div_ceil(SERIES_POINTS).max(1);
+    let rows = seconds
+        .chunks(k)
+        .map(|c| {
+            let last = c[c.len() - 1];
+            let mean = c.iter().map(|r| r[1]).sum::<f64>() / c.len() as f64;
+            let max = |i: usize| c.iter().map(|r| r[i]).fold(f64::MIN, f64::max);
+            [last[0], mean, max(2), max(3), max(4)]
+        })
+        .collect();
+    PointSeries { point, rows }
+}
+
+/// `series.csv`: every point's series, in point order.
+pub fn series_csv(series: &[PointSeries]) -> String {
+    let mut out = String::from("point,t_s,arrivals_per_s,replicas_desired,replicas_ready,gpus\n");
+    for s in series {
+        for r in &s.rows {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                s.point,
+                num(r[0]),
+                num(r[1]),
+                num(r[2]),
+                num(r[3]),
+                num(r[4])
+            );
+        }
+    }
+    out
+}
+
+/// Reads `series.csv` back (the file name is for errors).
+pub fn parse_series(text: &str, file: &str) -> Result<Vec<PointSeries>, String> {
+    let mut out: Vec<PointSeries> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != 6 {
+            return Err(format!(
+                "{file}:{}: {} fields, expected 6",
+                i + 1,
+                cells.len()
+            ));
+        }
+        let point: usize = cells[0]
+            .parse()
+            .map_err(|_| format!("{file}:{}: point: {:?} is not an index", i + 1, cells[0]))?;
+        let mut row = [0.0; 5];
+        for (k, c) in cells[1..].iter().enumerate() {
+            row[k] = c.parse().map_err(|_| {
+                format!("{file}:{}: column {}: {c:?} is not a number", i + 1, k + 2)
+            })?;
+        }
+        match out.last_mut() {
+            Some(s) if s.point == point => s.rows.push(row),
+            _ => out.push(PointSeries {
+                point,
+                rows: vec![row],
+            }),
+        }
+    }
+    Ok(out)
+}
+
 fn num(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -356,4 +440,31 @@ pub fn job_manifest(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_buckets_and_reads_back() {
+        let seconds: Vec<[f64; 5]> = (1..=1500)
+            .map(|t| {
+                let t = f64::from(t);
+                [t, t % 3.0, (t / 100.0).floor(), 1.0, 2.0]
+            })
+            .collect();
+        let s = bucket_series(4, &seconds);
+        // 1500 s in buckets of 3 s: 500 rows.
+        assert_eq!(s.rows.len(), 500);
+        assert_eq!(s.rows[0], [3.0, 1.0, 0.0, 1.0, 2.0]);
+        assert_eq!(s.rows[33], [102.0, 1.0, 1.0, 1.0, 2.0]);
+        let text = series_csv(&[s.clone(), bucket_series(7, &seconds[..10])]);
+        let back = parse_series(&text, "series.csv").unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], s);
+        assert_eq!(back[1].rows.len(), 10);
+        let e = parse_series("h\n1,2,x,4,5,6\n", "series.csv").unwrap_err();
+        assert_eq!(e, "series.csv:2: column 3: \"x\" is not a number");
+    }
 }

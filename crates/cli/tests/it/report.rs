@@ -130,7 +130,7 @@ fn run_report_matches_the_golden_files() {
 fn sweep_report_matches_the_golden_file() {
     let dir = tmp("sweep");
     std::fs::create_dir_all(&dir).expect("dir");
-    for f in ["plan.json", "results.csv"] {
+    for f in ["plan.json", "results.csv", "series.csv"] {
         std::fs::copy(
             repo("crates/cli/tests/data/report/sweep").join(f),
             dir.join(f),
@@ -138,9 +138,10 @@ fn sweep_report_matches_the_golden_file() {
         .expect("copy");
     }
     let out = run_ok(nimscale().arg("report").arg(&dir));
-    assert!(out.contains("report.html (8 charts)"), "{out}");
+    assert!(out.contains("report.html (9 charts)"), "{out}");
     let html = std::fs::read_to_string(dir.join("report/report.html")).expect("html");
     assert!(html.contains("#2 (winner)"));
+    assert!(html.contains("Ready replicas over time"));
     golden("sweep-vlm-max-x-target.html", &html);
 }
 

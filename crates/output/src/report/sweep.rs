@@ -3,9 +3,11 @@
 //! same axes for each key figure, and the ranked table with confidence
 //! intervals.
 
-use super::chart::{self, Chart, Dot, DotChart, Kind, PALETTE, Rule, Scatter, ScatterPoint};
+use super::chart::{
+    self, Chart, Dot, DotChart, GREY, Kind, Line, PALETTE, Rule, Scatter, ScatterPoint, TimeChart,
+};
 use super::{Block, Report, Section, Table};
-use crate::sweep::{Outcome, Plan, PointSummary};
+use crate::sweep::{Outcome, Plan, PointSeries, PointSummary};
 
 /// An axis name short enough for a chart: the last two parts of a field
 /// path (`…hpa.maxReplicas`, `target.value`).
@@ -66,8 +68,87 @@ const FIGURES: [(&str, &str, usize); 7] = [
     ("time_to_scale_s", "time to scale (s)", 0),
 ];
 
-/// The report of a sweep.
-pub fn report(plan: &Plan, o: &Outcome) -> Report {
+/// Points drawn over time at most (the best-ranked ones).
+pub const OVERLAY_POINTS: usize = 8;
+
+/// Ready replicas over time of the best-ranked points on one chart, with
+/// the load they share.
+fn overlay(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Option<Chart> {
+    let order = ranked(plan, o);
+    let picked: Vec<&PointSeries> = order
+        .iter()
+        .filter_map(|p| series.iter().find(|s| s.point == p.point))
+        .take(OVERLAY_POINTS)
+        .collect();
+    let first = picked.first()?;
+    let n = first.rows.len();
+    let end = first.rows.last().map_or(0.0, |r| r[0]);
+    let (unit, x_label) = if end > 3.0 * 3600.0 {
+        (3600.0, "simulated time (h)")
+    } else {
+        (60.0, "simulated time (min)")
+    };
+    let col = |s: &PointSeries, k: usize| -> Vec<f64> {
+        let mut v: Vec<f64> = s.rows.iter().map(|r| r[k]).collect();
+        v.resize(n, f64::NAN);
+        v
+    };
+    let mut lines = vec![Line {
+        label: format!("arrivals/s of #{} (right axis)", first.point),
+        color: GREY,
+        values: col(first, 1),
+        dashed: false,
+        step: false,
+        right: true,
+        width: 1,
+    }];
+    for (i, s) in picked.iter().enumerate() {
+        let winner = o.winner == Some(s.point);
+        lines.push(Line {
+            label: if winner {
+                format!("{} (winner)", point_label(plan, s.point))
+            } else {
+                point_label(plan, s.point)
+            },
+            color: if winner {
+                PALETTE[3]
+            } else {
+                // Red is the winner's.
+                [0, 1, 2, 4, 5, 6, 8, 9].map(|k| PALETTE[k])[i % 8]
+            },
+            values: col(s, 3),
+            dashed: false,
+            step: true,
+            right: false,
+            width: if winner { 3 } else { 2 },
+        });
+    }
+    Some(Chart {
+        id: "over-time".into(),
+        title: "Ready replicas over time".into(),
+        caption: format!(
+            "Each point's run with the first trace and the first seed (the same arrivals for every point), up to {OVERLAY_POINTS} best-ranked points; the most ready pods in each bucket of {} s.",
+            if n > 1 {
+                format!("{:.0}", first.rows[1][0] - first.rows[0][0])
+            } else {
+                "1".into()
+            }
+        ),
+        kind: Kind::Time(TimeChart {
+            x: first.rows.iter().map(|r| r[0] / unit).collect(),
+            x_label: x_label.into(),
+            y_label: "ready pods".into(),
+            y2_label: Some("requests/s".into()),
+            from_zero: true,
+            lines,
+            ..TimeChart::default()
+        }),
+    })
+}
+
+/// The report of a sweep; `series` (from `series.csv`, may be empty) adds
+/// the points' runs over time.
+pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
     let metrics = plan.metrics();
     let idx = |name: &str| metrics.iter().position(|m| m == name);
     let obj = plan.objective_index();
@@ -254,7 +335,13 @@ pub fn report(plan: &Plan, o: &Outcome) -> Report {
                 heading: "Side by side".into(),
                 blocks: side,
             },
-        ],
+        ]
+        .into_iter()
+        .chain(overlay(plan, o, series).map(|c| Section {
+            heading: "Over time".into(),
+            blocks: vec![Block::Chart(c)],
+        }))
+        .collect(),
     }
 }
 
@@ -307,7 +394,7 @@ mod tests {
         };
         let r: Vec<usize> = ranked(&plan, &o).iter().map(|p| p.point).collect();
         assert_eq!(r, vec![2, 1, 0]);
-        let rep = report(&plan, &o);
+        let rep = report(&plan, &o, &[]);
         assert_eq!(rep.charts().count(), 3, "pareto, attainment, GPU-hours");
         assert_eq!(point_label(&plan, 1), "#1 a=y");
         assert_eq!(

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use nimscale_core::sim::config::Recording;
 use nimscale_output::k8s::node::{Node, NodeValue, PathSeg, Pos, parse_documents};
-use nimscale_output::sweep::{Plan, RunRow};
+use nimscale_output::sweep::{Plan, PointSeries, RunRow, bucket_series};
 
 use crate::catalog::Catalog;
 use crate::error::{LoadError, LoadErrors};
@@ -714,20 +714,53 @@ pub fn run(
     cancel: &AtomicBool,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<RunRow>> {
+    run_keeping(sweep, jobs, cancel, progress, false)
+        .into_iter()
+        .map(|r| r.map(|(row, _)| row))
+        .collect()
+}
+
+/// [`run`], and with `series` the over-time picture of each point's
+/// first-trace, first-seed run (recording does not change a run).
+pub fn run_keeping(
+    sweep: &Sweep,
+    jobs: &[(usize, usize, u64)],
+    cancel: &AtomicBool,
+    progress: &(dyn Fn(usize) + Sync),
+    series: bool,
+) -> Vec<Option<(RunRow, Option<PointSeries>)>> {
     let done = AtomicUsize::new(0);
+    let first_seed = sweep.plan.seeds.first().copied();
     jobs.par_iter()
         .map(|&(p, t, seed)| {
             if cancel.load(Ordering::Relaxed) {
                 return None;
             }
+            let keep = series && t == 0 && Some(seed) == first_seed;
             let rec = Recording {
-                timeseries: false,
+                timeseries: keep,
                 decisions: false,
             };
             let res = sweep.scenarios[p][t].simulation(seed, rec).finish();
             let row = row_of(&sweep.plan, p, t, seed, &res.summary);
+            let picture = keep.then(|| {
+                let seconds: Vec<[f64; 5]> = res
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        [
+                            r.t as f64,
+                            f64::from(r.arrivals),
+                            f64::from(r.desired),
+                            f64::from(r.ready),
+                            f64::from(r.gpus),
+                        ]
+                    })
+                    .collect();
+                bucket_series(p, &seconds)
+            });
             progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-            Some(row)
+            Some((row, picture))
         })
         .collect()
 }
