@@ -93,6 +93,16 @@ impl Format {
     }
 }
 
+/// The time axis for a run of `end_s` seconds: (seconds per unit, title).
+/// Minutes up to three hours, hours beyond.
+pub fn time_axis(end_s: f64) -> (f64, &'static str) {
+    if end_s > 3.0 * 3600.0 {
+        (3600.0, "simulated time (h)")
+    } else {
+        (60.0, "simulated time (min)")
+    }
+}
+
 /// The PNG file name of the `i`-th chart.
 pub fn png_name(i: usize, c: &Chart) -> String {
     format!("{:02}-{}.png", i + 1, c.id)

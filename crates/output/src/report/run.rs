@@ -39,11 +39,7 @@ impl Grid {
     fn new(ts: &[f64], duration: f64) -> Grid {
         let n = ts.len();
         let k = n.div_ceil(MAX_POINTS).max(1);
-        let (unit, x_label) = if duration > 3.0 * 3600.0 {
-            (3600.0, "simulated time (h)")
-        } else {
-            (60.0, "simulated time (min)")
-        };
+        let (unit, x_label) = super::time_axis(duration);
         let t: Vec<f64> = (0..n.div_ceil(k))
             .map(|j| ts[((j + 1) * k).min(n) - 1])
             .collect();

@@ -83,11 +83,7 @@ fn overlay(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Option<Chart> {
     let first = picked.first()?;
     let n = first.rows.len();
     let end = first.rows.last().map_or(0.0, |r| r[0]);
-    let (unit, x_label) = if end > 3.0 * 3600.0 {
-        (3600.0, "simulated time (h)")
-    } else {
-        (60.0, "simulated time (min)")
-    };
+    let (unit, x_label) = super::time_axis(end);
     let col = |s: &PointSeries, k: usize| -> Vec<f64> {
         let mut v: Vec<f64> = s.rows.iter().map(|r| r[k]).collect();
         v.resize(n, f64::NAN);
