@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::{self, Agg};
+
 /// What a sweep ran and how its points are judged: everything needed to
 /// derive the summary files from `results.csv` alone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,7 +122,7 @@ pub struct Outcome {
 }
 
 /// One point's run over time (its first trace and first seed), in at most
-/// [`SERIES_POINTS`] buckets: the picture behind its statistics.
+/// [`report::MAX_POINTS`] buckets: the picture behind its statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointSeries {
     /// Point index.
@@ -130,20 +132,22 @@ pub struct PointSeries {
     pub rows: Vec<[f64; 5]>,
 }
 
-/// Buckets per point series at most.
-pub const SERIES_POINTS: usize = 720;
-
 /// Buckets a run's per-second rows `(t, arrivals, desired, ready, gpus)`.
 pub fn bucket_series(point: usize, seconds: &[[f64; 5]]) -> PointSeries {
-    let k = seconds.len().div_ceil(SERIES_POINTS).max(1);
-    let rows = seconds
-        .chunks(k)
-        .map(|c| {
-            let last = c[c.len() - 1];
-            let mean = c.iter().map(|r| r[1]).sum::<f64>() / c.len() as f64;
-            let max = |i: usize| c.iter().map(|r| r[i]).fold(f64::MIN, f64::max);
-            [last[0], mean, max(2), max(3), max(4)]
-        })
+    let k = report::bucket_len(seconds.len());
+    let col = |i: usize, a: Agg| {
+        let v: Vec<f64> = seconds.iter().map(|r| r[i]).collect();
+        report::aggregate(&v, k, a)
+    };
+    let cols = [
+        col(0, Agg::Last),
+        col(1, Agg::Mean),
+        col(2, Agg::Max),
+        col(3, Agg::Max),
+        col(4, Agg::Max),
+    ];
+    let rows = (0..cols[0].len())
+        .map(|j| [cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j]])
         .collect();
     PointSeries { point, rows }
 }

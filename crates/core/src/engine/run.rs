@@ -214,15 +214,18 @@ pub(crate) fn decode_blocks_needed(class: &[u32], phase: u64, bs: u64, m: u64) -
 
 /// Members with fewer than `s` free slots in their last block.
 fn short_of(class: &[u32], phase: u64, bs: u64, s: u64) -> u64 {
-    let last = class.len() - 1;
-    // The class with room 0, then rooms 1, 2, … walking down cyclically.
-    let mut r = ((bs - phase % bs) % bs) as usize;
-    let mut total = 0u64;
-    for _ in 0..s {
-        total += u64::from(class[r]);
-        r = if r == 0 { last } else { r - 1 };
-    }
-    total
+    by_room(class, phase, bs).take(s as usize).sum()
+}
+
+/// The class counts in order of the room their members have (0, 1, 2, …):
+/// from the class with room 0 walking down cyclically.
+fn by_room(class: &[u32], phase: u64, bs: u64) -> impl Iterator<Item = u64> + '_ {
+    let start = ((bs - phase % bs) % bs) as usize;
+    class[..=start]
+        .iter()
+        .rev()
+        .chain(class[start + 1..].iter().rev())
+        .map(|&c| u64::from(c))
 }
 
 /// The largest `m ≤ cap` with `decode_blocks_needed(m) ≤ free`: whole
@@ -244,17 +247,14 @@ pub(crate) fn decode_steps_within(
     }
     let q = free / n;
     let left = free - q * n;
-    let last = class.len() - 1;
-    let mut r = ((bs - phase % bs) % bs) as usize;
-    let (mut s, mut short) = (0u64, 0u64);
-    while s + 1 < bs {
-        short += u64::from(class[r]);
-        if short > left {
-            break;
-        }
-        s += 1;
-        r = if r == 0 { last } else { r - 1 };
-    }
+    let mut short = 0u64;
+    let s = by_room(class, phase, bs)
+        .take(bs as usize - 1)
+        .take_while(|&c| {
+            short += c;
+            short <= left
+        })
+        .count() as u64;
     (q * bs + s).min(cap)
 }
 

@@ -270,6 +270,43 @@ fn column_name(m: &MetricSpec) -> (String, Option<&MetricTarget>) {
 }
 
 /// Nearest-rank percentile of an unsorted slice (reorders it); NaN if empty.
+/// Least, median (nearest rank), most and mean of per-pod values (NaN
+/// when no pod serves).
+struct Band {
+    min: f64,
+    median: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Band {
+    fn of(v: &mut [f64]) -> Band {
+        if v.is_empty() {
+            return Band {
+                min: f64::NAN,
+                median: f64::NAN,
+                max: f64::NAN,
+                mean: f64::NAN,
+            };
+        }
+        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for &x in v.iter() {
+            min = min.min(x);
+            max = max.max(x);
+            sum += x;
+        }
+        let mean = sum / v.len() as f64;
+        // Last: the selection reorders the values.
+        let median = pct(v, 50.0);
+        Band {
+            min,
+            median,
+            max,
+            mean,
+        }
+    }
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -1561,7 +1598,6 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let keep =
             self.cfg.metrics.window.max(self.cfg.metrics.resolution) + SimDuration::from_secs(2);
         let live = self.live.clone();
-        let (mut kv_sum, mut kv_max, mut kv_n) = (0.0, 0.0f64, 0u32);
         let (mut in_flight, mut waiting) = (0u32, 0u32);
         self.band_kv.clear();
         self.band_queue.clear();
@@ -1573,13 +1609,12 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 continue;
             };
             let g = e.gauges();
-            kv_sum += g.kv_usage;
-            kv_max = kv_max.max(g.kv_usage);
-            kv_n += 1;
             in_flight += e.outstanding() as u32;
             waiting += g.waiting;
-            self.band_kv.push(g.kv_usage);
-            self.band_queue.push(f64::from(g.waiting));
+            if self.cfg.recording.timeseries {
+                self.band_kv.push(g.kv_usage);
+                self.band_queue.push(f64::from(g.waiting));
+            }
             if self.prom.is_none() {
                 self.layout.capture(e.metrics(), &mut self.scratch);
                 let started = pod.rec.server_up.unwrap_or(now);
@@ -1591,6 +1626,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.node_count.advance(now);
         self.ready_int.advance(now);
         if self.cfg.recording.timeseries {
+            let kv = Band::of(&mut self.band_kv);
+            let queue = Band::of(&mut self.band_queue);
             let nodes = self.nodes_in(Some(NodeState::Ready));
             let prov = self.nodes_in(Some(NodeState::Provisioning));
             let s = &mut self.second;
@@ -1624,32 +1661,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 gpus: self.gpus.value() as u32,
                 nodes,
                 nodes_provisioning: prov,
-                kv_mean: if kv_n > 0 {
-                    kv_sum / f64::from(kv_n)
-                } else {
-                    f64::NAN
-                },
-                kv_max: if kv_n > 0 { kv_max } else { f64::NAN },
-                kv_min: self
-                    .band_kv
-                    .iter()
-                    .copied()
-                    .reduce(f64::min)
-                    .unwrap_or(f64::NAN),
-                kv_median: pct(&mut self.band_kv, 50.0),
-                queue_min: self
-                    .band_queue
-                    .iter()
-                    .copied()
-                    .reduce(f64::min)
-                    .unwrap_or(f64::NAN),
-                queue_median: pct(&mut self.band_queue, 50.0),
-                queue_max: self
-                    .band_queue
-                    .iter()
-                    .copied()
-                    .reduce(f64::max)
-                    .unwrap_or(f64::NAN),
+                kv_mean: kv.mean,
+                kv_max: kv.max,
+                kv_min: kv.min,
+                kv_median: kv.median,
+                queue_min: queue.min,
+                queue_median: queue.median,
+                queue_max: queue.max,
                 ttft_p50: pct(&mut s.ttft, 50.0),
                 ttft_p95: pct(&mut s.ttft, 95.0),
                 e2e_p50: pct(&mut s.e2e, 50.0),

@@ -5,19 +5,7 @@
 
 use super::chart::{self, Band, Chart, GREY, Kind, Line, Marker, PALETTE, Rule, TimeChart};
 use super::data::{Run, Startup, Sync};
-use super::{Block, Report, Section, Table};
-
-/// Points per line at most: longer runs are drawn in buckets of whole
-/// seconds, each summarised as its caption says.
-pub const MAX_POINTS: usize = 720;
-
-#[derive(Clone, Copy)]
-enum Agg {
-    Mean,
-    Max,
-    Min,
-    Last,
-}
+use super::{Agg, Block, Report, Section, Table};
 
 /// How the per-second rows are grouped for drawing.
 struct Grid {
@@ -38,7 +26,7 @@ struct Grid {
 impl Grid {
     fn new(ts: &[f64], duration: f64) -> Grid {
         let n = ts.len();
-        let k = n.div_ceil(MAX_POINTS).max(1);
+        let k = super::bucket_len(n);
         let (unit, x_label) = super::time_axis(duration);
         let t: Vec<f64> = (0..n.div_ceil(k))
             .map(|j| ts[((j + 1) * k).min(n) - 1])
@@ -59,21 +47,7 @@ impl Grid {
             // A column this run does not have: nothing to draw.
             return vec![f64::NAN; self.t.len()];
         }
-        (0..self.t.len())
-            .map(|j| {
-                let s = &v[j * self.k..((j + 1) * self.k).min(self.n)];
-                let fin = s.iter().copied().filter(|x| x.is_finite());
-                match a {
-                    Agg::Last => s.last().copied().unwrap_or(f64::NAN),
-                    Agg::Max => fin.reduce(f64::max).unwrap_or(f64::NAN),
-                    Agg::Min => fin.reduce(f64::min).unwrap_or(f64::NAN),
-                    Agg::Mean => {
-                        let (sum, c) = fin.fold((0.0, 0usize), |(s, c), x| (s + x, c + 1));
-                        if c == 0 { f64::NAN } else { sum / c as f64 }
-                    }
-                }
-            })
-            .collect()
+        super::aggregate(v, self.k, a)
     }
 
     fn how(&self, a: &str) -> String {
@@ -106,21 +80,25 @@ const STAGES: [(&str, chart::RGBColor); 5] = [
     ("probes until ready", chart::RGBColor(23, 190, 207)),
 ];
 
-/// A pod's stage intervals in absolute seconds (`end` for a stage still
-/// running when the pod was deleted or the run ended).
-fn stage_spans(p: &Startup, end: f64) -> Vec<(usize, f64, f64)> {
-    let c = p.created_s;
-    let stop = p.deleted_s.unwrap_or(end);
-    let marks = [
+/// When each of a pod's [`STAGES`] ended, seconds after its creation.
+fn stage_ends(p: &Startup) -> [Option<f64>; 5] {
+    [
         p.scheduled_after_s,
         p.container_started_after_s,
         p.model_loaded_after_s,
         p.server_up_after_s,
         p.ready_after_s,
-    ];
+    ]
+}
+
+/// A pod's stage intervals in absolute seconds (`end` for a stage still
+/// running when the pod was deleted or the run ended).
+fn stage_spans(p: &Startup, end: f64) -> Vec<(usize, f64, f64)> {
+    let c = p.created_s;
+    let stop = p.deleted_s.unwrap_or(end);
     let mut out = Vec::new();
     let mut from = c;
-    for (i, m) in marks.iter().enumerate() {
+    for (i, m) in stage_ends(p).iter().enumerate() {
         match m {
             Some(after) => {
                 let to = (c + after).min(stop);
@@ -475,16 +453,11 @@ fn startup_table(run: &Run) -> Vec<Block> {
     if pods.is_empty() {
         return vec![Block::Text("No pod was created.".into())];
     }
+    // How long stage `i` took, if it finished.
     let stage = |p: &Startup, i: usize| -> Option<f64> {
-        let marks = [
-            Some(0.0),
-            p.scheduled_after_s,
-            p.container_started_after_s,
-            p.model_loaded_after_s,
-            p.server_up_after_s,
-            p.ready_after_s,
-        ];
-        Some(marks[i + 1]? - marks[i]?)
+        let ends = stage_ends(p);
+        let start = if i == 0 { Some(0.0) } else { ends[i - 1] };
+        Some(ends[i]? - start?)
     };
     let mut rows = Vec::new();
     for p in pods.iter().take(MAX_POD_ROWS) {
