@@ -50,6 +50,15 @@ impl Grid {
         super::aggregate(v, self.k, a)
     }
 
+    /// A time chart on this grid (the fields a chart sets come first).
+    fn axis(&self) -> TimeChart {
+        TimeChart {
+            x: self.x.clone(),
+            x_label: self.x_label.clone(),
+            ..TimeChart::default()
+        }
+    }
+
     fn how(&self, a: &str) -> String {
         if self.k == 1 {
             "One point per simulated second".into()
@@ -189,14 +198,12 @@ fn load_chart(run: &Run, g: &Grid) -> Chart {
             g.how("max")
         ),
         kind: Kind::Time(TimeChart {
-            x: g.x.clone(),
-            x_label: g.x_label.clone(),
             y_label: "pods / GPUs".into(),
             y2_label: Some("requests/s".into()),
             from_zero: true,
             bands: stage_bands(run, g),
             lines: vec![load, gpus, ready, desired],
-            ..TimeChart::default()
+            ..g.axis()
         }),
     }
 }
@@ -283,8 +290,6 @@ fn metric_charts(run: &Run, g: &Grid) -> Vec<Chart> {
                 g.how("last value")
             ),
             kind: Kind::Time(TimeChart {
-                x: g.x.clone(),
-                x_label: g.x_label.clone(),
                 y_label: if name.len() <= 28 {
                     name.clone()
                 } else {
@@ -296,7 +301,7 @@ fn metric_charts(run: &Run, g: &Grid) -> Vec<Chart> {
                 markers,
                 marker_color: Some(PALETTE[2]),
                 marker_label: "scale decision (#n → replicas)".into(),
-                ..TimeChart::default()
+                ..g.axis()
             }),
         });
     }
@@ -346,13 +351,11 @@ fn latency_charts(run: &Run, g: &Grid) -> Vec<Chart> {
                     g.how("p95: the worst second, p50: the mean")
                 ),
                 kind: Kind::Time(TimeChart {
-                    x: g.x.clone(),
-                    x_label: g.x_label.clone(),
                     y_label: format!("{title} (log)"),
                     log: true,
                     lines: vec![p50, p95],
                     rules,
-                    ..TimeChart::default()
+                    ..g.axis()
                 }),
             }
         })
@@ -382,8 +385,6 @@ fn band_chart(run: &Run, g: &Grid, spec: BandSpec<'_>) -> Chart {
             g.how("min, mean of the median and max")
         ),
         kind: Kind::Time(TimeChart {
-            x: g.x.clone(),
-            x_label: g.x_label.clone(),
             y_label: spec.y_label.into(),
             from_zero: true,
             bands: vec![Band {
@@ -394,7 +395,7 @@ fn band_chart(run: &Run, g: &Grid, spec: BandSpec<'_>) -> Chart {
                 hi,
             }],
             lines,
-            ..TimeChart::default()
+            ..g.axis()
         }),
     }
 }
