@@ -381,14 +381,36 @@ impl<M: StepTimeModel> Engine<M> {
             Phase::Idle => self.plan(),
             Phase::Run(r) if self.waiting.len() == 1 => {
                 let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
-                if self.running.len() < self.cfg.capacity.max_running as usize
+                let k = if self.running.len() < self.cfg.capacity.max_running as usize
                     && self.admission(slot, budget).is_some()
                 {
                     // Stop the run after the step in flight so the next step
                     // can admit the newcomer.
+                    1
+                } else if self.cfg.prefix_caching {
+                    // The run was planned while nobody waited, so it may
+                    // evict cached chunks; now that a request waits, the step
+                    // that would evict is planned on its own (see
+                    // `plan_run`), since the eviction can make the newcomer
+                    // admissible in that very step. The step in flight was
+                    // scheduled before the arrival and keeps its blocks.
+                    let bs = u64::from(self.bs);
+                    decode_steps_within(
+                        &self.class,
+                        self.n_dec,
+                        self.g % bs,
+                        bs,
+                        r.k,
+                        u64::from(self.pool.truly_free()),
+                    )
+                    .max(1)
+                } else {
+                    r.k
+                };
+                if k < r.k {
                     let mut r = r.clone();
-                    r.k = 1;
-                    r.end = r.start + to_ns(r.shape.sum(&self.model, 1));
+                    r.k = k;
+                    r.end = r.start + to_ns(r.shape.sum(&self.model, k));
                     self.phase = Phase::Run(r);
                 }
             }

@@ -219,11 +219,30 @@ fn mmc_waiting_time_matches_erlang_c() {
     );
 }
 
+/// Runs `case` in closed form and step by step and checks they agree.
+fn fast_equals_slow(case: &Case) {
+    let dep = deployment();
+    let model = Roofline::new(&dep);
+    let prof = profile(case);
+    let mut fast = Engine::new(
+        config(&dep, &prof, case.blocks, false),
+        model.clone(),
+        SimTime::ZERO,
+    );
+    let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model, SimTime::ZERO);
+    let a = drive(&mut fast, &specs(case));
+    let b = drive(&mut slow, &specs(case));
+    assert_eq!(fast.metrics().preemptions, slow.metrics().preemptions);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
+    }
+}
+
 #[test]
 fn eviction_during_a_run_cannot_hide_an_admission() {
     // Found by `engine_invariants`: a waiting request whose prefix hit was
     // evictable became admissible once a decode run evicted that chunk.
-    let case = Case {
+    fast_equals_slow(&Case {
         reqs: vec![
             (0, 2176, 323, 0),
             (0, 75, 312, 0),
@@ -234,20 +253,22 @@ fn eviction_during_a_run_cannot_hide_an_admission() {
         max_num_seqs: 3,
         budget: 64,
         caching: true,
-    };
-    let dep = deployment();
-    let model = Roofline::new(&dep);
-    let prof = profile(&case);
-    let mut fast = Engine::new(
-        config(&dep, &prof, case.blocks, false),
-        model.clone(),
-        SimTime::ZERO,
-    );
-    let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model, SimTime::ZERO);
-    let a = drive(&mut fast, &specs(&case));
-    let b = drive(&mut slow, &specs(&case));
-    assert_eq!(fast.metrics().preemptions, slow.metrics().preemptions);
-    for (x, y) in a.iter().zip(&b) {
-        assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
-    }
+    });
+    // Found by `engine_invariants` in CI: the same, with the request
+    // arriving in the middle of a run planned while nobody waited (request
+    // 5, behind the evictable chunks of request 0's prefix family).
+    fast_equals_slow(&Case {
+        reqs: vec![
+            (0, 1025, 42, 3),
+            (0, 383, 227, 0),
+            (158_174, 1, 1, 0),
+            (229_978, 434, 176, 0),
+            (268_675, 2653, 133, 0),
+            (122_307, 1393, 1, 3),
+        ],
+        blocks: Some(294),
+        max_num_seqs: 4,
+        budget: 192,
+        caching: true,
+    });
 }
