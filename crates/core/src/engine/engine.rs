@@ -387,7 +387,7 @@ impl<M: StepTimeModel> Engine<M> {
                     // Stop the run after the step in flight so the next step
                     // can admit the newcomer.
                     1
-                } else if self.cfg.prefix_caching {
+                } else if self.pool.truly_free() < self.pool.free() {
                     // The run was planned while nobody waited, so it may
                     // evict cached chunks; now that a request waits, the step
                     // that would evict is planned on its own (see
