@@ -10,6 +10,66 @@ const FLOOR: f64 = 1e-6;
 /// Buckets up to 2^40 µs (≈ 12.7 days).
 const BUCKETS: usize = 40 * 128 + 1;
 
+/// `log2(FLOOR)`.
+const LOG2_FLOOR: f64 = -19.931_568_569_324_174;
+
+/// The bucket definition: `⌈128·log2(v / FLOOR)⌉`, clamped.
+fn reference_index(v: f64) -> usize {
+    if v <= FLOOR {
+        return 0;
+    }
+    let i = ((v / FLOOR).log2() * PER_OCTAVE).ceil();
+    (i as usize).min(BUCKETS - 1)
+}
+
+/// Lookup tables for [`LogHistogram::index`].
+struct Tables {
+    /// `edges[i]`: the largest value whose bucket is at most `i`.
+    edges: Vec<f64>,
+    /// `log2(1 + (k + ½)/256)`: the mantissa's logarithm to within 1/256.
+    log2_mantissa: [f64; 256],
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: std::sync::LazyLock<Tables> = std::sync::LazyLock::new(|| {
+        let edges = (0..BUCKETS - 1)
+            .map(|i| {
+                // Start at the exact edge and walk to the last value the
+                // definition still puts in bucket `i` (a few ulps at most).
+                let mut v = FLOOR * (i as f64 / PER_OCTAVE).exp2();
+                while reference_index(v) > i {
+                    v = v.next_down();
+                }
+                while reference_index(v.next_up()) <= i {
+                    v = v.next_up();
+                }
+                v
+            })
+            .chain(std::iter::once(f64::INFINITY))
+            .collect();
+        let mut log2_mantissa = [0.0; 256];
+        for (k, l) in log2_mantissa.iter_mut().enumerate() {
+            *l = (1.0 + (k as f64 + 0.5) / 256.0).log2();
+        }
+        Tables {
+            edges,
+            log2_mantissa,
+        }
+    });
+    &TABLES
+}
+
+/// A value's bucket in every [`LogHistogram`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bucket(usize);
+
+impl Bucket {
+    /// The bucket that holds `v`.
+    pub fn of(v: f64) -> Bucket {
+        Bucket(LogHistogram::index(v))
+    }
+}
+
 /// A histogram of positive values (seconds) on a logarithmic grid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogHistogram {
@@ -36,12 +96,26 @@ impl LogHistogram {
         }
     }
 
+    /// The bucket of `v`: `⌈128·log2(v / FLOOR)⌉` as computed in floating
+    /// point (the definition, [`reference_index`]), found without a logarithm:
+    /// a guess from the exponent and the top mantissa bits, then at most a
+    /// step or two along the table of bucket edges.
     fn index(v: f64) -> usize {
-        if v <= FLOOR {
-            return 0;
+        if !(v > FLOOR) {
+            return 0; // also NaN, as the definition gives
         }
-        let i = ((v / FLOOR).log2() * PER_OCTAVE).ceil();
-        (i as usize).min(BUCKETS - 1)
+        let t = tables();
+        let bits = v.to_bits();
+        let exp = (bits >> 52) as i64 - 1023;
+        let log2 = exp as f64 + t.log2_mantissa[((bits >> 44) & 0xFF) as usize];
+        let mut i = (((log2 - LOG2_FLOOR) * PER_OCTAVE) as usize).min(BUCKETS - 1);
+        while i < BUCKETS - 1 && v > t.edges[i] {
+            i += 1;
+        }
+        while i > 0 && v <= t.edges[i - 1] {
+            i -= 1;
+        }
+        i
     }
 
     fn upper(i: usize) -> f64 {
@@ -50,7 +124,14 @@ impl LogHistogram {
 
     /// Adds one value.
     pub fn record(&mut self, v: f64) {
-        self.counts[Self::index(v)] += 1;
+        self.record_in(Bucket::of(v), v);
+    }
+
+    /// Adds one value whose bucket is known (one value recorded in several
+    /// histograms is bucketed once).
+    pub fn record_in(&mut self, b: Bucket, v: f64) {
+        debug_assert_eq!(b, Bucket::of(v));
+        self.counts[b.0] += 1;
         self.total += 1;
         self.sum += v;
         self.max = self.max.max(v);
@@ -175,6 +256,30 @@ mod tests {
         assert_eq!(g.count(), 1000);
         h.clear();
         assert!(h.percentile(50.0).is_nan());
+    }
+
+    #[test]
+    fn the_fast_index_is_the_definition() {
+        let mut r = crate::rng::Stream::named(5, "buckets");
+        // Around every edge, a few ulps either side.
+        for i in 0..BUCKETS {
+            let mut v = FLOOR * (i as f64 / PER_OCTAVE).exp2();
+            for _ in 0..4 {
+                v = v.next_down();
+            }
+            for _ in 0..9 {
+                assert_eq!(LogHistogram::index(v), reference_index(v), "{v:e}");
+                v = v.next_up();
+            }
+        }
+        // Random values over the whole range and beyond.
+        for _ in 0..200_000 {
+            let v = (r.uniform() * 70.0 - 30.0).exp2();
+            assert_eq!(LogHistogram::index(v), reference_index(v), "{v:e}");
+        }
+        for v in [0.0, -1.0, FLOOR, f64::INFINITY, f64::NAN, f64::MIN_POSITIVE] {
+            assert_eq!(LogHistogram::index(v), reference_index(v), "{v:e}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::record::{
     LatencyStats, LoadChange, MetricColumn, RequestCounts, SecondRow, SimResult, SloResult,
     StartupRecord, Summary, SyncRecord,
 };
-use super::stats::{Integral, LogHistogram};
+use super::stats::{Bucket, Integral, LogHistogram};
 use super::traffic::{Arrival, Source};
 use crate::engine::{Engine, FinishReason, RequestOutcome, RequestSpec, Sample, StepTimeModel};
 use crate::hpa::controller::{
@@ -731,24 +731,27 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.counts.completed += 1;
         self.second.completed += 1;
         let ttft = o.ttft.unwrap_or(o.e2e);
-        self.ttft.record(ttft);
-        self.e2e.record(o.e2e);
+        let ttft_b = Bucket::of(ttft);
+        let e2e_b = Bucket::of(o.e2e);
+        let itl_b = o.mean_itl.map(|v| (v, Bucket::of(v)));
+        self.ttft.record_in(ttft_b, ttft);
+        self.e2e.record_in(e2e_b, o.e2e);
         if self.cfg.recording.timeseries {
             self.second.ttft.push(ttft);
             self.second.e2e.push(o.e2e);
         }
-        if let Some(i) = o.mean_itl {
-            self.itl.record(i);
+        if let Some((i, b)) = itl_b {
+            self.itl.record_in(b, i);
             if self.cfg.recording.timeseries {
                 self.second.itl.push(i);
             }
         }
         for (s, slo) in self.slos.iter_mut().zip(&self.cfg.slos) {
-            let v = match slo.metric {
-                SloMetric::Ttft => ttft,
-                SloMetric::E2e => o.e2e,
-                SloMetric::Itl => match o.mean_itl {
-                    Some(v) => v,
+            let (v, b) = match slo.metric {
+                SloMetric::Ttft => (ttft, ttft_b),
+                SloMetric::E2e => (o.e2e, e2e_b),
+                SloMetric::Itl => match itl_b {
+                    Some(vb) => vb,
                     None => continue,
                 },
             };
@@ -756,8 +759,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             if v <= slo.threshold {
                 s.within += 1;
             }
-            s.all.record(v);
-            s.window.record(v);
+            s.all.record_in(b, v);
+            s.window.record_in(b, v);
         }
     }
 
