@@ -10,6 +10,22 @@
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
+/// `x.round() as i64` (half away from zero, saturating, NaN → 0) without
+/// the libm call `round` becomes on baseline x86-64: truncate, then look at
+/// the fraction, which `x − trunc(x)` gives exactly.
+#[inline]
+pub(crate) fn round_i64(x: f64) -> i64 {
+    let t = x as i64;
+    let frac = x - t as f64;
+    if frac >= 0.5 {
+        t.saturating_add(1)
+    } else if frac <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
 const MICROS_PER_SEC: i64 = 1_000_000;
 const MICROS_PER_MILLI: i64 = 1_000;
 
@@ -165,5 +181,21 @@ mod tests {
         assert_eq!(SimTime::from_millis(75_250).to_string(), "75.250s");
         assert_eq!(SimDuration::from_micros(1_500).to_string(), "0.001s");
         assert_eq!(SimTime::from_secs(-2).to_string(), "-2.000s");
+    }
+
+    #[test]
+    fn round_i64_is_round() {
+        let mut r = crate::rng::Stream::named(9, "round");
+        let specials = [
+            0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94, 4_503_599_627_370_495.5, 9.3e18, -9.3e18,
+            f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e300, -1e300,
+        ];
+        let random = (0..100_000).map(|_| (r.uniform() - 0.5) * (r.uniform() * 60.0).exp2());
+        for x in specials.into_iter().chain(random) {
+            assert_eq!(round_i64(x), x.round() as i64, "{x:e}");
+            let h = x.trunc() + 0.5;
+            assert_eq!(round_i64(h), h.round() as i64, "{h:e}");
+        }
     }
 }

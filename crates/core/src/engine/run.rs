@@ -195,7 +195,7 @@ impl RunShape {
 
 /// Seconds → nanoseconds, rounded.
 pub(crate) fn to_ns(secs: f64) -> i64 {
-    (secs * 1e9).round() as i64
+    crate::time::round_i64(secs * 1e9)
 }
 
 /// Blocks the decode set needs for `m` more tokens per sequence. `class[r]`

@@ -68,12 +68,8 @@ impl Dist {
 
     /// One draw read as a token count (at least 1).
     pub fn tokens(&self, rng: &mut Stream) -> u32 {
-        let v = self.sample(rng).round();
-        if v >= f64::from(u32::MAX) {
-            u32::MAX
-        } else {
-            (v as u32).max(1)
-        }
+        let v = crate::time::round_i64(self.sample(rng));
+        u32::try_from(v).unwrap_or(u32::MAX).max(1)
     }
 
     /// The median (or the value), for reports.
@@ -91,7 +87,7 @@ impl Dist {
 
 /// Seconds as a duration, rounded to the microsecond (saturating).
 pub fn secs(s: f64) -> SimDuration {
-    SimDuration::from_micros((s * 1e6).round() as i64)
+    SimDuration::from_micros(crate::time::round_i64(s * 1e6))
 }
 
 #[cfg(test)]

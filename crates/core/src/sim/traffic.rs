@@ -145,7 +145,7 @@ impl Generator {
     fn next(&mut self) -> Option<Arrival> {
         let t = self.cur.next_time(&self.pattern)?;
         Some(Arrival {
-            time: SimTime::from_micros((t * 1e6).round() as i64),
+            time: SimTime::from_micros(crate::time::round_i64(t * 1e6)),
             prompt: self.prompt.tokens(&mut self.lengths),
             output: self.output.tokens(&mut self.lengths),
             prefix: None,
@@ -413,7 +413,7 @@ impl Replay {
                 continue;
             }
             return Some(Arrival {
-                time: SimTime::from_micros((at * 1e6).round() as i64),
+                time: SimTime::from_micros(crate::time::round_i64(at * 1e6)),
                 prompt: row.prompt,
                 output: row.output,
                 prefix: row.prefix.clone(),
