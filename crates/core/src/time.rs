@@ -187,9 +187,24 @@ mod tests {
     fn round_i64_is_round() {
         let mut r = crate::rng::Stream::named(9, "round");
         let specials = [
-            0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.499_999_999_999_999_94,
-            -0.499_999_999_999_999_94, 4_503_599_627_370_495.5, 9.3e18, -9.3e18,
-            f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e300, -1e300,
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            4_503_599_627_370_495.5,
+            9.3e18,
+            -9.3e18,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1e300,
+            -1e300,
         ];
         let random = (0..100_000).map(|_| (r.uniform() - 0.5) * (r.uniform() * 60.0).exp2());
         for x in specials.into_iter().chain(random) {

@@ -264,6 +264,12 @@ impl<M: StepTimeModel> Engine<M> {
         self.expose_where(&mut |_| true, out);
     }
 
+    /// Counts only the histograms with a series `keep` accepts (see
+    /// [`EngineMetrics::observe_only`]); the others stay empty.
+    pub fn observe_only(&mut self, keep: &mut dyn FnMut(&str) -> bool) {
+        self.metrics.observe_only(self.cfg.dialect, keep);
+    }
+
     /// The series whose names `keep` accepts.
     pub fn expose_where(&self, keep: &mut dyn FnMut(&str) -> bool, out: &mut Vec<Sample>) {
         let ctx = ExposeContext {

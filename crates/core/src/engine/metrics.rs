@@ -67,6 +67,8 @@ pub fn one_two_five(max: u32) -> Vec<f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
     bounds: Vec<f64>,
+    /// Whether observations are counted (off for a series nobody reads).
+    on: bool,
     /// Non-cumulative counts per bucket; the last is `+Inf`.
     counts: Vec<u64>,
     sum: f64,
@@ -78,6 +80,7 @@ impl Histogram {
     pub fn new(bounds: &[f64]) -> Histogram {
         Histogram {
             bounds: bounds.to_vec(),
+            on: true,
             counts: vec![0; bounds.len() + 1],
             sum: 0.0,
             count: 0,
@@ -91,7 +94,7 @@ impl Histogram {
 
     /// Observes `value` `n` times.
     pub fn observe_n(&mut self, value: f64, n: u64) {
-        if n == 0 {
+        if n == 0 || !self.on {
             return;
         }
         let i = self.bounds.partition_point(|&b| b < value);
@@ -110,7 +113,7 @@ impl Histogram {
     /// values are found by bisection at bucket boundaries, so the cost is
     /// O(buckets crossed · log k), not O(k).
     pub fn observe_run(&mut self, k: u64, n: u64, total: f64, f: impl Fn(u64) -> f64) {
-        if k == 0 || n == 0 {
+        if k == 0 || n == 0 || !self.on {
             return;
         }
         let mut start = 0u64;
@@ -322,12 +325,7 @@ impl EngineMetrics {
                 ]
             }
         };
-        let name = |short: &str| -> String {
-            match exp.dialect {
-                Dialect::Nim1 => short.to_owned(),
-                Dialect::Vllm => format!("vllm:{short}"),
-            }
-        };
+        let name = |short: &str| dialect_name(exp.dialect, short);
         let mut push = |n: String, extra: Option<(&'static str, String)>, v: f64| {
             if !keep(&n) {
                 return;
@@ -431,24 +429,125 @@ impl EngineMetrics {
                 });
             }
         };
-        hist("time_to_first_token_seconds", &self.ttft);
-        match exp.dialect {
-            Dialect::Nim1 => hist("time_per_output_token_seconds", &self.itl),
-            Dialect::Vllm => {
-                hist("inter_token_latency_seconds", &self.itl);
-                hist("request_time_per_output_token_seconds", &self.request_tpot);
-            }
+        for &(short, f) in families(exp.dialect) {
+            hist(short, self.family(f));
         }
-        hist("e2e_request_latency_seconds", &self.e2e);
-        if exp.dialect == Dialect::Vllm {
-            hist("request_queue_time_seconds", &self.queue);
-            hist("request_prefill_time_seconds", &self.prefill);
-            hist("request_decode_time_seconds", &self.decode);
-            hist("request_inference_time_seconds", &self.inference);
-            hist("iteration_tokens_total", &self.iteration_tokens);
+    }
+
+    /// Stops counting the histograms none of whose series (`_bucket`,
+    /// `_sum`, `_count` in `dialect`'s names) `keep` accepts, and those the
+    /// dialect does not expose: observing a histogram nobody scrapes is a
+    /// bucket search per request for nothing.
+    pub fn observe_only(&mut self, dialect: Dialect, keep: &mut dyn FnMut(&str) -> bool) {
+        for f in Family::ALL {
+            self.family_mut(f).on = false;
         }
-        hist("request_prompt_tokens", &self.prompt_len);
-        hist("request_generation_tokens", &self.generation_len);
+        for &(short, f) in families(dialect) {
+            let n = dialect_name(dialect, short);
+            let on = ["_bucket", "_sum", "_count"]
+                .iter()
+                .any(|suffix| keep(&format!("{n}{suffix}")));
+            self.family_mut(f).on = on;
+        }
+    }
+
+    fn family(&self, f: Family) -> &Histogram {
+        match f {
+            Family::Ttft => &self.ttft,
+            Family::Itl => &self.itl,
+            Family::RequestTpot => &self.request_tpot,
+            Family::E2e => &self.e2e,
+            Family::Queue => &self.queue,
+            Family::Prefill => &self.prefill,
+            Family::Decode => &self.decode,
+            Family::Inference => &self.inference,
+            Family::IterationTokens => &self.iteration_tokens,
+            Family::PromptLen => &self.prompt_len,
+            Family::GenerationLen => &self.generation_len,
+        }
+    }
+
+    fn family_mut(&mut self, f: Family) -> &mut Histogram {
+        match f {
+            Family::Ttft => &mut self.ttft,
+            Family::Itl => &mut self.itl,
+            Family::RequestTpot => &mut self.request_tpot,
+            Family::E2e => &mut self.e2e,
+            Family::Queue => &mut self.queue,
+            Family::Prefill => &mut self.prefill,
+            Family::Decode => &mut self.decode,
+            Family::Inference => &mut self.inference,
+            Family::IterationTokens => &mut self.iteration_tokens,
+            Family::PromptLen => &mut self.prompt_len,
+            Family::GenerationLen => &mut self.generation_len,
+        }
+    }
+}
+
+/// The histograms of [`EngineMetrics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Ttft,
+    Itl,
+    RequestTpot,
+    E2e,
+    Queue,
+    Prefill,
+    Decode,
+    Inference,
+    IterationTokens,
+    PromptLen,
+    GenerationLen,
+}
+
+impl Family {
+    const ALL: [Family; 11] = [
+        Family::Ttft,
+        Family::Itl,
+        Family::RequestTpot,
+        Family::E2e,
+        Family::Queue,
+        Family::Prefill,
+        Family::Decode,
+        Family::Inference,
+        Family::IterationTokens,
+        Family::PromptLen,
+        Family::GenerationLen,
+    ];
+}
+
+/// The histograms a dialect exposes, with their short names, in exposition
+/// order.
+fn families(dialect: Dialect) -> &'static [(&'static str, Family)] {
+    match dialect {
+        Dialect::Nim1 => &[
+            ("time_to_first_token_seconds", Family::Ttft),
+            ("time_per_output_token_seconds", Family::Itl),
+            ("e2e_request_latency_seconds", Family::E2e),
+            ("request_prompt_tokens", Family::PromptLen),
+            ("request_generation_tokens", Family::GenerationLen),
+        ],
+        Dialect::Vllm => &[
+            ("time_to_first_token_seconds", Family::Ttft),
+            ("inter_token_latency_seconds", Family::Itl),
+            ("request_time_per_output_token_seconds", Family::RequestTpot),
+            ("e2e_request_latency_seconds", Family::E2e),
+            ("request_queue_time_seconds", Family::Queue),
+            ("request_prefill_time_seconds", Family::Prefill),
+            ("request_decode_time_seconds", Family::Decode),
+            ("request_inference_time_seconds", Family::Inference),
+            ("iteration_tokens_total", Family::IterationTokens),
+            ("request_prompt_tokens", Family::PromptLen),
+            ("request_generation_tokens", Family::GenerationLen),
+        ],
+    }
+}
+
+/// A short series name in a dialect (`vllm:` prefix for vLLM V1).
+fn dialect_name(dialect: Dialect, short: &str) -> String {
+    match dialect {
+        Dialect::Nim1 => short.to_owned(),
+        Dialect::Vllm => format!("vllm:{short}"),
     }
 }
 
@@ -509,6 +608,24 @@ mod tests {
         }
         assert_eq!(a.cumulative(), b.cumulative());
         assert!((a.sum() - b.sum()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn only_histograms_with_a_kept_series_are_counted() {
+        let mut m = EngineMetrics::new(Dialect::Vllm, 4096);
+        m.observe_only(Dialect::Vllm, &mut |n| {
+            n == "vllm:e2e_request_latency_seconds_count" || n == "vllm:num_requests_waiting"
+        });
+        m.e2e.observe(1.2);
+        m.ttft.observe(0.1);
+        m.queue.observe(0.1);
+        assert_eq!((m.e2e.count(), m.ttft.count(), m.queue.count()), (1, 0, 0));
+        // A dialect that does not expose a histogram does not count it.
+        let mut m = EngineMetrics::new(Dialect::Nim1, 4096);
+        m.observe_only(Dialect::Nim1, &mut |_| true);
+        m.queue.observe(0.1);
+        m.ttft.observe(0.1);
+        assert_eq!((m.queue.count(), m.ttft.count()), (0, 1));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::hpa::controller::{
 use crate::hpa::pods::{ConditionStatus, ContainerInfo, PodInfo, PodPhase, ReadyCondition};
 use crate::hpa::selector::Selector;
 use crate::hpa::spec::{MetricSpec, MetricTarget};
-use crate::metrics::path::{PodView, PromState, PromView};
+use crate::metrics::path::{PodView, PromConfig, PromState, PromView};
 use crate::metrics::scrape::Target;
 use crate::metrics::server::PodStats;
 use crate::rng::Stream;
@@ -305,6 +305,21 @@ impl Band {
             mean,
         }
     }
+}
+
+/// Whether a scrape stores series `n`: all of them when asked to (or for
+/// `--metrics-out`), else those some adapter rule reads (remembered per
+/// name in `names`).
+fn scrape_keeps(pc: &PromConfig, names: &mut BTreeMap<String, bool>, n: &str) -> bool {
+    if pc.keep_all_series || pc.export_series {
+        return true;
+    }
+    if let Some(k) = names.get(n) {
+        return *k;
+    }
+    let k = pc.adapter.reads_name(n);
+    names.insert(n.to_owned(), k);
+    k
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -1041,7 +1056,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     }
 
     fn server_up(&mut self, p: u32, now: SimTime) {
-        let engine = Engine::new(self.cfg.engine.clone(), self.cfg.model.clone(), now);
+        let mut engine = Engine::new(self.cfg.engine.clone(), self.cfg.model.clone(), now);
+        // Through Prometheus, a histogram no scrape keeps is never read (the
+        // direct path reads the engine's histograms itself: keep them all).
+        if let Some(pc) = &self.cfg.prometheus {
+            let names = &mut self.prom_names;
+            engine.observe_only(&mut |n| scrape_keeps(pc, names, n));
+        }
         let pod = &mut self.pods[p as usize];
         pod.engine = Some(engine);
         pod.stage = Stage::Serving;
@@ -1514,20 +1535,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             Some(e) => {
                 self.expose_buf.clear();
                 let names = &mut self.prom_names;
-                let keep_all = pc.keep_all_series || pc.export_series;
-                let adapter = &pc.adapter;
-                let mut keep = |n: &str| -> bool {
-                    keep_all
-                        || match names.get(n) {
-                            Some(k) => *k,
-                            None => {
-                                let k = adapter.reads_name(n);
-                                names.insert(n.to_owned(), k);
-                                k
-                            }
-                        }
-                };
-                e.expose_where(&mut keep, &mut self.expose_buf);
+                e.expose_where(&mut |n| scrape_keeps(pc, names, n), &mut self.expose_buf);
                 target.scrape(&mut state.db, t_ms, &self.expose_buf, |_| true);
             }
             None => target.fail(&mut state.db, t_ms),
