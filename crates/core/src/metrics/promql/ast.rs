@@ -23,7 +23,49 @@ pub struct Matcher {
     /// Value as written (unescaped).
     pub value: String,
     /// The anchored regex for `=~` / `!~`.
-    pub re: Option<regex_lite::Regex>,
+    pub re: Option<LabelRegex>,
+}
+
+/// A label matcher's anchored regular expression. An alternation of plain
+/// words (`pod=~"a|b|c"`, as prometheus-adapter writes for the pods it asks
+/// about at every sync) is kept as a sorted set and matched without a regex
+/// engine, like Prometheus' own set matcher.
+#[derive(Clone, Debug)]
+pub enum LabelRegex {
+    /// The words of a plain alternation, sorted.
+    Set(Box<[String]>),
+    /// Anything else.
+    Regex(regex_lite::Regex),
+}
+
+impl LabelRegex {
+    /// `^(?:value)$`.
+    pub fn new(value: &str) -> Result<LabelRegex, regex_lite::Error> {
+        let plain = |w: &str| {
+            w.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'_' | b'-' | b':' | b'/' | b'@' | b'=' | b',' | b' ' | b'%'
+                    )
+            })
+        };
+        if value.split('|').all(plain) {
+            let mut words: Vec<String> = value.split('|').map(str::to_owned).collect();
+            words.sort_unstable();
+            words.dedup();
+            return Ok(LabelRegex::Set(words.into_boxed_slice()));
+        }
+        regex_lite::Regex::new(&format!("^(?:{value})$")).map(LabelRegex::Regex)
+    }
+
+    /// Whether the whole of `v` matches.
+    pub fn is_match(&self, v: &str) -> bool {
+        match self {
+            LabelRegex::Set(words) => words.binary_search_by(|w| w.as_str().cmp(v)).is_ok(),
+            LabelRegex::Regex(r) => r.is_match(v),
+        }
+    }
 }
 
 impl Matcher {

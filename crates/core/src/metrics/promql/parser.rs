@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use super::ast::{AggOp, BinOp, Expr, Func, MatchOp, Matcher, Selector, Ty, VectorMatching};
+use super::ast::{
+    AggOp, BinOp, Expr, Func, LabelRegex, MatchOp, Matcher, Selector, Ty, VectorMatching,
+};
 use crate::metrics::labels::NAME;
 
 /// A parse error: the column it points at and what is wrong.
@@ -709,14 +711,9 @@ impl Parser<'_> {
                     return Err(self.err_at(vpos, "expected a quoted label value"));
                 };
                 let re = match op {
-                    MatchOp::Re | MatchOp::Nre => Some(
-                        regex_lite::Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                            self.err_at(
-                                vpos,
-                                format!("invalid regular expression \"{value}\": {e}"),
-                            )
-                        })?,
-                    ),
+                    MatchOp::Re | MatchOp::Nre => Some(LabelRegex::new(&value).map_err(|e| {
+                        self.err_at(vpos, format!("invalid regular expression \"{value}\": {e}"))
+                    })?),
                     _ => None,
                 };
                 if label == NAME && name.is_some() {
@@ -790,6 +787,20 @@ mod tests {
             parse("x{a=~\"b|c\"}[5m] offset 1m").unwrap().ty(),
             Ty::Matrix
         );
+    }
+
+    #[test]
+    fn plain_alternations_match_as_sets_like_the_regex() {
+        let values = ["a", "b", "a-b", "", "c:d", "ab", "a|b", "A", "x y", "a.b"];
+        for src in ["a|b|a-b", "", "a|", "c:d|x y", "a.b|b", "a[bc]|A", "a-b|ab"] {
+            let set = LabelRegex::new(src).unwrap();
+            let re = regex_lite::Regex::new(&format!("^(?:{src})$")).unwrap();
+            let plain = !src.contains(['.', '[']);
+            assert_eq!(matches!(set, LabelRegex::Set(_)), plain, "{src}");
+            for v in values {
+                assert_eq!(set.is_match(v), re.is_match(v), "{src} vs {v:?}");
+            }
+        }
     }
 
     #[test]
