@@ -126,6 +126,22 @@ impl RunShape {
         if k <= 1 || tau_ns <= 0 {
             return (0, 0.0);
         }
+        // Short prefixes are summed step by step (as `sum` does, in the same
+        // order, so the values are the same bits): scan them once. Most
+        // interruptions (an arrival, a scrape) land within a few steps.
+        let mut prefix = 0.0; // Σ_{1 ≤ i < j} f(i)
+        let mut last = (0, 0.0);
+        for j in 1..k.min(EXACT_UP_TO + 1) {
+            let s = self.f0 + prefix;
+            if to_ns(s) > tau_ns {
+                return last;
+            }
+            last = (j, s);
+            prefix += self.f(model, j as f64);
+        }
+        if k <= EXACT_UP_TO + 1 {
+            return last;
+        }
         // S(j) when the first j steps end by tau.
         let ends_by = |j: u64| -> Option<f64> {
             if j == 0 {
@@ -307,6 +323,22 @@ mod tests {
             assert_eq!(sum, if got == 0 { 0.0 } else { r.sum(&Hyp, got) });
             let want = ends.iter().filter(|&&e| to_ns(e) <= tau_ns).count() as u64;
             assert_eq!(got, want.min(k - 1), "tau {tau_ms}");
+        }
+        // Around every step end of short and long runs, the answer is the
+        // definition's over `sum` itself, and so is the sum returned.
+        for k in [2, 5, 12, 13, 14, 3000] {
+            let ends: Vec<i64> = (0..k.min(20)).map(|j| to_ns(r.sum(&Hyp, j))).collect();
+            for &end in &ends {
+                for tau_ns in [end - 1, end, end + 1] {
+                    let (got, sum) = r.steps_ending_by(&Hyp, k, tau_ns);
+                    let want = (0..k)
+                        .take_while(|&j| to_ns(r.sum(&Hyp, j)) <= tau_ns)
+                        .last()
+                        .unwrap_or(0);
+                    assert_eq!(got, want, "k {k} tau {tau_ns}");
+                    assert_eq!(sum, if got == 0 { 0.0 } else { r.sum(&Hyp, got) });
+                }
+            }
         }
         let r = RunShape::new(
             &Fitted {
