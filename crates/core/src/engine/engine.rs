@@ -27,7 +27,7 @@
 //! [`SimTime`] (microseconds).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use super::capacity::Capacity;
@@ -154,7 +154,7 @@ pub struct Engine<M: StepTimeModel> {
     reqs: Vec<Option<Req>>,
     free_slots: Vec<usize>,
     waiting: VecDeque<usize>,
-    running: BTreeMap<u64, usize>,
+    running: RunningSet,
     prefilling: Vec<usize>,
     next_seq: u64,
     g: u64,
@@ -173,6 +173,54 @@ pub struct Engine<M: StepTimeModel> {
 
 /// `Req::seq` of a request that is not in the running set.
 const NOT_RUNNING: u64 = u64::MAX;
+
+/// The running requests in admission order: `(seq, slot)` pairs appended
+/// with increasing `seq`. Removal finds a pair by bisection and marks it
+/// dead; dead pairs are swept out once they are half the vector. (A map
+/// would allocate and rebalance on every admission and finish.)
+#[derive(Default)]
+struct RunningSet {
+    items: Vec<(u64, usize)>,
+    live: usize,
+}
+
+const DEAD: usize = usize::MAX;
+
+impl RunningSet {
+    fn insert(&mut self, seq: u64, slot: usize) {
+        debug_assert!(self.items.last().is_none_or(|l| l.0 < seq));
+        self.items.push((seq, slot));
+        self.live += 1;
+    }
+
+    /// Removes `seq`; false if it was not running.
+    fn remove(&mut self, seq: u64) -> bool {
+        match self.items.binary_search_by_key(&seq, |e| e.0) {
+            Ok(i) if self.items[i].1 != DEAD => {
+                self.items[i].1 = DEAD;
+                self.live -= 1;
+                if self.items.len() >= 16 && 2 * self.live < self.items.len() {
+                    self.items.retain(|e| e.1 != DEAD);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Slots of the running requests, oldest admission first.
+    fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.items.iter().filter(|e| e.1 != DEAD).map(|e| e.1)
+    }
+}
 
 fn ns_of(t: SimTime) -> i64 {
     t.as_micros().saturating_mul(1_000)
@@ -196,7 +244,7 @@ impl<M: StepTimeModel> Engine<M> {
             reqs: Vec::new(),
             free_slots: Vec::new(),
             waiting: VecDeque::new(),
-            running: BTreeMap::new(),
+            running: RunningSet::default(),
             prefilling: Vec::new(),
             next_seq: 0,
             g: 0,
@@ -429,7 +477,7 @@ impl<M: StepTimeModel> Engine<M> {
     pub fn abort_all(&mut self, now: SimTime) -> usize {
         self.advance(now);
         self.now = self.now.max(ns_of(now));
-        let mut victims: Vec<usize> = self.running.values().copied().collect();
+        let mut victims: Vec<usize> = self.running.slots().collect();
         victims.extend(self.waiting.drain(..));
         for &v in &victims {
             self.finish(v, FinishReason::Abort);
@@ -549,7 +597,7 @@ impl<M: StepTimeModel> Engine<M> {
         let r = self.req(i);
         let (seq, private, shared) = (r.seq, r.private_blocks, r.shared_chunks);
         let prefix = r.spec.prefix.clone();
-        if seq != NOT_RUNNING && self.running.remove(&seq).is_some() {
+        if seq != NOT_RUNNING && self.running.remove(seq) {
             self.pool.release(private);
             if let Some(p) = prefix {
                 for h in p[..shared as usize].iter().rev() {
@@ -845,7 +893,7 @@ impl<M: StepTimeModel> Engine<M> {
     /// Returns (budget left, whether anything was preempted).
     fn schedule_with_preemption(&mut self) -> (u32, bool) {
         let mut budget = self.cfg.capacity.max_num_batched_tokens;
-        let mut order: Vec<usize> = self.running.values().copied().collect();
+        let mut order: Vec<usize> = self.running.slots().collect();
         let bs = self.bs;
         let ct = self.cfg.prefix_block_tokens;
         let mut preempted = false;

@@ -126,22 +126,6 @@ impl RunShape {
         if k <= 1 || tau_ns <= 0 {
             return (0, 0.0);
         }
-        // Short prefixes are summed step by step (as `sum` does, in the same
-        // order, so the values are the same bits): scan them once. Most
-        // interruptions (an arrival, a scrape) land within a few steps.
-        let mut prefix = 0.0; // Σ_{1 ≤ i < j} f(i)
-        let mut last = (0, 0.0);
-        for j in 1..k.min(EXACT_UP_TO + 1) {
-            let s = self.f0 + prefix;
-            if to_ns(s) > tau_ns {
-                return last;
-            }
-            last = (j, s);
-            prefix += self.f(model, j as f64);
-        }
-        if k <= EXACT_UP_TO + 1 {
-            return last;
-        }
         // S(j) when the first j steps end by tau.
         let ends_by = |j: u64| -> Option<f64> {
             if j == 0 {
@@ -152,15 +136,37 @@ impl RunShape {
         };
         let tau = tau_ns as f64 * 1e-9;
         let f0 = self.f0;
-        let slope = (self.f(model, (k - 1) as f64) - f0) / (k - 1) as f64;
-        // Solve f0·j + slope·j(j−1)/2 = tau for a first guess.
-        let est = if slope > f0 * 1e-12 {
-            let b = f0 - slope / 2.0;
-            (-b + (b * b + 2.0 * slope * tau).sqrt()) / slope
+        let mut guess = if k <= EXACT_UP_TO + 1 {
+            0
         } else {
-            tau / f0
+            let slope = (self.f(model, (k - 1) as f64) - f0) / (k - 1) as f64;
+            // Solve f0·j + slope·j(j−1)/2 = tau for a first guess.
+            let est = if slope > f0 * 1e-12 {
+                let b = f0 - slope / 2.0;
+                (-b + (b * b + 2.0 * slope * tau).sqrt()) / slope
+            } else {
+                tau / f0
+            };
+            (est.max(0.0).floor() as u64).min(k - 1)
         };
-        let guess = (est.max(0.0).floor() as u64).min(k - 1);
+        if guess < EXACT_UP_TO {
+            // Short prefixes are summed step by step (as `sum` does, in the
+            // same order, so the values are the same bits): scan them once.
+            let mut prefix = 0.0; // Σ_{1 ≤ i < j} f(i)
+            let mut last = (0, 0.0);
+            for j in 1..k.min(EXACT_UP_TO + 1) {
+                let s = f0 + prefix;
+                if to_ns(s) > tau_ns {
+                    return last;
+                }
+                last = (j, s);
+                prefix += self.f(model, j as f64);
+            }
+            if k <= EXACT_UP_TO + 1 {
+                return last;
+            }
+            guess = EXACT_UP_TO; // ends by tau: the search goes on from there
+        }
         // Bracket around the guess, widening geometrically, then bisect.
         // Invariant: the first `lo` steps end by tau (their sum is `lo_sum`),
         // the first `hi` do not (hi may be k).
