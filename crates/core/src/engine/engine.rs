@@ -176,11 +176,15 @@ const NOT_RUNNING: u64 = u64::MAX;
 
 /// The running requests in admission order: `(seq, slot)` pairs appended
 /// with increasing `seq`. Removal finds a pair by bisection and marks it
-/// dead; dead pairs are swept out once they are half the vector. (A map
-/// would allocate and rebalance on every admission and finish.)
+/// dead; dead pairs at the front are skipped at once (requests tend to
+/// finish in admission order) and the rest swept out once they are half the
+/// vector. (A map would allocate and rebalance on every admission and
+/// finish.)
 #[derive(Default)]
 struct RunningSet {
     items: Vec<(u64, usize)>,
+    /// Pairs before this index are dead.
+    head: usize,
     live: usize,
 }
 
@@ -195,17 +199,24 @@ impl RunningSet {
 
     /// Removes `seq`; false if it was not running.
     fn remove(&mut self, seq: u64) -> bool {
-        match self.items.binary_search_by_key(&seq, |e| e.0) {
-            Ok(i) if self.items[i].1 != DEAD => {
-                self.items[i].1 = DEAD;
-                self.live -= 1;
-                if self.items.len() >= 16 && 2 * self.live < self.items.len() {
-                    self.items.retain(|e| e.1 != DEAD);
-                }
-                true
-            }
-            _ => false,
+        let Ok(i) = self.items[self.head..].binary_search_by_key(&seq, |e| e.0) else {
+            return false;
+        };
+        let i = self.head + i;
+        if self.items[i].1 == DEAD {
+            return false;
         }
+        self.items[i].1 = DEAD;
+        self.live -= 1;
+        while self.head < self.items.len() && self.items[self.head].1 == DEAD {
+            self.head += 1;
+        }
+        let len = self.items.len() - self.head;
+        if self.head >= 16 && self.head >= len || len >= 16 && 2 * self.live < len {
+            self.items.retain(|e| e.1 != DEAD);
+            self.head = 0;
+        }
+        true
     }
 
     fn len(&self) -> usize {
@@ -218,7 +229,10 @@ impl RunningSet {
 
     /// Slots of the running requests, oldest admission first.
     fn slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.items.iter().filter(|e| e.1 != DEAD).map(|e| e.1)
+        self.items[self.head..]
+            .iter()
+            .filter(|e| e.1 != DEAD)
+            .map(|e| e.1)
     }
 }
 

@@ -107,8 +107,9 @@ struct Cursor {
     seg: usize,
     state: usize,
     switch_at: f64,
-    /// Diurnal thinning: the slice the bound below holds for, and the bound.
-    slice: Option<(i64, f64)>,
+    /// Diurnal thinning: the slice the bounds below hold for, and the rate's
+    /// upper and lower bounds over it.
+    slice: Option<(i64, f64, f64)>,
 }
 
 /// Diurnal thinning works slice by slice against a bound on the rate over
@@ -174,14 +175,17 @@ impl Cursor {
                 loop {
                     let k = (self.t / THIN_SLICE_S).floor() as i64;
                     let end = (k + 1) as f64 * THIN_SLICE_S;
-                    let bound = match self.slice {
-                        Some((i, b)) if i == k => b,
+                    let (bound, floor) = match self.slice {
+                        Some((i, b, f)) if i == k => (b, f),
                         _ => {
                             let r0 = pattern.rate_at(k as f64 * THIN_SLICE_S).unwrap_or(0.0);
                             let r1 = pattern.rate_at(end).unwrap_or(0.0);
                             let b = (r0.max(r1) + slack).min(max);
-                            self.slice = Some((k, b));
-                            b
+                            // The same slope argument bounds it from below;
+                            // a hair is kept back for rounding in `rate_at`.
+                            let f = ((r0.min(r1) - slack) * (1.0 - 1e-9)).max(0.0);
+                            self.slice = Some((k, b, f));
+                            (b, f)
                         }
                     };
                     if bound <= 0.0 {
@@ -195,8 +199,10 @@ impl Cursor {
                         continue;
                     }
                     self.t = cand;
-                    let r = pattern.rate_at(self.t).unwrap_or(0.0);
-                    if self.arrivals.uniform() * bound < r {
+                    let u = self.arrivals.uniform() * bound;
+                    // Below the slice's floor the candidate is accepted
+                    // whatever the rate: the sine is needed only above it.
+                    if u < floor || u < pattern.rate_at(self.t).unwrap_or(0.0) {
                         return Some(self.t);
                     }
                 }
