@@ -326,9 +326,30 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize - 1;
-    let (_, x, _) = v.select_nth_unstable_by(rank.min(v.len() - 1), f64::total_cmp);
+    let (_, x, _) = v.select_nth_unstable_by(rank(v.len(), p), f64::total_cmp);
     *x
+}
+
+/// Nearest-rank index of the `p`-th percentile of `n > 0` values.
+fn rank(n: usize, p: f64) -> usize {
+    let r = ((p / 100.0) * n as f64).ceil().max(1.0) as usize - 1;
+    r.min(n - 1)
+}
+
+/// The 50th and 95th percentiles: the second selection looks only above
+/// the median, where the first left everything not below it.
+fn p50_p95(v: &mut [f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let (r50, r95) = (rank(v.len(), 50.0), rank(v.len(), 95.0));
+    let (_, x, upper) = v.select_nth_unstable_by(r50, f64::total_cmp);
+    let median = *x;
+    if r95 == r50 {
+        return (median, median);
+    }
+    let (_, y, _) = upper.select_nth_unstable_by(r95 - r50 - 1, f64::total_cmp);
+    (median, *y)
 }
 
 fn stats(h: &LogHistogram) -> LatencyStats {
@@ -1656,6 +1677,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     }
                 }
             }
+            let (ttft_p50, ttft_p95) = p50_p95(&mut s.ttft);
+            let (e2e_p50, e2e_p95) = p50_p95(&mut s.e2e);
+            let (itl_p50, itl_p95) = p50_p95(&mut s.itl);
             let row = SecondRow {
                 t: now.as_secs_floor(),
                 arrivals: s.arrivals,
@@ -1679,12 +1703,12 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 queue_min: queue.min,
                 queue_median: queue.median,
                 queue_max: queue.max,
-                ttft_p50: pct(&mut s.ttft, 50.0),
-                ttft_p95: pct(&mut s.ttft, 95.0),
-                e2e_p50: pct(&mut s.e2e, 50.0),
-                e2e_p95: pct(&mut s.e2e, 95.0),
-                itl_p50: pct(&mut s.itl, 50.0),
-                itl_p95: pct(&mut s.itl, 95.0),
+                ttft_p50,
+                ttft_p95,
+                e2e_p50,
+                e2e_p95,
+                itl_p50,
+                itl_p95,
                 metrics: self.seen.clone(),
             };
             self.rows.push(row);
@@ -1874,5 +1898,25 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p50_p95_are_the_nearest_rank_percentiles() {
+        let mut r = Stream::named(3, "pct");
+        for n in [1usize, 2, 3, 19, 20, 21, 100, 1001] {
+            let v: Vec<f64> = (0..n).map(|_| r.uniform()).collect();
+            let (mut a, mut b, mut c) = (v.clone(), v.clone(), v);
+            assert_eq!(
+                p50_p95(&mut a),
+                (pct(&mut b, 50.0), pct(&mut c, 95.0)),
+                "n {n}"
+            );
+        }
+        assert!(p50_p95(&mut []).0.is_nan());
     }
 }
