@@ -32,6 +32,32 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// The ziggurat's layer edges `x[0..=256]` (`x[1] = R`, `x[256] = 0`,
+/// `x[0] = V/f(R)`) and `f(x) = exp(−x²/2)` at them, for 256 layers of area
+/// `V` each (Marsaglia & Tsang 2000; Doornik 2005 for R and V).
+fn ziggurat() -> &'static ([f64; 257], [f64; 257]) {
+    static TABLES: std::sync::LazyLock<([f64; 257], [f64; 257])> =
+        std::sync::LazyLock::new(|| {
+            const R: f64 = 3.654_152_885_361_009;
+            const V: f64 = 0.004_928_673_233_99;
+            let f = |x: f64| (-0.5 * x * x).exp();
+            let mut x = [0.0; 257];
+            x[0] = V / f(R);
+            x[1] = R;
+            for i in 1..255 {
+                let fi = (V / x[i] + f(x[i])).min(1.0);
+                x[i + 1] = (-2.0 * fi.ln()).sqrt();
+            }
+            x[256] = 0.0;
+            let mut fx = [0.0; 257];
+            for (y, xi) in fx.iter_mut().zip(x) {
+                *y = f(xi);
+            }
+            (x, fx)
+        });
+    &TABLES
+}
+
 impl Stream {
     /// The stream called `name` under `seed`.
     pub fn named(seed: u64, name: &str) -> Stream {
@@ -86,12 +112,37 @@ impl Stream {
         -mean * self.uniform_open0().ln()
     }
 
-    /// Standard normal (Box–Muller; one of the pair is discarded so that the
-    /// stream position does not depend on call history).
+    /// Standard normal, by Marsaglia and Tsang's ziggurat (256 layers): one
+    /// draw, a multiply and a compare for 98.8 % of the values; no logarithm
+    /// or cosine as in Box–Muller, which cost more than the rest of an
+    /// arrival. What a draw consumes depends only on the stream's state.
     pub fn normal(&mut self) -> f64 {
-        let u1 = self.uniform_open0();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        let (x_tab, f_tab) = ziggurat();
+        loop {
+            let bits = self.next_u64();
+            let i = (bits & 0xff) as usize;
+            // Uniform in (−1, 1) from the top 53 bits, apart from `i`'s.
+            let u = ((bits >> 11) as f64 + 0.5) * (2.0 / (1u64 << 53) as f64) - 1.0;
+            let x = u * x_tab[i];
+            if x.abs() < x_tab[i + 1] {
+                return x;
+            }
+            if i == 0 {
+                // The tail beyond R (Marsaglia 1964).
+                let r = x_tab[1];
+                loop {
+                    let t = self.uniform_open0().ln() / r;
+                    let y = self.uniform_open0().ln();
+                    if -2.0 * y >= t * t {
+                        return if u < 0.0 { t - r } else { r - t };
+                    }
+                }
+            }
+            let y = f_tab[i + 1] + (f_tab[i] - f_tab[i + 1]) * self.uniform();
+            if y < (-0.5 * x * x).exp() {
+                return x;
+            }
+        }
     }
 
     /// Log-normal with the given median and log-space standard deviation.
@@ -125,6 +176,34 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normals_follow_the_normal_law() {
+        let mut s = Stream::named(11, "normal");
+        let n = 2_000_000;
+        let z: Vec<f64> = (0..n).map(|_| s.normal()).collect();
+        let mean = z.iter().sum::<f64>() / n as f64;
+        let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.003, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.004, "variance {var}");
+        // Φ at a few points (and the tail past the ziggurat's base), each
+        // within 4.5 standard errors.
+        for (at, p) in [
+            (-3.0, 0.001_349_898),
+            (-1.0, 0.158_655_254),
+            (0.0, 0.5),
+            (0.5, 0.691_462_461),
+            (1.0, 0.841_344_746),
+            (2.0, 0.977_249_868),
+            (3.654_152_885, 0.999_871_05),
+        ] {
+            let got = z.iter().filter(|&&v| v < at).count() as f64 / n as f64;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            assert!((got - p).abs() < 4.5 * se, "P(z < {at}) = {got}, want {p}");
+        }
+        let (x, _) = ziggurat();
+        assert!(x[255] > 0.2 && x[255] < 0.35, "top layer {}", x[255]);
+    }
 
     #[test]
     fn named_streams_are_reproducible_and_independent() {
