@@ -36,25 +36,24 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// `x[0] = V/f(R)`) and `f(x) = exp(−x²/2)` at them, for 256 layers of area
 /// `V` each (Marsaglia & Tsang 2000; Doornik 2005 for R and V).
 fn ziggurat() -> &'static ([f64; 257], [f64; 257]) {
-    static TABLES: std::sync::LazyLock<([f64; 257], [f64; 257])> =
-        std::sync::LazyLock::new(|| {
-            const R: f64 = 3.654_152_885_361_009;
-            const V: f64 = 0.004_928_673_233_99;
-            let f = |x: f64| (-0.5 * x * x).exp();
-            let mut x = [0.0; 257];
-            x[0] = V / f(R);
-            x[1] = R;
-            for i in 1..255 {
-                let fi = (V / x[i] + f(x[i])).min(1.0);
-                x[i + 1] = (-2.0 * fi.ln()).sqrt();
-            }
-            x[256] = 0.0;
-            let mut fx = [0.0; 257];
-            for (y, xi) in fx.iter_mut().zip(x) {
-                *y = f(xi);
-            }
-            (x, fx)
-        });
+    static TABLES: std::sync::LazyLock<([f64; 257], [f64; 257])> = std::sync::LazyLock::new(|| {
+        const R: f64 = 3.654_152_885_361_009;
+        const V: f64 = 0.004_928_673_233_99;
+        let f = |x: f64| (-0.5 * x * x).exp();
+        let mut x = [0.0; 257];
+        x[0] = V / f(R);
+        x[1] = R;
+        for i in 1..255 {
+            let fi = (V / x[i] + f(x[i])).min(1.0);
+            x[i + 1] = (-2.0 * fi.ln()).sqrt();
+        }
+        x[256] = 0.0;
+        let mut fx = [0.0; 257];
+        for (y, xi) in fx.iter_mut().zip(x) {
+            *y = f(xi);
+        }
+        (x, fx)
+    });
     &TABLES
 }
 

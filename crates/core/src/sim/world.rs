@@ -69,6 +69,11 @@ impl Classified for Ev {
     }
 }
 
+/// The event queue's side slots: the next arrival, the next delivery (one
+/// of each is pending at a time).
+const SIDE_ARRIVAL: usize = 0;
+const SIDE_DELIVER: usize = 1;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     /// Not bound to a node (no GPU free).
@@ -499,7 +504,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         if let Some(a) = &self.next_arrival
             && a.time <= self.end
         {
-            self.q.push(a.time, Ev::Arrival);
+            self.q.push_side(SIDE_ARRIVAL, a.time, Ev::Arrival);
         }
         if self.cfg.hpa.is_some() {
             self.q
@@ -608,7 +613,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         if let Some(a) = &self.next_arrival
             && a.time <= self.end
         {
-            self.q.push(a.time, Ev::Arrival);
+            self.q.push_side(SIDE_ARRIVAL, a.time, Ev::Arrival);
         }
     }
 
@@ -666,7 +671,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.pods[pick as usize].rec.dispatched += 1;
         let at = now + self.cfg.frontend_delay;
         if self.transit.is_empty() {
-            self.q.push(at, Ev::Deliver);
+            self.q.push_side(SIDE_DELIVER, at, Ev::Deliver);
         }
         self.transit.push_back((at, pick, spec));
     }
@@ -695,7 +700,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             }
         }
         if let Some((t, ..)) = self.transit.front() {
-            self.q.push(*t, Ev::Deliver);
+            self.q.push_side(SIDE_DELIVER, *t, Ev::Deliver);
         }
     }
 
