@@ -101,8 +101,8 @@ impl LogHistogram {
     /// a guess from the exponent and the top mantissa bits, then at most a
     /// step or two along the table of bucket edges.
     fn index(v: f64) -> usize {
-        if !(v > FLOOR) {
-            return 0; // also NaN, as the definition gives
+        if v <= FLOOR || v.is_nan() {
+            return 0; // NaN too, as the definition gives
         }
         let t = tables();
         let bits = v.to_bits();
