@@ -455,23 +455,12 @@ impl<M: StepTimeModel> Engine<M> {
                     // Stop the run after the step in flight so the next step
                     // can admit the newcomer.
                     1
-                } else if self.pool.truly_free() < self.pool.free() {
+                } else if self.run_free_blocks() < self.pool.free() {
                     // The run was planned while nobody waited, so it may
-                    // evict cached chunks; now that a request waits, the step
-                    // that would evict is planned on its own (see
-                    // `plan_run`), since the eviction can make the newcomer
-                    // admissible in that very step. The step in flight was
+                    // evict cached chunks; now that a request waits, it obeys
+                    // `run_free_blocks` like any run. The step in flight was
                     // scheduled before the arrival and keeps its blocks.
-                    let bs = u64::from(self.bs);
-                    decode_steps_within(
-                        &self.class,
-                        self.n_dec,
-                        self.g % bs,
-                        bs,
-                        r.k,
-                        u64::from(self.pool.truly_free()),
-                    )
-                    .max(1)
+                    self.run_steps_within(r.k).max(1)
                 } else {
                     r.k
                 };
@@ -764,23 +753,7 @@ impl<M: StepTimeModel> Engine<M> {
         } else {
             (fin - self.g).min(1 << 20)
         };
-        let bs = u64::from(self.bs);
-        // Evicting a cached chunk can make a blocked queue head admissible
-        // (its evictable hits stop costing blocks), so while requests wait a
-        // run must not evict; the step that would is planned on its own.
-        let free = if self.cfg.prefix_caching && !self.waiting.is_empty() {
-            self.pool.truly_free()
-        } else {
-            self.pool.free()
-        };
-        let k = decode_steps_within(
-            &self.class,
-            self.n_dec,
-            self.g % bs,
-            bs,
-            cap_steps,
-            u64::from(free),
-        );
+        let k = self.run_steps_within(cap_steps);
         if k == 0 {
             return None;
         }
@@ -793,6 +766,32 @@ impl<M: StepTimeModel> Engine<M> {
             k,
             shape,
         })
+    }
+
+    /// Blocks a decode run may take. Evicting a cached chunk can make a
+    /// blocked queue head admissible (its evictable hits stop costing
+    /// blocks), so while requests wait a run must not evict; the step that
+    /// would is planned on its own.
+    fn run_free_blocks(&self) -> u32 {
+        if self.cfg.prefix_caching && !self.waiting.is_empty() {
+            self.pool.truly_free()
+        } else {
+            self.pool.free()
+        }
+    }
+
+    /// The most decode steps, up to `cap`, whose new blocks fit in
+    /// [`Engine::run_free_blocks`].
+    fn run_steps_within(&self, cap: u64) -> u64 {
+        let bs = u64::from(self.bs);
+        decode_steps_within(
+            &self.class,
+            self.n_dec,
+            self.g % bs,
+            bs,
+            cap,
+            u64::from(self.run_free_blocks()),
+        )
     }
 
     /// Plans one individually scheduled step. Returns false if nothing could

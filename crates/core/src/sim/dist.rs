@@ -69,7 +69,7 @@ impl Dist {
     /// One draw read as a token count (at least 1).
     pub fn tokens(&self, rng: &mut Stream) -> u32 {
         let v = crate::time::round_i64(self.sample(rng));
-        u32::try_from(v).unwrap_or(u32::MAX).max(1)
+        v.clamp(1, i64::from(u32::MAX)) as u32
     }
 
     /// The median (or the value), for reports.

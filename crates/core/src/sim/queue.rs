@@ -103,7 +103,7 @@ impl<E: Classified> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
-            side: [None, None],
+            side: std::array::from_fn(|_| None),
             next_seq: 0,
             cancelled: BTreeSet::new(),
             now: SimTime::ZERO,
