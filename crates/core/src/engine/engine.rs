@@ -154,7 +154,11 @@ pub struct Engine<M: StepTimeModel> {
     reqs: Vec<Option<Req>>,
     free_slots: Vec<usize>,
     waiting: VecDeque<usize>,
-    running: RunningSet,
+    /// Requests in the running set (`Req::seq != NOT_RUNNING`). Their
+    /// admission order is needed only to preempt or abort, which are rare:
+    /// [`Engine::running_slots`] sorts them then, so admissions and
+    /// finishes cost nothing here.
+    running: usize,
     prefilling: Vec<usize>,
     next_seq: u64,
     g: u64,
@@ -173,68 +177,6 @@ pub struct Engine<M: StepTimeModel> {
 
 /// `Req::seq` of a request that is not in the running set.
 const NOT_RUNNING: u64 = u64::MAX;
-
-/// The running requests in admission order: `(seq, slot)` pairs appended
-/// with increasing `seq`. Removal finds a pair by bisection and marks it
-/// dead; dead pairs at the front are skipped at once (requests tend to
-/// finish in admission order) and the rest swept out once they are half the
-/// vector. (A map would allocate and rebalance on every admission and
-/// finish.)
-#[derive(Default)]
-struct RunningSet {
-    items: Vec<(u64, usize)>,
-    /// Pairs before this index are dead.
-    head: usize,
-    live: usize,
-}
-
-const DEAD: usize = usize::MAX;
-
-impl RunningSet {
-    fn insert(&mut self, seq: u64, slot: usize) {
-        debug_assert!(self.items.last().is_none_or(|l| l.0 < seq));
-        self.items.push((seq, slot));
-        self.live += 1;
-    }
-
-    /// Removes `seq`; false if it was not running.
-    fn remove(&mut self, seq: u64) -> bool {
-        let Ok(i) = self.items[self.head..].binary_search_by_key(&seq, |e| e.0) else {
-            return false;
-        };
-        let i = self.head + i;
-        if self.items[i].1 == DEAD {
-            return false;
-        }
-        self.items[i].1 = DEAD;
-        self.live -= 1;
-        while self.head < self.items.len() && self.items[self.head].1 == DEAD {
-            self.head += 1;
-        }
-        let len = self.items.len() - self.head;
-        if self.head >= 16 && self.head >= len || len >= 16 && 2 * self.live < len {
-            self.items.retain(|e| e.1 != DEAD);
-            self.head = 0;
-        }
-        true
-    }
-
-    fn len(&self) -> usize {
-        self.live
-    }
-
-    fn is_empty(&self) -> bool {
-        self.live == 0
-    }
-
-    /// Slots of the running requests, oldest admission first.
-    fn slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.items[self.head..]
-            .iter()
-            .filter(|e| e.1 != DEAD)
-            .map(|e| e.1)
-    }
-}
 
 fn ns_of(t: SimTime) -> i64 {
     t.as_micros().saturating_mul(1_000)
@@ -258,7 +200,7 @@ impl<M: StepTimeModel> Engine<M> {
             reqs: Vec::new(),
             free_slots: Vec::new(),
             waiting: VecDeque::new(),
-            running: RunningSet::default(),
+            running: 0,
             prefilling: Vec::new(),
             next_seq: 0,
             g: 0,
@@ -299,7 +241,7 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// Requests in the engine (running + waiting), right now.
     pub fn outstanding(&self) -> usize {
-        self.running.len() + self.waiting.len()
+        self.running + self.waiting.len()
     }
 
     /// KV blocks referenced by requests right now.
@@ -449,7 +391,7 @@ impl<M: StepTimeModel> Engine<M> {
             Phase::Idle => self.plan(),
             Phase::Run(r) if self.waiting.len() == 1 => {
                 let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
-                let k = if self.running.len() < self.cfg.capacity.max_running as usize
+                let k = if self.running < self.cfg.capacity.max_running as usize
                     && self.admission(slot, budget).is_some()
                 {
                     // Stop the run after the step in flight so the next step
@@ -480,7 +422,7 @@ impl<M: StepTimeModel> Engine<M> {
     pub fn abort_all(&mut self, now: SimTime) -> usize {
         self.advance(now);
         self.now = self.now.max(ns_of(now));
-        let mut victims: Vec<usize> = self.running.slots().collect();
+        let mut victims = self.running_slots();
         victims.extend(self.waiting.drain(..));
         for &v in &victims {
             self.finish(v, FinishReason::Abort);
@@ -489,6 +431,23 @@ impl<M: StepTimeModel> Engine<M> {
         self.phase = Phase::Idle;
         self.publish();
         victims.len()
+    }
+
+    /// Slots of the running requests, oldest admission first.
+    fn running_slots(&self) -> Vec<usize> {
+        let mut by_seq: Vec<(u64, usize)> = self
+            .reqs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.as_ref()
+                    .filter(|r| r.seq != NOT_RUNNING)
+                    .map(|r| (r.seq, i))
+            })
+            .collect();
+        by_seq.sort_unstable();
+        debug_assert_eq!(by_seq.len(), self.running);
+        by_seq.into_iter().map(|(_, i)| i).collect()
     }
 
     fn req(&self, i: usize) -> &Req {
@@ -501,7 +460,7 @@ impl<M: StepTimeModel> Engine<M> {
 
     fn publish(&mut self) {
         self.published = Gauges {
-            running: self.running.len() as u32,
+            running: self.running as u32,
             waiting: self.waiting.len() as u32,
             kv_usage: self.pool.usage(),
         };
@@ -600,7 +559,8 @@ impl<M: StepTimeModel> Engine<M> {
         let r = self.req(i);
         let (seq, private, shared) = (r.seq, r.private_blocks, r.shared_chunks);
         let prefix = r.spec.prefix.clone();
-        if seq != NOT_RUNNING && self.running.remove(seq) {
+        if seq != NOT_RUNNING {
+            self.running -= 1;
             self.pool.release(private);
             if let Some(p) = prefix {
                 for h in p[..shared as usize].iter().rev() {
@@ -694,7 +654,7 @@ impl<M: StepTimeModel> Engine<M> {
     /// Decides what the engine does next, starting at `self.now`.
     fn plan(&mut self) {
         loop {
-            if self.running.is_empty() && self.waiting.is_empty() {
+            if self.running == 0 && self.waiting.is_empty() {
                 self.phase = Phase::Idle;
                 return;
             }
@@ -708,7 +668,7 @@ impl<M: StepTimeModel> Engine<M> {
             // Nothing could be scheduled: all running requests were preempted
             // (retry at once, now without preemption) or the queue head can
             // never fit (refuse it so the engine cannot stall).
-            if self.running.is_empty()
+            if self.running == 0
                 && let Some(h) = self.waiting.pop_front()
             {
                 if self
@@ -730,7 +690,7 @@ impl<M: StepTimeModel> Engine<M> {
         }
         let cap = &self.cfg.capacity;
         if let Some(&h) = self.waiting.front()
-            && self.running.len() < cap.max_running as usize
+            && self.running < cap.max_running as usize
             && self
                 .admission(h, cap.max_num_batched_tokens - self.n_dec)
                 .is_some()
@@ -842,7 +802,7 @@ impl<M: StepTimeModel> Engine<M> {
         // 2. Admission, only if nothing was preempted.
         if !preempted {
             while let Some(&h) = self.waiting.front() {
-                if self.running.len() >= max_running as usize {
+                if self.running >= max_running as usize {
                     break;
                 }
                 let Some((hits, start, tokens, blocks)) = self.admission(h, budget) else {
@@ -872,7 +832,7 @@ impl<M: StepTimeModel> Engine<M> {
                     r.first_sched = now;
                     r.cached_tokens = start;
                 }
-                self.running.insert(seq, h);
+                self.running += 1;
                 self.prefilling.push(h);
                 self.chunks.push((h, tokens));
                 budget -= tokens;
@@ -906,7 +866,7 @@ impl<M: StepTimeModel> Engine<M> {
     /// Returns (budget left, whether anything was preempted).
     fn schedule_with_preemption(&mut self) -> (u32, bool) {
         let mut budget = self.cfg.capacity.max_num_batched_tokens;
-        let mut order: Vec<usize> = self.running.slots().collect();
+        let mut order = self.running_slots();
         let bs = self.bs;
         let ct = self.cfg.prefix_block_tokens;
         let mut preempted = false;
