@@ -145,9 +145,10 @@ struct Second {
     arrivals: u32,
     completed: u32,
     failed: u32,
-    ttft: Vec<f64>,
-    e2e: Vec<f64>,
-    itl: Vec<f64>,
+    /// This second's latencies as [`order_key`]s.
+    ttft: Vec<i64>,
+    e2e: Vec<i64>,
+    itl: Vec<i64>,
 }
 
 struct SloState {
@@ -341,20 +342,33 @@ fn rank(n: usize, p: f64) -> usize {
     r.min(n - 1)
 }
 
-/// The 50th and 95th percentiles: the second selection looks only above
-/// the median, where the first left everything not below it.
-fn p50_p95(v: &mut [f64]) -> (f64, f64) {
+/// `f64::total_cmp`'s order as an integer, so that a selection compares
+/// with one instruction instead of re-deriving the order at every compare.
+fn order_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
+}
+
+/// The value of an [`order_key`] (the map is its own inverse).
+fn from_order_key(k: i64) -> f64 {
+    f64::from_bits(order_key(f64::from_bits(k as u64)) as u64)
+}
+
+/// The 50th and 95th percentiles of values given as [`order_key`]s: the
+/// second selection looks only above the median, where the first left
+/// everything not below it.
+fn p50_p95(v: &mut [i64]) -> (f64, f64) {
     if v.is_empty() {
         return (f64::NAN, f64::NAN);
     }
     let (r50, r95) = (rank(v.len(), 50.0), rank(v.len(), 95.0));
-    let (_, x, upper) = v.select_nth_unstable_by(r50, f64::total_cmp);
-    let median = *x;
+    let (_, x, upper) = v.select_nth_unstable(r50);
+    let median = from_order_key(*x);
     if r95 == r50 {
         return (median, median);
     }
-    let (_, y, _) = upper.select_nth_unstable_by(r95 - r50 - 1, f64::total_cmp);
-    (median, *y)
+    let (_, y, _) = upper.select_nth_unstable(r95 - r50 - 1);
+    (median, from_order_key(*y))
 }
 
 fn stats(h: &LogHistogram) -> LatencyStats {
@@ -778,13 +792,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.ttft.record_in(ttft_b, ttft);
         self.e2e.record_in(e2e_b, o.e2e);
         if self.cfg.recording.timeseries {
-            self.second.ttft.push(ttft);
-            self.second.e2e.push(o.e2e);
+            self.second.ttft.push(order_key(ttft));
+            self.second.e2e.push(order_key(o.e2e));
         }
         if let Some((i, b)) = itl_b {
             self.itl.record_in(b, i);
             if self.cfg.recording.timeseries {
-                self.second.itl.push(i);
+                self.second.itl.push(order_key(i));
             }
         }
         for (s, slo) in self.slos.iter_mut().zip(&self.cfg.slos) {
@@ -1914,8 +1928,9 @@ mod tests {
     fn p50_p95_are_the_nearest_rank_percentiles() {
         let mut r = Stream::named(3, "pct");
         for n in [1usize, 2, 3, 19, 20, 21, 100, 1001] {
-            let v: Vec<f64> = (0..n).map(|_| r.uniform()).collect();
-            let (mut a, mut b, mut c) = (v.clone(), v.clone(), v);
+            let v: Vec<f64> = (0..n).map(|_| r.uniform() - 0.25).collect();
+            let mut a: Vec<i64> = v.iter().map(|&x| order_key(x)).collect();
+            let (mut b, mut c) = (v.clone(), v);
             assert_eq!(
                 p50_p95(&mut a),
                 (pct(&mut b, 50.0), pct(&mut c, 95.0)),
@@ -1923,5 +1938,16 @@ mod tests {
             );
         }
         assert!(p50_p95(&mut []).0.is_nan());
+        for x in [
+            0.0,
+            -0.0,
+            1e-300,
+            -2.5,
+            7.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(from_order_key(order_key(x)).to_bits(), x.to_bits());
+        }
     }
 }
