@@ -9,10 +9,9 @@
 //! tokens, still to compute) or in the *decode set*. The decode set is kept
 //! as aggregates so that no step touches its members one by one: member `i`
 //! has `computed = coff_i + g` and `generated = goff_i + g`, where `g` counts
-//! engine steps; a ring of buckets by step (`FinQueue`) gives the step at
-//! which each member finishes, and counts per residue class of
-//! `coff mod block_size` give, for any number of further steps, how many new
-//! KV blocks the set needs.
+//! engine steps; a min-heap gives the step at which each member finishes, and
+//! counts per residue class of `coff mod block_size` give, for any number of
+//! further steps, how many new KV blocks the set needs.
 //!
 //! ## Steps
 //!
@@ -166,7 +165,7 @@ pub struct Engine<M: StepTimeModel> {
     n_dec: u32,
     sum_coff: i64,
     class: Vec<u32>,
-    fin: FinQueue,
+    fin: BinaryHeap<Reverse<(u64, u64, usize, u32)>>,
     pool: KvPool,
     phase: Phase,
     chunks: Vec<(usize, u32)>,
@@ -176,155 +175,8 @@ pub struct Engine<M: StepTimeModel> {
     completions: Vec<RequestOutcome>,
 }
 
-/// Buckets of the finish ring (a power of two).
-const RING: usize = 512;
-
-/// Decode-set members by the engine step at which they finish: a ring of
-/// buckets for the next [`RING`] steps (a member finishing further out waits
-/// in a small heap until the ring reaches it). Members finishing at the same
-/// step leave in admission order (`seq`). Entries are (seq, slot, epoch); one
-/// whose epoch is stale (the member was preempted or left) is skipped. A
-/// binary heap did the same with a sift of every finish through ~100
-/// entries; here a finish costs a bucket push and a bit scan.
-struct FinQueue {
-    /// `ring[s % RING]`: members finishing at step `s`, `base ≤ s < base + RING`.
-    ring: Vec<Vec<(u64, usize, u32)>>,
-    /// Bit `s % RING` is set when that bucket is non-empty.
-    occupied: [u64; RING / 64],
-    base: u64,
-    /// Members finishing at `base + RING` or later.
-    far: BinaryHeap<Reverse<(u64, u64, usize, u32)>>,
-    /// An empty bucket to swap in when one is taken.
-    spare: Vec<(u64, usize, u32)>,
-}
-
-impl FinQueue {
-    fn new() -> FinQueue {
-        FinQueue {
-            ring: (0..RING).map(|_| Vec::new()).collect(),
-            occupied: [0; RING / 64],
-            base: 0,
-            far: BinaryHeap::new(),
-            spare: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, step: u64, seq: u64, slot: usize, epoch: u32) {
-        debug_assert!(step >= self.base);
-        if step - self.base < RING as u64 {
-            let b = (step % RING as u64) as usize;
-            self.ring[b].push((seq, slot, epoch));
-            self.occupied[b / 64] |= 1 << (b % 64);
-        } else {
-            self.far.push(Reverse((step, seq, slot, epoch)));
-        }
-    }
-
-    /// Moves the ring's start to step `g` (never back): buckets of earlier
-    /// steps hold only stale entries and are emptied; far entries the ring
-    /// now reaches move in.
-    fn advance_to(&mut self, g: u64) {
-        if g <= self.base {
-            return;
-        }
-        if g - self.base >= RING as u64 {
-            for (w, bits) in self.occupied.iter_mut().enumerate() {
-                let mut m = *bits;
-                while m != 0 {
-                    self.ring[w * 64 + m.trailing_zeros() as usize].clear();
-                    m &= m - 1;
-                }
-                *bits = 0;
-            }
-        } else {
-            for s in self.base..g {
-                let b = (s % RING as u64) as usize;
-                if self.occupied[b / 64] & (1 << (b % 64)) != 0 {
-                    self.ring[b].clear();
-                    self.occupied[b / 64] &= !(1 << (b % 64));
-                }
-            }
-        }
-        self.base = g;
-        while let Some(&Reverse((step, seq, slot, epoch))) = self.far.peek() {
-            if step - self.base >= RING as u64 {
-                break;
-            }
-            self.far.pop();
-            self.push(step, seq, slot, epoch);
-        }
-    }
-
-    /// The first occupied bucket at or after `base`, as a step.
-    fn next_occupied(&self) -> Option<u64> {
-        let start = (self.base % RING as u64) as usize;
-        let words = RING / 64;
-        // The start word with the bits before `start` masked off, then the
-        // other words, then the start word's low bits (wrapped around).
-        for k in 0..=words {
-            let w = (start / 64 + k) % words;
-            let mut m = self.occupied[w];
-            if k == 0 {
-                m &= !0u64 << (start % 64);
-            } else if k == words {
-                m &= !(!0u64 << (start % 64));
-            }
-            if m != 0 {
-                let b = w * 64 + m.trailing_zeros() as usize;
-                let off = (b + RING - start) % RING;
-                return Some(self.base + off as u64);
-            }
-        }
-        None
-    }
-
-    /// The earliest step at which a live member finishes; stale entries in
-    /// the way are dropped.
-    fn first(&mut self, live: impl Fn(usize, u32) -> bool) -> Option<u64> {
-        while let Some(step) = self.next_occupied() {
-            let b = (step % RING as u64) as usize;
-            self.ring[b].retain(|&(_, slot, epoch)| live(slot, epoch));
-            if !self.ring[b].is_empty() {
-                return Some(step);
-            }
-            self.occupied[b / 64] &= !(1 << (b % 64));
-        }
-        while let Some(&Reverse((step, _, slot, epoch))) = self.far.peek() {
-            if live(slot, epoch) {
-                return Some(step);
-            }
-            self.far.pop();
-        }
-        None
-    }
-
-    /// Takes the entries finishing at step `base`, in admission order.
-    fn take_due(&mut self) -> Vec<(u64, usize, u32)> {
-        let b = (self.base % RING as u64) as usize;
-        self.occupied[b / 64] &= !(1 << (b % 64));
-        let mut due = std::mem::replace(&mut self.ring[b], std::mem::take(&mut self.spare));
-        if due.len() > 1 {
-            due.sort_unstable_by_key(|e| e.0);
-        }
-        due
-    }
-
-    /// Hands a taken bucket back for reuse.
-    fn give_back(&mut self, mut due: Vec<(u64, usize, u32)>) {
-        due.clear();
-        self.spare = due;
-    }
-}
-
 /// `Req::seq` of a request that is not in the running set.
 const NOT_RUNNING: u64 = u64::MAX;
-
-/// Whether slot `i` holds a decode-set member in its `epoch`.
-fn is_decoding(reqs: &[Option<Req>], i: usize, epoch: u32) -> bool {
-    reqs[i]
-        .as_ref()
-        .is_some_and(|r| r.epoch == epoch && r.decoding)
-}
 
 fn ns_of(t: SimTime) -> i64 {
     t.as_micros().saturating_mul(1_000)
@@ -355,7 +207,7 @@ impl<M: StepTimeModel> Engine<M> {
             n_dec: 0,
             sum_coff: 0,
             class: vec![0; bs as usize],
-            fin: FinQueue::new(),
+            fin: BinaryHeap::new(),
             phase: Phase::Idle,
             chunks: Vec::new(),
             published: Gauges::default(),
@@ -670,7 +522,7 @@ impl<M: StepTimeModel> Engine<M> {
         self.sum_coff += coff;
         self.n_dec += 1;
         debug_assert!(fin > g);
-        self.fin.push(fin as u64, seq, i, epoch);
+        self.fin.push(Reverse((fin as u64, seq, i, epoch)));
         self.prefilling.retain(|&p| p != i);
     }
 
@@ -781,15 +633,22 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// Finishes decode-set members whose last token was produced at step `g`.
     fn finish_decoders(&mut self) {
-        self.fin.advance_to(self.g);
-        let due = self.fin.take_due();
-        for &(_, i, epoch) in &due {
-            if is_decoding(&self.reqs, i, epoch) {
-                let reason = self.req(i).finish;
-                self.finish(i, reason);
+        while let Some(Reverse((fin, _, i, epoch))) = self.fin.peek().copied() {
+            let live = self.reqs[i]
+                .as_ref()
+                .is_some_and(|r| r.epoch == epoch && r.decoding);
+            if !live {
+                self.fin.pop();
+                continue;
             }
+            if fin > self.g {
+                break;
+            }
+            debug_assert_eq!(fin, self.g);
+            self.fin.pop();
+            let reason = self.req(i).finish;
+            self.finish(i, reason);
         }
-        self.fin.give_back(due);
     }
 
     /// Decides what the engine does next, starting at `self.now`.
@@ -838,9 +697,17 @@ impl<M: StepTimeModel> Engine<M> {
         {
             return None;
         }
-        self.fin.advance_to(self.g);
-        let reqs = &self.reqs;
-        let fin = self.fin.first(|i, epoch| is_decoding(reqs, i, epoch))?;
+        // Drop stale heap entries (preempted or finished members).
+        let fin = loop {
+            let Reverse((f, _, i, e)) = *self.fin.peek()?;
+            if self.reqs[i]
+                .as_ref()
+                .is_some_and(|r| r.epoch == e && r.decoding)
+            {
+                break f;
+            }
+            self.fin.pop();
+        };
         let cap_steps = if self.cfg.exact_steps {
             1
         } else {
@@ -1162,72 +1029,5 @@ pub fn simple_request(id: u64, arrival: SimTime, prompt: u32, output: u32) -> Re
         output_tokens: output,
         finish: FinishReason::Length,
         prefix: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    /// The ring against a sorted list: the same first live step, and the same
-    /// members due, in admission order, through far entries, stale entries
-    /// and jumps longer than the ring.
-    #[test]
-    fn finish_ring_agrees_with_a_sorted_list() {
-        let mut rng = crate::rng::Stream::named(5, "fin-ring");
-        for _ in 0..200 {
-            let mut q = FinQueue::new();
-            let mut all: Vec<(u64, u64, usize, u32)> = Vec::new();
-            let mut dead: HashSet<(usize, u32)> = HashSet::new();
-            let (mut g, mut seq) = (0u64, 0u64);
-            for _ in 0..300 {
-                for _ in 0..rng.below(4) {
-                    let span = if rng.below(4) == 0 { 3000 } else { 40 };
-                    let step = g + 1 + rng.below(span);
-                    let slot = rng.below(50) as usize;
-                    let epoch = rng.below(3) as u32;
-                    // Members join the decode set out of admission order.
-                    let s = seq * 7919 % 1_000_003;
-                    q.push(step, s, slot, epoch);
-                    all.push((step, s, slot, epoch));
-                    seq += 1;
-                }
-                if rng.below(5) == 0 && !all.is_empty() {
-                    let e = all[rng.below(all.len() as u64) as usize];
-                    dead.insert((e.2, e.3));
-                }
-                let live = |e: &(u64, u64, usize, u32)| !dead.contains(&(e.2, e.3));
-                let want = all.iter().filter(|e| live(e)).map(|e| e.0).min();
-                q.advance_to(g);
-                let got = q.first(|slot, epoch| !dead.contains(&(slot, epoch)));
-                assert_eq!(got, want);
-                let Some(f) = want else { continue };
-                // Jump to the next finish, or part of the way.
-                g = if rng.below(3) == 0 {
-                    g + (f - g) / 2
-                } else {
-                    f
-                };
-                q.advance_to(g);
-                if g == f {
-                    let due = q.take_due();
-                    let got: Vec<u64> = due
-                        .iter()
-                        .filter(|e| !dead.contains(&(e.1, e.2)))
-                        .map(|e| e.0)
-                        .collect();
-                    let mut want: Vec<u64> = all
-                        .iter()
-                        .filter(|e| e.0 == f && live(e))
-                        .map(|e| e.1)
-                        .collect();
-                    want.sort_unstable();
-                    assert_eq!(got, want, "due at {f}");
-                    q.give_back(due);
-                    all.retain(|e| e.0 > f);
-                }
-            }
-        }
     }
 }
