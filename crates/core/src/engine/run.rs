@@ -123,7 +123,9 @@ impl RunShape {
         k: u64,
         tau_ns: i64,
     ) -> (u64, f64) {
-        if k <= 1 || tau_ns <= 0 {
+        // Most calls come from an arrival during a run's first step: S(1) is
+        // the cached f(0), so that answer needs no model evaluation.
+        if k <= 1 || tau_ns <= 0 || to_ns(self.f0) > tau_ns {
             return (0, 0.0);
         }
         // S(j) when the first j steps end by tau.
