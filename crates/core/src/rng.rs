@@ -32,6 +32,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// The unnormalised normal density `exp(−x²/2)`, which the ziggurat's
+/// layers are cut from.
+fn gauss(x: f64) -> f64 {
+    (-0.5 * x * x).exp()
+}
+
 /// The ziggurat's layer edges `x[0..=256]` (`x[1] = R`, `x[256] = 0`,
 /// `x[0] = V/f(R)`) and `f(x) = exp(−x²/2)` at them, for 256 layers of area
 /// `V` each (Marsaglia & Tsang 2000; Doornik 2005 for R and V).
@@ -39,7 +45,7 @@ fn ziggurat() -> &'static ([f64; 257], [f64; 257]) {
     static TABLES: std::sync::LazyLock<([f64; 257], [f64; 257])> = std::sync::LazyLock::new(|| {
         const R: f64 = 3.654_152_885_361_009;
         const V: f64 = 0.004_928_673_233_99;
-        let f = |x: f64| (-0.5 * x * x).exp();
+        let f = gauss;
         let mut x = [0.0; 257];
         x[0] = V / f(R);
         x[1] = R;
@@ -138,7 +144,7 @@ impl Stream {
                 }
             }
             let y = f_tab[i + 1] + (f_tab[i] - f_tab[i + 1]) * self.uniform();
-            if y < (-0.5 * x * x).exp() {
+            if y < gauss(x) {
                 return x;
             }
         }

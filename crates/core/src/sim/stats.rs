@@ -44,7 +44,7 @@ fn tables() -> &'static Tables {
             .map(|i| {
                 // Start at the exact edge and walk to the last value the
                 // definition still puts in bucket `i` (a few ulps at most).
-                let mut v = FLOOR * (i as f64 / PER_OCTAVE).exp2();
+                let mut v = LogHistogram::upper(i);
                 while reference_index(v) > i {
                     v = v.next_down();
                 }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::dist::Dist;
+use super::dist::{Dist, secs};
 use crate::rng::Stream;
 use crate::time::SimTime;
 
@@ -146,7 +146,7 @@ impl Generator {
     fn next(&mut self) -> Option<Arrival> {
         let t = self.cur.next_time(&self.pattern)?;
         Some(Arrival {
-            time: SimTime::from_micros(crate::time::round_i64(t * 1e6)),
+            time: SimTime::ZERO + secs(t),
             prompt: self.prompt.tokens(&mut self.lengths),
             output: self.output.tokens(&mut self.lengths),
             prefix: None,
@@ -419,7 +419,7 @@ impl Replay {
                 continue;
             }
             return Some(Arrival {
-                time: SimTime::from_micros(crate::time::round_i64(at * 1e6)),
+                time: SimTime::ZERO + secs(at),
                 prompt: row.prompt,
                 output: row.output,
                 prefix: row.prefix.clone(),
