@@ -2,6 +2,7 @@
 //! directory and write its report (HTML, Markdown with PNG charts, or the
 //! PNG charts alone) into a new directory, atomically.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -115,13 +116,20 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e:#}");
         return Ok(ExitCode::from(2));
     }
+    // Written, not `println!`ed: a closed pipe (`nimscale report … | head`)
+    // is an I/O error that `main` takes as success, not a panic.
+    let mut stdout = std::io::stdout().lock();
     let charts = rep.charts().count();
     for (name, _) in files.iter().filter(|(n, _)| !n.ends_with(".png")) {
-        println!("wrote {} ({charts} charts)", out.join(name).display());
+        writeln!(
+            stdout,
+            "wrote {} ({charts} charts)",
+            out.join(name).display()
+        )?;
     }
     let pngs = files.iter().filter(|(n, _)| n.ends_with(".png")).count();
     if pngs > 0 {
-        println!("wrote {pngs} PNG charts in {}", out.display());
+        writeln!(stdout, "wrote {pngs} PNG charts in {}", out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
