@@ -6,9 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod fail;
+mod outdir;
 mod report;
 mod simulate;
 mod sweep;
@@ -17,7 +18,8 @@ mod sweep;
 #[command(
     name = "nimscale",
     version,
-    about = "Autoscaling simulator and capacity planner for NVIDIA NIM on Kubernetes"
+    about = "Autoscaling simulator and capacity planner for NVIDIA NIM on Kubernetes",
+    after_help = fail::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,15 +53,17 @@ enum Command {
     },
     /// Write the deployable bundle for a NIMService or a winner/scenario
     /// file: nimservice.yaml (with NIMCache), adapter-rules.yaml,
-    /// operator-objects.yaml and README.md. Never overwrites without --force.
+    /// operator-objects.yaml and README.md. Replaces only an earlier
+    /// nimscale output, and only with --force.
     Export {
         /// A NIMService file, or a file with `nimservice:` (and optionally
         /// `nimcaches:`, `modelCache:`, `adapter:`, `summary:`).
         file: PathBuf,
-        /// Output directory (created; must not hold bundle files unless --force).
+        /// Output directory, written in one step: it must not exist, be
+        /// empty, or (with --force) be an earlier nimscale output.
         #[arg(long)]
         out: PathBuf,
-        /// Replace existing bundle files.
+        /// Replace an earlier nimscale output at --out (never anything else).
         #[arg(long)]
         force: bool,
     },
@@ -74,7 +78,8 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Replace an existing run directory.
+        /// Replace an earlier nimscale output at the output path (a directory
+        /// nimscale did not write is never replaced).
         #[arg(long)]
         force: bool,
         /// Override the scenario's seed.
@@ -92,6 +97,8 @@ enum Command {
         /// --metrics-out (default 2026-01-01T00:00:00Z).
         #[arg(long, default_value_t = 1_767_225_600)]
         metrics_epoch: i64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print the scenario file's JSON Schema.
     Schema,
@@ -109,7 +116,8 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Replace an existing run directory.
+        /// Replace an earlier nimscale output at the output path (a directory
+        /// nimscale did not write is never replaced).
         #[arg(long)]
         force: bool,
         /// Worker threads (default: one per core).
@@ -132,6 +140,8 @@ enum Command {
         /// Extra GPU/model catalog files.
         #[arg(long)]
         catalog: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run presets side by side over a scenario's traffic (or --trace
     /// files) and seeds, and print a table (with --out, also the sweep
@@ -148,8 +158,8 @@ enum Command {
         /// A trace file to replay instead of the scenario's traffic (repeat).
         #[arg(long = "trace")]
         traces: Vec<PathBuf>,
-        /// Seeds per preset and trace.
-        #[arg(long, default_value_t = 3)]
+        /// Seeds per preset and trace (1 to 1000).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
         seeds: u32,
         /// Worker threads (default: one per core).
         #[arg(long)]
@@ -157,12 +167,14 @@ enum Command {
         /// Also write the sweep files here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Replace an existing --out directory.
+        /// Replace an earlier nimscale output at --out (never anything else).
         #[arg(long)]
         force: bool,
         /// Extra GPU/model catalog files.
         #[arg(long)]
         catalog: Vec<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Combine the directories of `sweep --shard I/N` runs into exactly the
     /// files one unsharded run writes.
@@ -172,7 +184,8 @@ enum Command {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
-        /// Replace an existing run directory.
+        /// Replace an earlier nimscale output at the output path (a directory
+        /// nimscale did not write is never replaced).
         #[arg(long)]
         force: bool,
     },
@@ -190,7 +203,8 @@ enum Command {
         /// Output directory (default DIR/report).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Replace an existing report directory.
+        /// Replace an earlier nimscale report at the output path (never
+        /// anything else).
         #[arg(long)]
         force: bool,
     },
@@ -276,6 +290,38 @@ enum EngineCommand {
     },
 }
 
+/// Work limits checked before a run starts (see `nimscale_runner::limits`).
+#[derive(clap::Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Most requests a run may be expected to send (the traffic's rate
+    /// integral over the horizon).
+    #[arg(long, default_value_t = 500_000_000, value_name = "N")]
+    max_requests: u64,
+    /// Longest simulated horizon, e.g. 31d (timeseries.csv has a row per
+    /// simulated second).
+    #[arg(long, default_value = "31d", value_parser = parse_limit_duration, value_name = "DURATION")]
+    max_duration: nimscale_core::time::SimDuration,
+    /// Most pods a run may hold (replicas, or the HPA's maxReplicas).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_pods: u64,
+}
+
+fn parse_limit_duration(s: &str) -> Result<nimscale_core::time::SimDuration, String> {
+    nimscale_runner::scenario::parse_duration(s)
+}
+
+impl LimitArgs {
+    /// The runner's limits.
+    pub fn limits(&self) -> nimscale_runner::limits::Limits {
+        nimscale_runner::limits::Limits {
+            max_requests: self.max_requests as f64,
+            max_duration: self.max_duration,
+            max_pods: self.max_pods,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct DeploymentArgs {
     /// GPU catalog key (h100-sxm, h100-pcie, h200, a100-80gb, a100-40gb, l40s, b200).
@@ -343,7 +389,7 @@ fn resolve_engine(
     let mut cat = Catalog::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
     for f in &dep.catalog {
         let name = f.display().to_string();
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {name}"))?;
+        let text = fail::read_input(f)?;
         if let Err(e) = cat.extend(&text, &name) {
             return Ok(Err(e.to_string()));
         }
@@ -375,7 +421,7 @@ fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
     let resolved = match resolve_engine(dep, profile)? {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -420,7 +466,7 @@ fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
         } => {
             use nimscale_runner::benchmark::steady_state;
             if concurrency == 0 || isl == 0 || osl == 0 || requests == 0 {
-                eprintln!("error: --concurrency, --isl, --osl and --requests must be positive");
+                errln!("error: --concurrency, --isl, --osl and --requests must be positive");
                 return Ok(ExitCode::from(2));
             }
             let s = steady_state(&resolved, concurrency, isl, osl, requests);
@@ -458,16 +504,16 @@ enum HpaCommand {
 fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
     use nimscale_output::k8s::{admission, render, yaml};
     let name = file.display().to_string();
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+    let text = fail::read_input(&file)?;
     let admitted = match admission::admit(&text) {
         Ok(a) => a,
         Err(r) => {
-            eprintln!("{}", r.detailed(&name));
+            errln!("{}", r.detailed(&name));
             return Ok(ExitCode::from(2));
         }
     };
     for w in &admitted.warnings {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     let unsupported = render::unsupported(&admitted.nimservice.spec);
     if !unsupported.is_empty() {
@@ -475,7 +521,7 @@ fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
             let pos = admitted
                 .source
                 .locate(&nimscale_output::k8s::node::FieldPath::parse(&u.field).0);
-            eprintln!(
+            errln!(
                 "error: {name}:{pos}: {}: nimscale does not render this: {}",
                 u.field, u.what
             );
@@ -487,21 +533,23 @@ fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let rendered = render::render(&admitted, &opts);
-    print!("{}", yaml::to_yaml_stream(&rendered.objects));
-    std::io::stdout().flush()?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", yaml::to_yaml_stream(&rendered.objects))?;
+    out.flush()?;
+    drop(out);
     for n in &rendered.notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     if let Some(f) = &rendered.failure {
-        eprintln!(
+        errln!(
             "error: the NIM Operator admits this NIMService but fails to reconcile it; the objects above are those created before the failure."
         );
-        eprintln!("operator error: {}", f.error);
-        eprintln!("why: {}", f.explanation);
+        errln!("operator error: {}", f.error);
+        errln!("why: {}", f.explanation);
         return Ok(ExitCode::from(3));
     }
     if let Some(w) = &rendered.waiting {
-        eprintln!("error: the NIM Operator stops before the Deployment: {w}");
+        errln!("error: the NIM Operator stops before the Deployment: {w}");
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
@@ -510,53 +558,38 @@ fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
 fn run_export(file: PathBuf, out: PathBuf, force: bool) -> anyhow::Result<ExitCode> {
     use nimscale_output::k8s::bundle;
     let name = file.display().to_string();
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+    let text = fail::read_input(&file)?;
     let (admitted, req) = match bundle::read_export_input(&text) {
         Ok(x) => x,
         Err(r) => {
-            eprintln!("{}", r.detailed(&name));
+            errln!("{}", r.detailed(&name));
             return Ok(ExitCode::from(2));
         }
     };
     let b = match bundle::export(&admitted, &req) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {name}: {e}");
+            errln!("error: {name}: {e}");
             return Ok(ExitCode::from(3));
         }
     };
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    if !force {
-        let existing: Vec<String> = b
-            .files
-            .iter()
-            .filter(|f| out.join(&f.name).exists())
-            .map(|f| out.join(&f.name).display().to_string())
-            .collect();
-        if !existing.is_empty() {
-            eprintln!(
-                "error: would overwrite {} (use --force to replace)",
-                existing.join(", ")
-            );
-            return Ok(ExitCode::from(2));
-        }
-    }
-    // Each file is written to a temporary name and renamed into place, so an
-    // interrupted export never leaves a half-written manifest.
-    for f in &b.files {
-        let dest = out.join(&f.name);
-        let tmp = out.join(format!(".{}.nimscale-tmp", f.name));
-        std::fs::write(&tmp, &f.content).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &dest).with_context(|| format!("writing {}", dest.display()))?;
-    }
+    // The bundle is one directory, put in place in one step: its files
+    // never disagree, and only an earlier bundle is replaced (--force).
+    let files: Vec<(&str, &[u8])> = b
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.content.as_bytes()))
+        .collect();
+    outdir::write_dir(&out, &files, force, "export")?;
     for w in &admitted.warnings {
-        eprintln!("Warning: {w}");
+        errln!("Warning: {w}");
     }
     for l in &b.lints {
-        eprintln!("lint {}: {}: {}", l.code, l.field, l.message);
+        errln!("lint {}: {}: {}", l.code, l.field, l.message);
     }
+    let mut stdout = std::io::stdout().lock();
     for f in &b.files {
-        println!("{}", out.join(&f.name).display());
+        writeln!(stdout, "{}", out.join(&f.name).display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -582,28 +615,28 @@ fn run_promql(
 ) -> anyhow::Result<ExitCode> {
     use nimscale_core::metrics::promql::{self, EvalOptions, PromVersion, Value};
     let Some(lookback_ms) = promql::parse_duration_ms(lookback).filter(|d| *d > 0) else {
-        eprintln!("error: --lookback: bad duration \"{lookback}\" (for example 5m or 30s)");
+        errln!("error: --lookback: bad duration \"{lookback}\" (for example 5m or 30s)");
         return Ok(ExitCode::from(2));
     };
     if !time.is_finite() {
-        eprintln!("error: --time: must be a finite number of seconds");
+        errln!("error: --time: must be a finite number of seconds");
         return Ok(ExitCode::from(2));
     }
     let e = match promql::parse(expr) {
         Ok(e) => e,
         Err(err) => {
-            eprintln!("error: --expr: {err}");
-            eprintln!("  {expr}");
-            eprintln!("  {}^", " ".repeat(err.column.saturating_sub(1)));
+            errln!("error: --expr: {err}");
+            errln!("  {expr}");
+            errln!("  {}^", " ".repeat(err.column.saturating_sub(1)));
             return Ok(ExitCode::from(2));
         }
     };
     let name = input.display().to_string();
-    let text = std::fs::read_to_string(input).with_context(|| format!("reading {name}"))?;
+    let text = fail::read_input(input)?;
     let db = match nimscale_runner::openmetrics::parse(&text, &name) {
         Ok(db) => db,
         Err(errs) => {
-            eprintln!("error: {errs}");
+            errln!("error: {errs}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -618,7 +651,7 @@ fn run_promql(
     let (value, _) = match promql::eval_instant(&db, &e, (time * 1000.0) as i64, opts) {
         Ok(v) => v,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -658,6 +691,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalog,
             metrics_out,
             metrics_epoch,
+            limits,
         } => simulate::run(
             &scenario,
             simulate::Options {
@@ -666,6 +700,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 metrics_out,
                 metrics_epoch,
+                limits: limits.limits(),
             },
             &catalog,
         ),
@@ -686,6 +721,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image,
             claim,
             catalog,
+            limits,
         } => sweep::run_sweep(sweep::SweepArgs {
             file: sweep,
             out,
@@ -696,6 +732,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image,
             claim,
             catalogs: catalog,
+            limits: limits.limits(),
         }),
         Command::Compare {
             scenario,
@@ -706,6 +743,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
             catalog,
+            limits,
         } => sweep::run_compare(sweep::CompareArgs {
             scenario,
             presets,
@@ -715,6 +753,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
             catalogs: catalog,
+            limits: limits.limits(),
         }),
         Command::Merge { dirs, out, force } => sweep::run_merge(&dirs, &out, force),
         Command::Report {
@@ -729,18 +768,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
         }),
         Command::Schema => {
-            print!("{}", nimscale_runner::scenario::schema_text());
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", nimscale_runner::scenario::schema_text())?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpa {
             command: HpaCommand::Explain { file },
         } => {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+            let text = fail::read_input(&file)?;
             let input = match nimscale_runner::explain::parse(&text, &name) {
                 Ok(i) => i,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -766,19 +807,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout (exit 0), usage errors to
+            // stderr (exit 2); a failing stream is not a panic.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
     match run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            // A closed pipe (`nimscale … | head`) is not an error.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail::exit_code(&e),
     }
 }

@@ -6,17 +6,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use nimscale_output::report::{self, Format, Report, data};
 use nimscale_output::sweep::Plan;
 use nimscale_runner::sweep::{self as rsweep, stats};
 
-use crate::simulate::write_run;
+use crate::{errln, fail, outdir};
 
 fn read(dir: &Path, name: &str) -> anyhow::Result<(String, String)> {
     let path = dir.join(name);
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {shown}"))?;
+    let text = fail::read_input(&path)?;
     Ok((shown, text))
 }
 
@@ -92,7 +91,7 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
             Some(x) if !formats.contains(&x) => formats.push(x),
             Some(_) => {}
             None => {
-                eprintln!("error: --format {f:?}: expected html, md or png");
+                errln!("error: --format {f:?}: expected html, md or png");
                 return Ok(ExitCode::from(2));
             }
         }
@@ -100,22 +99,19 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let rep = match load(&a.dir)? {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
     let files = match report::render(&rep, &formats) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: drawing the report: {e}");
+            errln!("error: drawing the report: {e}");
             return Ok(ExitCode::from(1));
         }
     };
     let out = a.out.unwrap_or_else(|| a.dir.join("report"));
-    if let Err(e) = write_run(&out, &files, a.force) {
-        eprintln!("error: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    outdir::write_dir(&out, &files, a.force, "report")?;
     // Written, not `println!`ed: a closed pipe (`nimscale report … | head`)
     // is an I/O error that `main` takes as success, not a panic.
     let mut stdout = std::io::stdout().lock();

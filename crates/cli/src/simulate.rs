@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use crate::{errln, fail, outdir};
 use nimscale_core::sim::config::Recording;
+use nimscale_core::sim::record::{SecondRow, SyncRecord};
 use nimscale_core::time::SimDuration;
 use nimscale_output::simulate::{
-    RunInfo, decisions_jsonl, human_summary, summary_json, timeseries_csv,
+    RunInfo, decisions_lines, human_summary, summary_json, timeseries_header, timeseries_rows,
 };
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::scenario::{self, Files, Scenario};
@@ -36,7 +39,7 @@ pub fn catalog(catalogs: &[PathBuf]) -> anyhow::Result<Result<Catalog, String>> 
     let mut cat = Catalog::builtin().map_err(|e| anyhow::anyhow!("{e}"))?;
     for f in catalogs {
         let n = f.display().to_string();
-        let t = std::fs::read_to_string(f).with_context(|| format!("reading {n}"))?;
+        let t = fail::read_input(f)?;
         if let Err(e) = cat.extend(&t, &n) {
             return Ok(Err(e.to_string()));
         }
@@ -48,7 +51,7 @@ pub fn catalog(catalogs: &[PathBuf]) -> anyhow::Result<Result<Catalog, String>> 
 /// `Ok(Err(text))` is a user error to print with exit code 2.
 pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario, String>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {name}"))?;
+    let text = fail::read_input(path)?;
     let cat = match catalog(catalogs)? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -57,48 +60,6 @@ pub fn load(path: &Path, catalogs: &[PathBuf]) -> anyhow::Result<Result<Scenario
         base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     Ok(scenario::load(&text, &name, &files, &cat).map_err(|e| e.to_string()))
-}
-
-/// Writes `files` into `dir` as one step: a sibling temporary directory is
-/// filled, then renamed into place. An existing `dir` is kept unless
-/// `force`; with `force` it is replaced only after the new run is complete.
-pub fn write_run<N: AsRef<str>, C: AsRef<[u8]>>(
-    dir: &Path,
-    files: &[(N, C)],
-    force: bool,
-) -> anyhow::Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let leaf = dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    let tmp = parent.join(format!(".{leaf}.nimscale-tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    for (name, content) in files {
-        let path = tmp.join(name.as_ref());
-        std::fs::write(&path, content.as_ref())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if dir.exists() {
-        if !force {
-            let _ = std::fs::remove_dir_all(&tmp);
-            anyhow::bail!("{} exists (use --force to replace it)", dir.display());
-        }
-        let old = parent.join(format!(".{leaf}.nimscale-old-{}", std::process::id()));
-        std::fs::rename(dir, &old).with_context(|| format!("moving {} aside", dir.display()))?;
-        std::fs::rename(&tmp, dir).with_context(|| format!("writing {}", dir.display()))?;
-        std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    } else {
-        std::fs::rename(&tmp, dir).with_context(|| format!("writing {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// The run information printed in every output.
@@ -143,7 +104,52 @@ pub struct Options {
     pub seed: Option<u64>,
     pub metrics_out: Option<PathBuf>,
     pub metrics_epoch: i64,
+    pub limits: nimscale_runner::limits::Limits,
 }
+
+fn create(dir: &Path, name: &str) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    let p = dir.join(name);
+    let f = std::fs::File::create_new(&p).with_context(|| format!("creating {}", p.display()))?;
+    Ok(std::io::BufWriter::new(f))
+}
+
+/// Where a run's rows and decisions go as it runs.
+struct Sink {
+    columns: Vec<nimscale_core::sim::record::MetricColumn>,
+    timeseries: std::io::BufWriter<std::fs::File>,
+    decisions: std::io::BufWriter<std::fs::File>,
+    text: String,
+    /// The syncs, kept only for `--metrics-out` (which needs them all).
+    kept_syncs: Option<Vec<SyncRecord>>,
+}
+
+impl Sink {
+    fn put(&mut self, rows: Vec<SecondRow>, syncs: Vec<SyncRecord>) -> anyhow::Result<()> {
+        self.text.clear();
+        timeseries_rows(&self.columns, &rows, &mut self.text);
+        self.timeseries.write_all(self.text.as_bytes())?;
+        self.text.clear();
+        decisions_lines(&self.columns, &syncs, &mut self.text);
+        self.decisions.write_all(self.text.as_bytes())?;
+        if let Some(k) = &mut self.kept_syncs {
+            k.extend(syncs);
+        }
+        Ok(())
+    }
+
+    /// Flushes both files to disk; gives back the kept syncs.
+    fn finish(self) -> anyhow::Result<Vec<SyncRecord>> {
+        for w in [self.timeseries, self.decisions] {
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        }
+        Ok(self.kept_syncs.unwrap_or_default())
+    }
+}
+
+/// Simulated time between two looks at the clock, the progress bar and
+/// Ctrl-C, and between two flushes of rows and decisions to their files:
+/// what is held in memory is at most this much of the run.
+const CHUNK: SimDuration = SimDuration::from_secs(600);
 
 pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let Options {
@@ -152,35 +158,32 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         seed,
         metrics_out,
         metrics_epoch,
+        limits,
     } = opts;
     let mut sc = match load(path, catalogs)? {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
     if let Some(m) = &metrics_out {
         let Some(p) = sc.prometheus.as_mut() else {
-            eprintln!(
+            errln!(
                 "error: --metrics-out needs the Prometheus path (the scenario sets metrics.source: direct)"
             );
             return Ok(ExitCode::from(2));
         };
         p.export_series = true;
-        if m.exists() && !force {
-            eprintln!("error: {} exists; use --force to replace it", m.display());
-            return Ok(ExitCode::from(2));
-        }
+        outdir::check_file(m, force)?;
     }
-    let dir = out.unwrap_or_else(|| Path::new("reports").join(&sc.name));
-    if dir.exists() && !force {
-        eprintln!(
-            "error: {} exists (an earlier run); use --out DIR or --force to replace it",
-            dir.display()
-        );
+    if let Err(e) = sc.check_limits(&limits, metrics_out.is_some()) {
+        errln!("error: {}: {e}", path.display());
         return Ok(ExitCode::from(2));
     }
+    let dir = out.unwrap_or_else(|| Path::new("reports").join(&sc.name));
+    let staging = outdir::Staging::create(&dir, force, "simulate")?;
+    crate::sweep::install_ctrlc();
     let seed = seed.unwrap_or(sc.seed);
     let mut sim = sc.simulation(
         seed,
@@ -189,15 +192,37 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
             decisions: true,
         },
     );
+    let mut sink = Sink {
+        columns: sim.columns().to_vec(),
+        timeseries: create(staging.path(), "timeseries.csv")?,
+        decisions: create(staging.path(), "decisions.jsonl")?,
+        text: String::new(),
+        kept_syncs: metrics_out.as_ref().map(|_| Vec::new()),
+    };
+    sink.timeseries
+        .write_all(timeseries_header(&sink.columns).as_bytes())?;
     let started = Instant::now();
     let end = sim.end();
     let total = end.as_micros().max(1);
-    let step = SimDuration::from_micros((total / 200).max(1_000_000));
+    let step = SimDuration::from_micros((total / 200).max(1_000_000)).min(CHUNK);
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut next = nimscale_core::time::SimTime::ZERO;
     while next < end {
         next = (next + step).min(end);
         sim.run_until(next);
+        sink.put(sim.take_rows(), sim.take_syncs())?;
+        if crate::sweep::cancelled() {
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            drop(staging);
+            return Err(anyhow::Error::new(fail::Interrupted(format!(
+                "simulate stopped at {:.0} s of {:.0} s simulated; nothing was written to {}",
+                next.as_secs_f64(),
+                end.as_secs_f64(),
+                dir.display()
+            ))));
+        }
         if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
             let b = indicatif::ProgressBar::with_draw_target(
                 Some(100),
@@ -215,35 +240,32 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
             b.set_position((next.as_micros() * 100 / total) as u64);
         }
     }
-    let res = sim.finish();
+    let mut res = sim.finish();
+    // The last chunk ends at the run's end, so `finish` has nothing left
+    // to record; whatever it holds is written all the same.
+    let (rows, syncs) = (std::mem::take(&mut res.rows), std::mem::take(&mut res.syncs));
+    sink.put(rows, syncs)?;
+    let kept_syncs = sink.finish()?;
     let wall = started.elapsed();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let info = info(&sc, path, seed);
     let summary = summary_json(&info, &res);
-    let files = [
-        ("timeseries.csv", timeseries_csv(&res)),
-        ("decisions.jsonl", decisions_jsonl(&res)),
-        (
-            "summary.json",
-            serde_json::to_string_pretty(&summary).context("encoding summary.json")? + "\n",
-        ),
-    ];
-    if let Err(e) = write_run(&dir, &files, force) {
-        eprintln!("error: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    staging.write(
+        "summary.json",
+        (serde_json::to_string_pretty(&summary).context("encoding summary.json")? + "\n")
+            .as_bytes(),
+    )?;
+    staging.commit()?;
     if let (Some(m), Some(db)) = (&metrics_out, &res.series) {
         let text = nimscale_output::openmetrics::render(
             db,
             &res.columns,
-            &res.syncs,
+            &kept_syncs,
             metrics_epoch.saturating_mul(1000),
         );
-        let tmp = m.with_extension("nimscale-tmp");
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, m).with_context(|| format!("writing {}", m.display()))?;
+        outdir::write_file(m, text.as_bytes(), force)?;
     }
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", human_summary(&info, &res))?;

@@ -13,12 +13,21 @@ use anyhow::Context;
 use nimscale_output::sweep::{self as out, Outcome, Plan, PointSeries, RunRow};
 use nimscale_runner::sweep::{self, Sweep, presets, stats};
 
-use crate::simulate::{RelativeFiles, catalog, write_run};
+use crate::simulate::{RelativeFiles, catalog};
+use crate::{errln, fail, outdir};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 static HANDLER: OnceLock<()> = OnceLock::new();
 
-fn install_ctrlc() {
+/// Whether Ctrl-C was pressed since [`install_ctrlc`].
+pub fn cancelled() -> bool {
+    CANCEL.load(Ordering::SeqCst)
+}
+
+/// Installs the Ctrl-C handler once: without one Ctrl-C ends the process
+/// at once; with it, the command stops at its next check, keeps what
+/// finished and exits 130.
+pub fn install_ctrlc() {
     HANDLER.get_or_init(|| {
         // Without a handler Ctrl-C ends the process; with it, runs not yet
         // started are skipped and the finished ones are written.
@@ -33,6 +42,7 @@ fn load_text(
     name: &str,
     base: &Path,
     catalogs: &[PathBuf],
+    limits: &nimscale_runner::limits::Limits,
 ) -> anyhow::Result<Option<Sweep>> {
     let loaded = match catalog(catalogs)? {
         Ok(cat) => {
@@ -46,12 +56,20 @@ fn load_text(
     match loaded {
         Ok(sw) => {
             for w in &sw.warnings {
-                eprintln!("warning: {w}");
+                errln!("warning: {w}");
+            }
+            for (p, scenarios) in sw.scenarios.iter().enumerate() {
+                for sc in scenarios {
+                    if let Err(e) = sc.check_limits(limits, false) {
+                        errln!("error: {name}: point {p}: {e}");
+                        return Ok(None);
+                    }
+                }
             }
             Ok(Some(sw))
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(None)
         }
     }
@@ -199,28 +217,38 @@ pub struct SweepArgs {
     pub image: String,
     pub claim: String,
     pub catalogs: Vec<PathBuf>,
+    pub limits: nimscale_runner::limits::Limits,
 }
 
 pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let name = a.file.display().to_string();
-    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {name}"))?;
+    let text = fail::read_input(&a.file)?;
     let base = a.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let Some(sw) = load_text(&text, &name, &base, &a.catalogs)? else {
+    let Some(sw) = load_text(&text, &name, &base, &a.catalogs, &a.limits)? else {
         return Ok(ExitCode::from(2));
     };
     if let Some(n) = a.emit_job {
         if n == 0 {
-            eprintln!("error: --emit-job needs at least 1 shard");
+            errln!("error: --emit-job needs at least 1 shard");
+            return Ok(ExitCode::from(2));
+        }
+        if n > sweep::MAX_SHARDS {
+            errln!(
+                "error: --emit-job {n}: at most {} shards",
+                sweep::MAX_SHARDS
+            );
             return Ok(ExitCode::from(2));
         }
         let job = out::job_manifest(&sw.plan.name, &name, n, &a.image, &a.claim);
-        print!("{}", nimscale_output::k8s::yaml::to_yaml(&job));
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", nimscale_output::k8s::yaml::to_yaml(&job))?;
+        stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let shard = match a.shard.as_deref().map(sweep::parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -229,13 +257,8 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         None => Path::new("reports").join(&sw.plan.name),
     };
     let dir = a.out.unwrap_or(default_dir);
-    if dir.exists() && !a.force {
-        eprintln!(
-            "error: {} exists (an earlier run); use --out DIR or --force to replace it",
-            dir.display()
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let kind = if shard.is_some() { "sweep-shard" } else { "sweep" };
+    outdir::check(&dir, a.force)?;
     let total = sw.plan.points.len();
     let points: Vec<usize> = match shard {
         Some((i, n)) => sweep::shard_points(total, i, n),
@@ -275,110 +298,175 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             ("series.csv", out::series_csv(&series)),
             ("shard.json", serde_json::to_string_pretty(&meta)? + "\n"),
         ];
-        if let Err(e) = write_run(&dir, &files, a.force) {
-            eprintln!("error: {e:#}");
-            return Ok(ExitCode::from(2));
-        }
-        println!(
+        outdir::write_dir(&dir, &files, a.force, kind)?;
+        writeln!(
+            std::io::stdout().lock(),
             "shard {i}/{n}: {} of {} points, {} runs; wrote {}",
             points.len(),
             total,
             rows.len(),
             dir.display()
-        );
-        return Ok(ExitCode::SUCCESS);
+        )?;
+        return interrupted(complete, &dir);
     }
     let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
-    if let Err(e) = write_run(&dir, &files, a.force) {
-        eprintln!("error: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    outdir::write_dir(&dir, &files, a.force, kind)?;
     report(&sw.plan, &o, &dir, complete)?;
-    Ok(ExitCode::SUCCESS)
+    interrupted(complete, &dir)
+}
+
+/// Exit 130 when Ctrl-C cut a run short (after its finished part was
+/// written), success otherwise.
+fn interrupted(complete: bool, dir: &Path) -> anyhow::Result<ExitCode> {
+    if complete {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(anyhow::Error::new(fail::Interrupted(format!(
+            "Ctrl-C: only the points whose runs all finished were written to {}",
+            dir.display()
+        ))))
+    }
+}
+
+/// One shard directory as `merge` reads it.
+struct ShardDir {
+    shard: usize,
+    of: usize,
+    complete: bool,
+    plan: Plan,
+    rows: Vec<RunRow>,
+    series: Vec<PointSeries>,
+    docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)>,
+}
+
+/// Reads and checks one shard directory; every problem is a user error
+/// naming the file (and line where there is one).
+fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
+    let meta_path = d.join("shard.json");
+    let shown = meta_path.display().to_string();
+    let meta: serde_json::Value = serde_json::from_str(&fail::read_input(&meta_path)?)
+        .map_err(|e| fail::user(format!("{shown}:{}: not a shard.json: {e}", e.line())))?;
+    let plan: Plan = serde_json::from_value(meta["plan"].clone())
+        .map_err(|e| fail::user(format!("{shown}: plan: {e}")))?;
+    let field = |k: &str| {
+        meta[k].as_u64().ok_or_else(|| {
+            fail::user(format!(
+                "{shown}: {k}: expected a whole number, found {}",
+                meta[k]
+            ))
+        })
+    };
+    let (shard, of) = (field("shard")?, field("of")?);
+    if of == 0 || of > sweep::MAX_SHARDS as u64 || shard >= of {
+        return Err(fail::user(format!(
+            "{shown}: shard {shard} of {of}: need 0 ≤ shard < of ≤ {}",
+            sweep::MAX_SHARDS
+        )));
+    }
+    let (shard, of) = (shard as usize, of as usize);
+    let complete = meta["complete"]
+        .as_bool()
+        .ok_or_else(|| fail::user(format!("{shown}: complete: expected true or false")))?;
+    let rpath = d.join("results.csv");
+    let rname = rpath.display().to_string();
+    let rows = sweep::parse_results(&fail::read_input(&rpath)?, &rname, &plan)
+        .map_err(|e| fail::user(e.to_string()))?;
+    let mine = sweep::shard_points(plan.points.len(), shard, of);
+    if let Some(r) = rows.iter().find(|r| mine.binary_search(&r.point).is_err()) {
+        return Err(fail::user(format!(
+            "{rname}: a row of point {} is not shard {shard} of {of}'s (it runs points {})",
+            r.point,
+            if mine.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{:?}", mine)
+            }
+        )));
+    }
+    let spath = d.join("series.csv");
+    let series = if spath.is_file() {
+        out::parse_series(&fail::read_input(&spath)?, &spath.display().to_string())
+            .map_err(fail::user)?
+    } else {
+        Vec::new()
+    };
+    let mut docs = BTreeMap::new();
+    if let Some(m) = meta["documents"].as_object() {
+        for (k, v) in m {
+            let point: usize = k
+                .parse()
+                .ok()
+                .filter(|p| mine.binary_search(p).is_ok())
+                .ok_or_else(|| {
+                    fail::user(format!(
+                        "{shown}: documents: \"{k}\" is not a point of this shard"
+                    ))
+                })?;
+            let caches = v["nimcaches"].as_array().cloned().unwrap_or_default();
+            docs.insert(point, (v["nimservice"].clone(), caches));
+        }
+    }
+    Ok(ShardDir {
+        shard,
+        of,
+        complete,
+        plan,
+        rows,
+        series,
+        docs,
+    })
 }
 
 /// Combines shard directories into exactly the files one run writes.
 pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
-    let mut plan: Option<Plan> = None;
-    let mut seen: Vec<usize> = Vec::new();
-    let mut of = 0;
+    outdir::check(out_dir, force)?;
+    let mut first: Option<(Plan, usize)> = None;
+    let mut seen = std::collections::BTreeSet::new();
     let mut rows = Vec::new();
     let mut series: Vec<PointSeries> = Vec::new();
-    let mut docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)> = BTreeMap::new();
+    let mut docs = BTreeMap::new();
     let mut complete = true;
     for d in dirs {
-        let meta_path = d.join("shard.json");
-        let meta: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&meta_path)
-                .with_context(|| format!("reading {}", meta_path.display()))?,
-        )
-        .with_context(|| format!("{}: not a shard.json", meta_path.display()))?;
-        let p: Plan = serde_json::from_value(meta["plan"].clone())
-            .with_context(|| format!("{}: plan", meta_path.display()))?;
-        let i = meta["shard"].as_u64().unwrap_or(0) as usize;
-        let n = meta["of"].as_u64().unwrap_or(0) as usize;
-        complete &= meta["complete"].as_bool().unwrap_or(false);
-        match &plan {
-            None => {
-                plan = Some(p.clone());
-                of = n;
-            }
-            Some(q) if *q != p || of != n => {
-                eprintln!(
-                    "error: {} is a shard of another sweep or split (plans or shard counts differ)",
+        let sd = read_shard(d)?;
+        match &first {
+            None => first = Some((sd.plan.clone(), sd.of)),
+            Some((q, of)) if *q != sd.plan || *of != sd.of => {
+                return Err(fail::user(format!(
+                    "{} is a shard of another sweep or split (plans or shard counts differ)",
                     d.display()
-                );
-                return Ok(ExitCode::from(2));
+                )));
             }
             Some(_) => {}
         }
-        if seen.contains(&i) {
-            eprintln!("error: shard {i}/{n} given twice ({})", d.display());
-            return Ok(ExitCode::from(2));
+        if !seen.insert(sd.shard) {
+            return Err(fail::user(format!(
+                "shard {}/{} given twice ({})",
+                sd.shard,
+                sd.of,
+                d.display()
+            )));
         }
-        seen.push(i);
-        let rpath = d.join("results.csv");
-        let text = std::fs::read_to_string(&rpath)
-            .with_context(|| format!("reading {}", rpath.display()))?;
-        match sweep::parse_results(&text, &rpath.display().to_string(), &p) {
-            Ok(r) => rows.extend(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        }
-        let spath = d.join("series.csv");
-        if spath.is_file() {
-            let text = std::fs::read_to_string(&spath)
-                .with_context(|| format!("reading {}", spath.display()))?;
-            match out::parse_series(&text, &spath.display().to_string()) {
-                Ok(s) => series.extend(s),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(2));
-                }
-            }
-        }
-        if let Some(m) = meta["documents"].as_object() {
-            for (k, v) in m {
-                let caches = v["nimcaches"].as_array().cloned().unwrap_or_default();
-                docs.insert(k.parse().unwrap_or(0), (v["nimservice"].clone(), caches));
-            }
-        }
+        complete &= sd.complete;
+        rows.extend(sd.rows);
+        series.extend(sd.series);
+        docs.extend(sd.docs);
     }
-    let Some(plan) = plan else {
-        eprintln!("error: no shard directories given");
-        return Ok(ExitCode::from(2));
+    let Some((plan, of)) = first else {
+        return Err(fail::user("no shard directories given"));
     };
-    let missing: Vec<String> = (0..of)
-        .filter(|i| !seen.contains(i))
-        .map(|i| i.to_string())
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("error: shards {} of {of} are missing", missing.join(", "));
-        return Ok(ExitCode::from(2));
+    if seen.len() != of {
+        let missing: Vec<String> = (0..of)
+            .filter(|i| !seen.contains(i))
+            .take(20)
+            .map(|i| i.to_string())
+            .collect();
+        return Err(fail::user(format!(
+            "{} of {of} shards are missing (first missing: {})",
+            of - seen.len(),
+            missing.join(", ")
+        )));
     }
     let seed_pos = |s: u64| {
         plan.seeds
@@ -387,15 +475,30 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_key(|r| (r.point, r.trace, seed_pos(r.seed)));
+    if let Some(w) = rows
+        .windows(2)
+        .find(|w| (w[0].point, w[0].trace, w[0].seed) == (w[1].point, w[1].trace, w[1].seed))
+    {
+        return Err(fail::user(format!(
+            "the run of point {}, trace {}, seed {} appears twice in the shards' results.csv",
+            w[0].point, w[0].trace, w[0].seed
+        )));
+    }
+    if complete {
+        let expected = plan.points.len() * plan.traces.len().max(1) * plan.seeds.len();
+        if rows.len() != expected {
+            return Err(fail::user(format!(
+                "the shards say they are complete but hold {} runs where the sweep has {expected}",
+                rows.len()
+            )));
+        }
+    }
     series.sort_by_key(|s| s.point);
     let (o, files) = derived(&plan, &rows, &series, |o, p| {
         docs.get(&p)
             .map(|(ns, caches)| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), ns, caches))
     });
-    if let Err(e) = write_run(out_dir, &files, force) {
-        eprintln!("error: {e:#}");
-        return Ok(ExitCode::from(2));
-    }
+    outdir::write_dir(out_dir, &files, force, "merge")?;
     report(&plan, &o, out_dir, complete)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -428,6 +531,7 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     pub force: bool,
     pub catalogs: Vec<PathBuf>,
+    pub limits: nimscale_runner::limits::Limits,
 }
 
 pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -437,7 +541,7 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
             Some(presets::Preset::Behavior(_)) => behaviors.push(p.clone()),
             Some(presets::Preset::Metrics(_)) => metrics.push(p.clone()),
             None => {
-                eprintln!(
+                errln!(
                     "error: --preset {p}: unknown; the presets are {}",
                     presets::NAMES.join(", ")
                 );
@@ -446,7 +550,7 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if a.presets.is_empty() {
-        eprintln!(
+        errln!(
             "error: give at least one --preset ({})",
             presets::NAMES.join(", ")
         );
@@ -457,10 +561,21 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = file_name
+    // The sweep's name must be a safe path component: other characters of
+    // the file name become '-'.
+    let stem: String = file_name
         .trim_end_matches(".yaml")
         .trim_end_matches(".yml")
-        .to_string();
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
     let mut axes = serde_json::Map::new();
     if !behaviors.is_empty() {
         axes.insert("behavior".into(), serde_json::json!(behaviors));
@@ -471,7 +586,7 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let mut doc = serde_json::json!({
         "name": format!("compare-{stem}"),
         "scenario": file_name,
-        "seeds": a.seeds.max(1),
+        "seeds": a.seeds,
         "axes": axes,
     });
     if !a.traces.is_empty() {
@@ -490,10 +605,14 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         &format!("compare of {}", a.scenario.display()),
         &base,
         &a.catalogs,
+        &a.limits,
     )?
     else {
         return Ok(ExitCode::from(2));
     };
+    if let Some(dir) = &a.out {
+        outdir::check(dir, a.force)?;
+    }
     let points: Vec<usize> = (0..sw.plan.points.len()).collect();
     let Executed {
         rows,
@@ -503,13 +622,11 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
-    match a.out {
+    match &a.out {
         Some(dir) => {
-            if let Err(e) = write_run(&dir, &files, a.force) {
-                eprintln!("error: {e:#}");
-                return Ok(ExitCode::from(2));
-            }
-            report(&sw.plan, &o, &dir, complete)?;
+            outdir::write_dir(dir, &files, a.force, "compare")?;
+            report(&sw.plan, &o, dir, complete)?;
+            return interrupted(complete, dir);
         }
         None => {
             let mut stdout = std::io::stdout().lock();
@@ -523,5 +640,11 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if complete {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(anyhow::Error::new(fail::Interrupted(
+            "Ctrl-C: the table holds only the points whose runs all finished".into(),
+        )))
+    }
 }

@@ -90,7 +90,16 @@ pub fn render(db: &Tsdb, columns: &[MetricColumn], syncs: &[SyncRecord], epoch_m
                 .push((l, points));
         }
     }
+    // First, a family naming the writer: `simulate --metrics-out --force`
+    // replaces only a file that starts with it.
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP nimscale_run_info Written by nimscale {} (simulate --metrics-out).",
+        env!("CARGO_PKG_VERSION")
+    );
+    out.push_str("# TYPE nimscale_run_info unknown\n");
+    let _ = writeln!(out, "nimscale_run_info 1 {}", timestamp(epoch_ms));
     for (name, mut series) in families {
         series.sort_by(|a, b| a.0.cmp(&b.0));
         let _ = writeln!(out, "# TYPE {name} unknown");
@@ -120,7 +129,7 @@ mod tests {
         let text = render(&db, &[], &[], 1_700_000_000_000);
         assert_eq!(
             text,
-            "# TYPE x_total unknown\nx_total{pod=\"a\\\"q\"} 2 1700000001.500\nx_total{pod=\"b\"} 1 1700000001.000\n# EOF\n"
+            "# HELP nimscale_run_info Written by nimscale 0.1.0 (simulate --metrics-out).\n# TYPE nimscale_run_info unknown\nnimscale_run_info 1 1700000000.000\n# TYPE x_total unknown\nx_total{pod=\"a\\\"q\"} 2 1700000001.500\nx_total{pod=\"b\"} 1 1700000001.000\n# EOF\n"
         );
     }
 }

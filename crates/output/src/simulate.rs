@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use nimscale_core::sim::record::{LatencyStats, SimResult, StartupRecord};
+use nimscale_core::sim::record::{
+    LatencyStats, MetricColumn, SecondRow, SimResult, StartupRecord, SyncRecord,
+};
 use nimscale_core::time::SimTime;
 use serde_json::{Map, Value, json};
 
@@ -67,15 +69,28 @@ fn opt_t(s: Option<SimTime>) -> Value {
 
 /// The per-second series as CSV.
 pub fn timeseries_csv(res: &SimResult) -> String {
+    let mut out = timeseries_header(&res.columns);
+    timeseries_rows(&res.columns, &res.rows, &mut out);
+    out
+}
+
+/// `timeseries.csv`'s header line.
+pub fn timeseries_header(columns: &[MetricColumn]) -> String {
     let mut out = String::new();
     out.push_str(
         "t_s,arrivals,completed,failed,in_flight,queued,front_queue,replicas_desired,replicas_current,replicas_ready,replicas_starting,replicas_terminating,gpus,nodes,nodes_provisioning,kv_usage_mean,kv_usage_max,kv_usage_min,kv_usage_median,queue_pod_min,queue_pod_median,queue_pod_max,ttft_p50_s,ttft_p95_s,e2e_p50_s,e2e_p95_s,itl_p50_s,itl_p95_s",
     );
-    for c in &res.columns {
+    for c in columns {
         let _ = write!(out, ",{}_seen,{}_target", c.name, c.name);
     }
     out.push('\n');
-    for r in &res.rows {
+    out
+}
+
+/// `timeseries.csv`'s lines for `rows`, appended to `out` (so a run can be
+/// written as it goes).
+pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut String) {
+    for r in rows {
         let _ = write!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -108,25 +123,30 @@ pub fn timeseries_csv(res: &SimResult) -> String {
             num(r.itl_p50),
             num(r.itl_p95),
         );
-        for (c, v) in res.columns.iter().zip(&r.metrics) {
+        for (c, v) in columns.iter().zip(&r.metrics) {
             let _ = write!(out, ",{},{}", v.map_or(String::new(), num), num(c.target));
         }
         out.push('\n');
     }
-    out
 }
 
 /// One JSON object per HPA sync.
 pub fn decisions_jsonl(res: &SimResult) -> String {
     let mut out = String::new();
-    for s in &res.syncs {
+    decisions_lines(&res.columns, &res.syncs, &mut out);
+    out
+}
+
+/// `decisions.jsonl`'s lines for `syncs`, appended to `out`.
+pub fn decisions_lines(columns: &[MetricColumn], syncs: &[SyncRecord], out: &mut String) {
+    for s in syncs {
         let d = &s.decision;
         let metrics: Vec<Value> = d
             .metrics
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let col = res.columns.get(i);
+                let col = columns.get(i);
                 json!({
                     "metric": col.map(|c| c.name.clone()),
                     "name": m.name,
@@ -185,7 +205,6 @@ pub fn decisions_jsonl(res: &SimResult) -> String {
         out.push_str(&Value::Object(o).to_string());
         out.push('\n');
     }
-    out
 }
 
 fn latency(l: &LatencyStats) -> Value {

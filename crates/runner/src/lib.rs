@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod limits;
 pub mod openmetrics;
 pub mod scenario;
 pub mod sweep;

@@ -84,8 +84,9 @@ fn missing_file_is_a_clear_error() {
         .args(["hpa", "explain", "/nonexistent/x.yaml"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/x.yaml"));
+    // A file the user named and that cannot be read is invalid input.
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/x.yaml"));
 }
 
 fn engine(args: &[&str]) -> (Option<i32>, String, String) {
@@ -544,7 +545,10 @@ fn sweep_shards_merge_to_the_unsplit_bytes_and_runs_are_kept() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("shards 1 of 2 are missing"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("1 of 2 shards are missing (first missing: 1)")
+    );
     // An earlier run is never overwritten without --force.
     let out = nimscale()
         .arg("sweep")
@@ -638,8 +642,15 @@ fn ctrl_c_stops_a_sweep_and_keeps_the_finished_points() {
         .expect("kill");
     assert!(status.success());
     let out = child.wait_with_output().expect("waits");
+    // Interrupted: exit 130, saying what was kept.
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).contains("interrupted: Ctrl-C"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

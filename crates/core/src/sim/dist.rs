@@ -55,7 +55,7 @@ impl Dist {
                 sigma,
                 min,
                 max,
-            } => rng.lognormal(median, sigma).clamp(min, max),
+            } => rng.lognormal(median, sigma).max(min).min(max),
             Dist::Exponential { mean } => rng.exponential(mean),
         };
         v.max(0.0)
@@ -79,7 +79,7 @@ impl Dist {
             Dist::Uniform { min, max } => (min + max) / 2.0,
             Dist::LogNormal {
                 median, min, max, ..
-            } => median.clamp(min, max),
+            } => median.max(min).min(max),
             Dist::Exponential { mean } => mean * std::f64::consts::LN_2,
         }
     }

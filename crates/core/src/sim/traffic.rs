@@ -437,7 +437,69 @@ pub enum Source {
     Replay(Replay),
 }
 
+impl Pattern {
+    /// Requests expected in `[0, duration_s)`: the rate's integral (the
+    /// stationary mean rate for a bursty process). Used to refuse absurd
+    /// work before running; infinite when the rates are.
+    pub fn expected_requests(&self, duration_s: f64) -> f64 {
+        match self {
+            Pattern::Piecewise(k) => {
+                let Some(&(t_first, r_first)) = k.first() else {
+                    return 0.0;
+                };
+                let mut total = r_first * t_first.clamp(0.0, duration_s);
+                for w in k.windows(2) {
+                    let ((t0, r0), (t1, r1)) = (w[0], w[1]);
+                    let (a, b) = (t0.clamp(0.0, duration_s), t1.clamp(0.0, duration_s));
+                    if b > a && t1 > t0 {
+                        let at = |t: f64| r0 + (r1 - r0) * (t - t0) / (t1 - t0);
+                        total += (at(a) + at(b)) / 2.0 * (b - a);
+                    }
+                }
+                let t_last = k.last().map_or(0.0, |l| l.0).max(0.0);
+                total + k.last().map_or(0.0, |l| l.1) * (duration_s - t_last).max(0.0)
+            }
+            Pattern::Diurnal {
+                mean, amplitude, ..
+            } => (mean + amplitude.abs()) * duration_s,
+            Pattern::Bursty(states) => {
+                let dwell: f64 = states.iter().map(|s| s.mean_dwell).sum();
+                let mean = states.iter().map(|s| s.rate * s.mean_dwell).sum::<f64>() / dwell;
+                if dwell > 0.0 { mean * duration_s } else { 0.0 }
+            }
+        }
+    }
+}
+
+impl Replay {
+    /// Requests expected in `[0, duration_s)`: rows after the skip, times
+    /// the rate multiplier, times the laps that fit when repeating.
+    pub fn expected_requests(&self, duration_s: f64) -> f64 {
+        let per_lap = (self.rows.len() - self.i.min(self.rows.len())) as f64
+            * self.opts.rate_multiplier;
+        let first = per_lap.min(self.rows.len() as f64 * self.opts.rate_multiplier);
+        if !self.opts.repeat {
+            return first;
+        }
+        let lap_s = self.lap * self.opts.time_scale;
+        if lap_s > 0.0 {
+            first + self.rows.len() as f64 * self.opts.rate_multiplier * (duration_s / lap_s)
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
 impl Source {
+    /// Requests expected in `[0, duration_s)` (see
+    /// [`Pattern::expected_requests`] and [`Replay::expected_requests`]).
+    pub fn expected_requests(&self, duration_s: f64) -> f64 {
+        match self {
+            Source::Generator(g) => g.pattern.expected_requests(duration_s),
+            Source::Replay(r) => r.expected_requests(duration_s),
+        }
+    }
+
     /// The next request, in time order.
     pub fn next_arrival(&mut self) -> Option<Arrival> {
         match self {
@@ -462,6 +524,33 @@ mod tests {
             v.push(t);
         }
         v
+    }
+
+    #[test]
+    fn expected_requests_are_the_rate_integral() {
+        let flat = Pattern::Piecewise(vec![(0.0, 20.0)]);
+        assert_eq!(flat.expected_requests(100.0), 2000.0);
+        let ramp = Pattern::Piecewise(vec![(10.0, 0.0), (20.0, 10.0)]);
+        assert_eq!(ramp.expected_requests(30.0), 50.0 + 100.0);
+        assert_eq!(ramp.expected_requests(15.0), 12.5);
+        let bursty = Pattern::Bursty(vec![
+            BurstState { rate: 1.0, mean_dwell: 3.0 },
+            BurstState { rate: 5.0, mean_dwell: 1.0 },
+        ]);
+        assert_eq!(bursty.expected_requests(4.0), 8.0);
+        // Rows sharing one timestamp, repeated: endless at one instant.
+        let rows: Arc<[TraceRow]> = (0..10)
+            .map(|_| TraceRow {
+                offset_us: 0,
+                prompt: 1,
+                output: 1,
+                prefix: None,
+            })
+            .collect::<Vec<_>>()
+            .into();
+        let opts = ReplayOptions { repeat: true, ..Default::default() };
+        let r = Replay::new(rows, opts, 1);
+        assert_eq!(r.expected_requests(60.0), f64::INFINITY);
     }
 
     #[test]

@@ -577,6 +577,23 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.end
     }
 
+    /// The HPA metric columns of the rows (spec order).
+    pub fn columns(&self) -> &[MetricColumn] {
+        &self.columns
+    }
+
+    /// Takes the per-second rows recorded so far: a caller that writes
+    /// them as the run goes keeps memory bounded by live state, whatever
+    /// the horizon. What `finish` returns holds only the rows not taken.
+    pub fn take_rows(&mut self) -> Vec<SecondRow> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Takes the HPA sync records so far (as [`Self::take_rows`]).
+    pub fn take_syncs(&mut self) -> Vec<SyncRecord> {
+        std::mem::take(&mut self.syncs)
+    }
+
     /// Processes every event up to `until` (capped at the end of the run).
     pub fn run_until(&mut self, until: SimTime) {
         let limit = until.min(self.end);

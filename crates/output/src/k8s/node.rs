@@ -290,6 +290,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
         let mut entries: Vec<(Key, Node)> = Vec::new();
+        // A set beside the entries: a linear search per key made a mapping
+        // of n keys cost n² (20,000 keys took seconds).
+        let mut names = std::collections::HashSet::new();
         while let Some(k) = map.next_key::<Node>()? {
             let name = match k.value {
                 NodeValue::Str(s) => s,
@@ -302,7 +305,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
                 }
             };
             let v = map.next_value::<Node>()?;
-            if entries.iter().any(|(e, _)| e.name == name) {
+            if !names.insert(name.clone()) {
                 return Err(de::Error::custom(format!("duplicate key \"{name}\"")));
             }
             entries.push((Key { name, pos: k.pos }, v));

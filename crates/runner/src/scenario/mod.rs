@@ -211,6 +211,7 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     }
     let mut total = 0.0f64;
     let mut rest = t;
+    let too_long = || format!("{s:?} is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads");
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -247,8 +248,15 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
         };
         total += n * scale;
     }
+    if !(total <= MAX_DURATION_DAYS * 86_400.0) {
+        return Err(too_long());
+    }
     Ok(secs(total))
 }
+
+/// The longest duration any field takes (ten years); the simulated horizon
+/// has its own, lower limit (`limits::Limits::max_duration`).
+pub const MAX_DURATION_DAYS: f64 = 3650.0;
 
 /// Parses `1GB/s`, `250MB/s`, `2GiB/s` into bytes per second.
 pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
@@ -324,6 +332,13 @@ impl Ctx<'_> {
     fn dur(&mut self, d: Option<&Dur>, path: &str, default: SimDuration) -> SimDuration {
         match d {
             None => default,
+            Some(Dur::Seconds(s)) if s.is_finite() && *s > MAX_DURATION_DAYS * 86_400.0 => {
+                self.err(
+                    path,
+                    format!("{s} s is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads"),
+                );
+                default
+            }
             Some(Dur::Seconds(s)) if s.is_finite() && *s >= 0.0 => secs(*s),
             Some(Dur::Seconds(s)) => {
                 self.err(path, format!("{s} is not a non-negative number of seconds"));
@@ -435,6 +450,14 @@ impl Ctx<'_> {
                 self.positive(*median, &format!("{path}.lognormal.median"));
                 if !(sigma.is_finite() && *sigma >= 0.0) {
                     self.err(&format!("{path}.lognormal.sigma"), "must be ≥ 0");
+                }
+                if let (Some(lo), Some(hi)) = (min, max)
+                    && lo > hi
+                {
+                    self.err(
+                        &format!("{path}.lognormal"),
+                        format!("min ({lo}) is greater than max ({hi})"),
+                    );
                 }
                 Dist::LogNormal {
                     median: *median,
@@ -768,6 +791,24 @@ fn prometheus_path(
     })
 }
 
+/// Checks a name that becomes an output folder (`reports/<name>`): 1 to
+/// 128 letters, digits, '-', '_' and '.', starting with a letter or digit,
+/// so that it is one path component that stays inside the output root
+/// (no `/`, no `..`, not absolute, not hidden).
+pub fn check_output_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    if name.is_empty()
+        || name.len() > 128
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.chars().all(ok_char)
+    {
+        return Err(format!(
+            "{name:?}: use 1 to 128 letters, digits, '-', '_' and '.', starting with a letter or digit (it names the output folder under reports/)"
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn default_name(file: &str) -> String {
     let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
     base.strip_suffix(".yaml")
@@ -797,15 +838,8 @@ fn build(
         cx.err("duration", "must be longer than 0s");
     }
     let name = raw.name.clone().unwrap_or_else(|| default_name(cx.file));
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-    {
-        cx.err(
-            "name",
-            "use letters, digits, '-', '_' and '.' (it names the output folder)",
-        );
+    if let Err(e) = check_output_name(&name) {
+        cx.err("name", e);
     }
 
     // --- the NIMService -------------------------------------------------
@@ -928,6 +962,20 @@ fn build(
     let e = raw.model.engine.as_ref();
     let mut profile = EngineProfile::default();
     if let Some(e) = e {
+        for (v, field) in [
+            (e.max_num_seqs, "maxNumSeqs"),
+            (e.max_num_batched_tokens, "maxNumBatchedTokens"),
+            (e.max_model_len, "maxModelLen"),
+            (e.block_size, "blockSize"),
+            (e.request_cap, "requestCap"),
+        ] {
+            if v == Some(0) {
+                cx.err(
+                    &format!("model.engine.{field}"),
+                    "must be at least 1 (0 would serve nothing)",
+                );
+            }
+        }
         profile.max_num_seqs = e.max_num_seqs;
         profile.max_num_batched_tokens = e.max_num_batched_tokens;
         if let Some(u) = e.gpu_memory_utilization {
@@ -1396,7 +1444,19 @@ fn build(
     let mut slos = Vec::new();
     for (i, s) in raw.slos.iter().enumerate() {
         let p = format!("slos[{i}]");
-        if !(s.percentile > 0.0 && s.percentile <= 100.0) {
+        if s.percentile > 0.0 && s.percentile <= 1.0 {
+            // 0.95 would silently be p0.95, nearly the fastest request.
+            cx.err(
+                &format!("{p}.percentile"),
+                format!(
+                    "{} is on the 0–100 scale, so it means p{}; write {} for the {}th percentile",
+                    s.percentile,
+                    s.percentile,
+                    s.percentile * 100.0,
+                    s.percentile * 100.0
+                ),
+            );
+        } else if !(s.percentile > 0.0 && s.percentile <= 100.0) {
             cx.err(&format!("{p}.percentile"), "must be in (0, 100]");
         }
         let metric = match s.metric {

@@ -252,11 +252,25 @@ pub fn load(
         }
     }
     let name = match root.get("name") {
-        Some(n) => n.as_str().map(str::to_owned).unwrap_or_else(|| {
-            cx.err(n.pos, "name", "must be a string");
-            String::new()
-        }),
-        None => crate::scenario::default_name(file),
+        Some(n) => match n.as_str() {
+            Some(s) => {
+                if let Err(e) = crate::scenario::check_output_name(s) {
+                    cx.err(n.pos, "name", e);
+                }
+                s.to_owned()
+            }
+            None => {
+                cx.err(n.pos, "name", "must be a string");
+                String::new()
+            }
+        },
+        None => {
+            let name = crate::scenario::default_name(file);
+            if let Err(e) = crate::scenario::check_output_name(&name) {
+                cx.err(root.pos, "name", format!("from the file name: {e}"));
+            }
+            name
+        }
     };
     // --- the base scenario ------------------------------------------------
     let Some(scen_node) = root.get("scenario") else {
@@ -770,7 +784,12 @@ pub fn shard_points(total: usize, i: usize, n: usize) -> Vec<usize> {
     (0..total).filter(|p| p % n == i).collect()
 }
 
-/// Parses `I/N` (0 ≤ I < N).
+/// Most shards a sweep may be split into (`--shard`, `--emit-job`, and a
+/// `shard.json`'s `of`): far more than any cluster runs at once, and few
+/// enough that `merge` can list what is missing.
+pub const MAX_SHARDS: usize = 10_000;
+
+/// Parses `I/N` (0 ≤ I < N ≤ [`MAX_SHARDS`]).
 pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (i, n) = s
         .split_once('/')
@@ -783,8 +802,8 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
             .parse()
             .map_err(|_| format!("--shard {s:?}: N is not a number"))?,
     );
-    if n == 0 || i >= n {
-        return Err(format!("--shard {s:?}: need 0 ≤ I < N"));
+    if n == 0 || i >= n || n > MAX_SHARDS {
+        return Err(format!("--shard {s:?}: need 0 ≤ I < N ≤ {MAX_SHARDS}"));
     }
     Ok((i, n))
 }

@@ -243,12 +243,27 @@ struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
     at: usize,
+    /// Nesting depth (parentheses, calls, aggregations, unary operators,
+    /// `^`), bounded by [`MAX_DEPTH`].
+    depth: usize,
 }
+
+/// The deepest nesting an expression may have. Prometheus' own parser has
+/// no such limit (it is generated and not recursive); nimscale's is
+/// recursive, and so are evaluation and dropping the tree, so a bound keeps
+/// a hostile `((((…))))` from overflowing the stack. Real adapter rules
+/// nest a handful of levels.
+pub const MAX_DEPTH: usize = 128;
 
 /// Parses a PromQL expression.
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
     let toks = lex(src)?;
-    let mut p = Parser { src, toks, at: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        at: 0,
+        depth: 0,
+    };
     let e = p.expr(0)?;
     if p.peek() != &Tok::Eof {
         return Err(p.err_here(format!("unexpected {}", p.describe())));
@@ -449,6 +464,18 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err_here(format!(
+                "expression nested more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        self.depth += 1;
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
         match self.peek() {
             Tok::Op("-") => {
                 let pos = self.pos();
@@ -800,6 +827,22 @@ mod tests {
             for v in values {
                 assert_eq!(set.is_match(v), re.is_match(v), "{src} vs {v:?}");
             }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let ok = format!("{}x{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(&ok).is_ok());
+        for deep in [
+            format!("{}x{}", "(".repeat(5000), ")".repeat(5000)),
+            format!("{}x", "-".repeat(100_000)),
+            format!("{}x{}", "abs(".repeat(5000), ")".repeat(5000)),
+            format!("{}x{}", "sum(".repeat(5000), ")".repeat(5000)),
+            vec!["2"; 5000].join("^"),
+        ] {
+            let e = parse(&deep).expect_err("too deep");
+            assert!(e.message.contains("nested more than 128"), "{e}");
         }
     }
 
