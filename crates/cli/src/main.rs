@@ -275,17 +275,17 @@ enum EngineCommand {
         dep: DeploymentArgs,
         #[command(flatten)]
         profile: ProfileArgs,
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 1)]
+        /// Concurrent clients (1 to 100,000).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         concurrency: u32,
-        /// Prompt tokens per request.
-        #[arg(long, default_value_t = 1000)]
+        /// Prompt tokens per request (1 to 10,000,000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
         isl: u32,
-        /// Output tokens per request.
-        #[arg(long, default_value_t = 200)]
+        /// Output tokens per request (1 to 10,000,000).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
         osl: u32,
-        /// Requests measured after warm-up.
-        #[arg(long, default_value_t = 500)]
+        /// Requests measured after warm-up (1 to 10,000,000).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
         requests: u32,
     },
 }
@@ -469,7 +469,30 @@ fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
                 errln!("error: --concurrency, --isl, --osl and --requests must be positive");
                 return Ok(ExitCode::from(2));
             }
+            if isl.saturating_add(osl) > resolved.capacity.max_model_len {
+                errln!(
+                    "error: --isl {isl} + --osl {osl} tokens exceed the engine's max_model_len {}: no request could be served",
+                    resolved.capacity.max_model_len
+                );
+                return Ok(ExitCode::from(2));
+            }
             let s = steady_state(&resolved, concurrency, isl, osl, requests);
+            let figures = [
+                s.ttft,
+                s.itl,
+                s.e2e,
+                s.output_tokens_per_s,
+                s.requests_per_s,
+            ];
+            if figures.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                errln!(
+                    "error: the benchmark gave figures nimscale cannot stand behind (TTFT {} s, ITL {} s, {} tok/s); check the catalog entries' figures",
+                    s.ttft,
+                    s.itl,
+                    s.output_tokens_per_s
+                );
+                return Ok(ExitCode::from(2));
+            }
             let figures = nimscale_output::engine::BenchmarkFigures {
                 ttft: s.ttft,
                 itl: s.itl,
@@ -523,7 +546,8 @@ fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
                 .locate(&nimscale_output::k8s::node::FieldPath::parse(&u.field).0);
             errln!(
                 "error: {name}:{pos}: {}: nimscale does not render this: {}",
-                u.field, u.what
+                u.field,
+                u.what
             );
         }
         return Ok(ExitCode::from(2));

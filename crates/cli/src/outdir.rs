@@ -150,9 +150,7 @@ fn recover_leftovers(dir: &Path) {
         if alive(pid) {
             continue;
         }
-        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
-            || !path.join(MARKER).is_file()
-        {
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) || !path.join(MARKER).is_file() {
             fail::warn(&format!(
                 "{} looks like an interrupted nimscale run's leftover but holds no {MARKER}; left alone",
                 path.display()
@@ -413,10 +411,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "nimscale-outdir-{name}-{}",
-            std::process::id()
-        ));
+        let d = std::env::temp_dir().join(format!("nimscale-outdir-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).expect("scratch");
         d
@@ -452,14 +447,19 @@ mod tests {
         assert!(write_dir(&run, &[("a.txt", "2")], false, "test").is_err());
         write_dir(&run, &[("b.txt", "2")], true, "test").expect("forced");
         assert!(!run.join("a.txt").exists(), "old files are gone");
-        assert_eq!(fs::read_to_string(run.join("b.txt")).ok().as_deref(), Some("2"));
+        assert_eq!(
+            fs::read_to_string(run.join("b.txt")).ok().as_deref(),
+            Some("2")
+        );
         let user_dir = d.join("mine");
         fs::create_dir(&user_dir).expect("mkdir");
         fs::write(user_dir.join("keep.txt"), "precious").expect("write");
         let e = write_dir(&user_dir, &[("a.txt", "1")], true, "test").expect_err("refused");
         assert!(format!("{e:#}").contains("did not write"), "{e:#}");
         assert_eq!(
-            fs::read_to_string(user_dir.join("keep.txt")).ok().as_deref(),
+            fs::read_to_string(user_dir.join("keep.txt"))
+                .ok()
+                .as_deref(),
             Some("precious")
         );
         // No staging directory is left behind.
@@ -491,7 +491,10 @@ mod tests {
         let alike = d.join(".run.nimscale-tmp-999999997");
         fs::create_dir(&alike).expect("mkdir");
         check(&run, false).expect_err("the restored run exists");
-        assert_eq!(fs::read_to_string(run.join("a.txt")).ok().as_deref(), Some("kept"));
+        assert_eq!(
+            fs::read_to_string(run.join("a.txt")).ok().as_deref(),
+            Some("kept")
+        );
         assert!(!tmp.exists() && !old.exists());
         assert!(alike.exists());
         let _ = fs::remove_dir_all(&d);
@@ -509,7 +512,11 @@ mod tests {
         write_file(&g, text.as_bytes(), false).expect("new");
         assert!(write_file(&g, text.as_bytes(), false).is_err());
         write_file(&g, text.as_bytes(), true).expect("replace our own");
-        let names: Vec<_> = fs::read_dir(&d).expect("ls").flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&d)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
         let _ = fs::remove_dir_all(&d);
     }

@@ -243,7 +243,10 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
     let mut res = sim.finish();
     // The last chunk ends at the run's end, so `finish` has nothing left
     // to record; whatever it holds is written all the same.
-    let (rows, syncs) = (std::mem::take(&mut res.rows), std::mem::take(&mut res.syncs));
+    let (rows, syncs) = (
+        std::mem::take(&mut res.rows),
+        std::mem::take(&mut res.syncs),
+    );
     sink.put(rows, syncs)?;
     let kept_syncs = sink.finish()?;
     let wall = started.elapsed();

@@ -257,7 +257,11 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         None => Path::new("reports").join(&sw.plan.name),
     };
     let dir = a.out.unwrap_or(default_dir);
-    let kind = if shard.is_some() { "sweep-shard" } else { "sweep" };
+    let kind = if shard.is_some() {
+        "sweep-shard"
+    } else {
+        "sweep"
+    };
     outdir::check(&dir, a.force)?;
     let total = sw.plan.points.len();
     let points: Vec<usize> = match shard {

@@ -353,7 +353,33 @@ pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
         fmt_s(s.itl.p50),
         fmt_s(s.itl.p95)
     );
+    if rq.completed == 0 {
+        let why = if rq.arrived == 0 {
+            "no request arrived (check the traffic: its rate, or a trace's skip past its end)"
+                .to_string()
+        } else if rq.refused_by_engine > 0 {
+            format!(
+                "{} were refused by the engine (longer than its context?)",
+                rq.refused_by_engine
+            )
+        } else {
+            "none finished within the run (startup, front-end delay or queueing longer than the run?)"
+                .to_string()
+        };
+        let _ = writeln!(
+            o,
+            "warning: no request completed: {why}; latency and SLO figures are undefined"
+        );
+    }
     for r in &s.slos {
+        if r.requests == 0 {
+            let _ = writeln!(
+                o,
+                "SLO {}: no request finished or failed, so attainment is undefined (not met)",
+                r.slo.name
+            );
+            continue;
+        }
         let _ = writeln!(
             o,
             "SLO {}: p{} = {} vs {} → {} ({:.1} % of requests within, {}/{} windows met)",

@@ -104,9 +104,18 @@ impl Check<'_> {
         }
     }
 
-    fn nonnegative(&mut self, field: String, v: f64) {
-        if !(v.is_finite() && v >= 0.0) {
-            self.err(field, format!("must be a nonnegative number, got {v}"));
+    /// A figure within a physically plausible range: a GPU with 1e-300
+    /// TB/s or a model with a 1e12-token context would make step times
+    /// overflow and print nonsense (zero or negative latencies).
+    fn range(&mut self, field: String, v: f64, lo: f64, hi: f64) {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.err(
+                field,
+                format!(
+                    "must be between {lo} and {hi} (a plausible range), got {}",
+                    short(v)
+                ),
+            );
         }
     }
 
@@ -114,6 +123,15 @@ impl Check<'_> {
         if !(v > 0.0 && v <= 1.0) {
             self.err(field, format!("must be in (0, 1], got {v}"));
         }
+    }
+}
+
+/// A number as a person reads it: `1e-300`, not three hundred zeros.
+fn short(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 
@@ -146,18 +164,23 @@ impl Catalog {
                     ),
                 );
             }
-            ck.positive(p("memoryGiB"), g.memory_gib);
+            ck.range(p("memoryGiB"), g.memory_gib, 1.0, 4096.0);
             ck.positive(p("usableMemoryGiB"), g.usable_memory_gib);
             if g.usable_memory_gib > g.memory_gib * 1.0001 {
                 ck.err(p("usableMemoryGiB"), "cannot exceed memoryGiB".into());
             }
-            ck.positive(p("memoryBandwidthTBps"), g.memory_bandwidth_tbps);
-            ck.positive(p("bf16Tflops"), g.bf16_tflops);
+            ck.range(
+                p("memoryBandwidthTBps"),
+                g.memory_bandwidth_tbps,
+                0.01,
+                1000.0,
+            );
+            ck.range(p("bf16Tflops"), g.bf16_tflops, 0.1, 1e6);
             if let Some(f) = g.fp8_tflops {
-                ck.positive(p("fp8Tflops"), f);
+                ck.range(p("fp8Tflops"), f, 0.1, 1e6);
             }
-            ck.positive(p("linkBandwidthGBps"), g.link_bandwidth_gbps);
-            ck.nonnegative(p("allreduceLatencyUs"), g.allreduce_latency_us);
+            ck.range(p("linkBandwidthGBps"), g.link_bandwidth_gbps, 0.1, 1e6);
+            ck.range(p("allreduceLatencyUs"), g.allreduce_latency_us, 0.0, 1e6);
             let e = &g.efficiency;
             ck.fraction(p("efficiency.mem"), e.mem);
             ck.fraction(p("efficiency.cmpBf16"), e.cmp_bf16);
@@ -196,6 +219,8 @@ impl Catalog {
             ] {
                 if v == 0 {
                     ck.err(p(f), "must be positive".into());
+                } else {
+                    ck.range(p(f), f64::from(v), 1.0, 1e8);
                 }
             }
             if m.kv_heads > 0 && !m.heads.is_multiple_of(m.kv_heads) {
@@ -207,9 +232,14 @@ impl Catalog {
                     ),
                 );
             }
-            ck.nonnegative(p("stepOverheadMs"), m.step_overhead_ms);
-            ck.nonnegative(p("stepOverheadPerSeqUs"), m.step_overhead_per_seq_us);
-            ck.nonnegative(p("extraParams"), m.extra_params);
+            ck.range(p("stepOverheadMs"), m.step_overhead_ms, 0.0, 60_000.0);
+            ck.range(
+                p("stepOverheadPerSeqUs"),
+                m.step_overhead_per_seq_us,
+                0.0,
+                1e6,
+            );
+            ck.range(p("extraParams"), m.extra_params, 0.0, 1e15);
             if m.served_name.trim().is_empty() {
                 ck.err(p("servedName"), "must not be empty".into());
             }

@@ -367,7 +367,24 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
             return Err(LoadErrors(errs));
         }
     };
+    let spec_path = if raw.hpa.is_some() {
+        "hpa.spec"
+    } else {
+        "hpaSpec"
+    };
     let spec = match spec {
+        Ok(s) if s.max_replicas > MAX_PODS => {
+            errs.push(err(
+                file,
+                text,
+                &format!("{spec_path}.maxReplicas"),
+                format!(
+                    "{}: hpa explain generates a pod per replica and takes at most {MAX_PODS}",
+                    s.max_replicas
+                ),
+            ));
+            None
+        }
         Ok(s) => Some(s),
         Err(fe) => {
             for e in fe {
@@ -429,6 +446,30 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
                 format!("must be >= 0, found {r}"),
             ));
         }
+        for (v, k) in [
+            (s.replicas, "replicas"),
+            (s.status_replicas, "statusReplicas"),
+        ] {
+            if let Some(r) = v.filter(|r| *r > MAX_PODS) {
+                errs.push(err(
+                    file,
+                    text,
+                    &f(k),
+                    format!("{r}: at most {MAX_PODS} (a pod is generated per replica)"),
+                ));
+            }
+        }
+        if let Some(RawPods::Count(n)) = &s.pods
+            && *n > MAX_PODS as u32
+        {
+            errs.push(err(
+                file,
+                text,
+                &f("pods"),
+                format!("{n} pods: at most {MAX_PODS}"),
+            ));
+            continue;
+        }
         let pods = match &s.pods {
             None => None,
             Some(RawPods::Count(n)) => Some(generated(*n as i32, &raw.pod_requests, &name)),
@@ -473,6 +514,11 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
         steps,
     })
 }
+
+/// Most pods (and replicas) one step may have: each is generated and
+/// walked by the replica calculator, so 10^8 would take minutes and
+/// gigabytes for a replay meant to explain a handful of decisions.
+pub const MAX_PODS: i32 = 100_000;
 
 fn generated(n: i32, requests: &BTreeMap<String, Quantity>, name: &str) -> Vec<PodInfo> {
     let req: BTreeMap<String, i64> = requests

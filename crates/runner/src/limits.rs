@@ -96,7 +96,7 @@ impl Scenario {
                 human_seconds(limits.max_duration.as_secs_f64())
             ));
         }
-        if !(e.requests <= limits.max_requests) {
+        if e.requests.is_nan() || e.requests > limits.max_requests {
             problems.push(format!(
                 "traffic: an estimated {} requests over {}, over the limit of {} (raise it with --max-requests)",
                 human_count(e.requests),
@@ -110,7 +110,7 @@ impl Scenario {
                 e.pods, limits.max_pods
             ));
         }
-        if export && !(e.samples <= limits.max_export_samples) {
+        if export && (e.samples.is_nan() || e.samples > limits.max_export_samples) {
             problems.push(format!(
                 "--metrics-out would keep an estimated {} scraped samples in memory, over the limit of {} (shorten the run or scrape less often)",
                 human_count(e.samples),

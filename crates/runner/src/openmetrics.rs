@@ -61,6 +61,9 @@ pub fn parse(text: &str, file: &str) -> Result<Tsdb, LoadErrors> {
     }
 }
 
+/// The largest timestamp magnitude read, in seconds.
+const MAX_TIMESTAMP_S: f64 = 9e12;
+
 fn parse_sample(line: &str) -> Result<(Labels, f64, i64), (usize, String)> {
     let b = line.as_bytes();
     let mut i = 0;
@@ -71,6 +74,8 @@ fn parse_sample(line: &str) -> Result<(Labels, f64, i64), (usize, String)> {
         return Err((1, "expected a metric name".into()));
     }
     let mut pairs = vec![(NAME.to_owned(), line[..i].to_owned())];
+    // Names seen, beside the pairs: a search per label was quadratic.
+    let mut names = std::collections::HashSet::new();
     if b.get(i) == Some(&b'{') {
         i += 1;
         loop {
@@ -114,7 +119,7 @@ fn parse_sample(line: &str) -> Result<(Labels, f64, i64), (usize, String)> {
                     }
                 }
             }
-            if pairs.iter().any(|(n, _)| *n == name) {
+            if name == NAME || !names.insert(name.clone()) {
                 return Err((i, format!("label {name} appears twice")));
             }
             pairs.push((name, val));
@@ -145,6 +150,13 @@ fn parse_sample(line: &str) -> Result<(Labels, f64, i64), (usize, String)> {
         .ok()
         .filter(|t: &f64| t.is_finite())
         .ok_or((col_t, format!("bad timestamp \"{ttext}\"")))?;
+    // Milliseconds must stay far inside i64, with room for windows.
+    if ts.abs() > MAX_TIMESTAMP_S {
+        return Err((
+            col_t,
+            format!("timestamp {ttext} is beyond ±{MAX_TIMESTAMP_S:e} s (about the year 287,000)"),
+        ));
+    }
     if let Some(extra) = parts.next() {
         return Err((
             col_t + ttext.len() + 1,

@@ -475,8 +475,8 @@ impl Replay {
     /// Requests expected in `[0, duration_s)`: rows after the skip, times
     /// the rate multiplier, times the laps that fit when repeating.
     pub fn expected_requests(&self, duration_s: f64) -> f64 {
-        let per_lap = (self.rows.len() - self.i.min(self.rows.len())) as f64
-            * self.opts.rate_multiplier;
+        let per_lap =
+            (self.rows.len() - self.i.min(self.rows.len())) as f64 * self.opts.rate_multiplier;
         let first = per_lap.min(self.rows.len() as f64 * self.opts.rate_multiplier);
         if !self.opts.repeat {
             return first;
@@ -534,8 +534,14 @@ mod tests {
         assert_eq!(ramp.expected_requests(30.0), 50.0 + 100.0);
         assert_eq!(ramp.expected_requests(15.0), 12.5);
         let bursty = Pattern::Bursty(vec![
-            BurstState { rate: 1.0, mean_dwell: 3.0 },
-            BurstState { rate: 5.0, mean_dwell: 1.0 },
+            BurstState {
+                rate: 1.0,
+                mean_dwell: 3.0,
+            },
+            BurstState {
+                rate: 5.0,
+                mean_dwell: 1.0,
+            },
         ]);
         assert_eq!(bursty.expected_requests(4.0), 8.0);
         // Rows sharing one timestamp, repeated: endless at one instant.
@@ -548,7 +554,10 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .into();
-        let opts = ReplayOptions { repeat: true, ..Default::default() };
+        let opts = ReplayOptions {
+            repeat: true,
+            ..Default::default()
+        };
         let r = Replay::new(rows, opts, 1);
         assert_eq!(r.expected_requests(60.0), f64::INFINITY);
     }

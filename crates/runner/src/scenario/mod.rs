@@ -211,7 +211,11 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     }
     let mut total = 0.0f64;
     let mut rest = t;
-    let too_long = || format!("{s:?} is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads");
+    let too_long = || {
+        format!(
+            "{s:?} is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads"
+        )
+    };
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -248,7 +252,7 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
         };
         total += n * scale;
     }
-    if !(total <= MAX_DURATION_DAYS * 86_400.0) {
+    if total.is_nan() || total > MAX_DURATION_DAYS * 86_400.0 {
         return Err(too_long());
     }
     Ok(secs(total))

@@ -76,6 +76,10 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `YYYY-MM-DD HH:MM:SS[.fffffff]` (an optional `+00:00`/`Z` suffix is
 /// accepted) → microseconds since the Unix epoch.
+/// The largest plain-CSV timestamp, in seconds (about 10,000 years, as the
+/// Azure format's years 1 to 9999): microseconds stay far inside i64.
+const MAX_TRACE_SECONDS: f64 = 3.2e11;
+
 fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     let s = s
@@ -89,7 +93,12 @@ fn parse_timestamp(s: &str) -> Option<i64> {
         d.next()?.parse().ok()?,
         d.next()?.parse().ok()?,
     );
-    if d.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&dd) {
+    // Years 1 to 9999, as RFC 3339: a year of 99999999999 wrapped i64.
+    if d.next().is_some()
+        || !(1..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&dd)
+    {
         return None;
     }
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
@@ -99,7 +108,11 @@ fn parse_timestamp(s: &str) -> Option<i64> {
         t.next()?.parse().ok()?,
         t.next()?.parse().ok()?,
     );
-    if t.next().is_some() || h > 23 || mi > 59 || se > 60 {
+    if t.next().is_some()
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&mi)
+        || !(0..=60).contains(&se)
+    {
         return None;
     }
     if !frac.chars().all(|c| c.is_ascii_digit()) {
@@ -202,7 +215,7 @@ fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
+                .filter(|x| x.is_finite() && *x >= 0.0 && *x <= MAX_TRACE_SECONDS)
                 .map(|x| (x * 1e6).round() as i64)
         };
         let Some(t) = t else {
@@ -321,5 +334,9 @@ mod tests {
         assert_eq!(b - a, 4_314_579);
         assert_eq!(parse_timestamp("1970-01-01 00:00:01"), Some(1_000_000));
         assert_eq!(parse_timestamp("2023-13-01 00:00:00"), None);
+        // A year past 9999 wrapped i64 arithmetic; negative fields passed.
+        assert_eq!(parse_timestamp("99999999999-01-01 00:00:00"), None);
+        assert_eq!(parse_timestamp("2023-01-01 -1:00:00"), None);
+        assert_eq!(parse_timestamp("2023-01-01 00:-5:00"), None);
     }
 }
