@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 mod report;
+mod safety;
 
 fn nimscale() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nimscale"))
@@ -549,6 +550,56 @@ fn sweep_shards_merge_to_the_unsplit_bytes_and_runs_are_kept() {
         String::from_utf8_lossy(&out.stderr)
             .contains("1 of 2 shards are missing (first missing: 1)")
     );
+    // Edited shards are refused, not merged into a wrong result.
+    let meta = std::fs::read_to_string(shards[1].join("shard.json")).expect("shard.json");
+    let results = std::fs::read_to_string(shards[1].join("results.csv")).expect("results");
+    let tampered = dir.join("tampered");
+    for (i, (file, text, why)) in [
+        (
+            "shard.json",
+            meta.replace("\"of\": 2", "\"of\": 1e15"),
+            "expected a whole number",
+        ),
+        (
+            "shard.json",
+            meta.replace("\"of\": 2", "\"of\": 0"),
+            "need 0 ≤ shard < of",
+        ),
+        (
+            "shard.json",
+            meta.replace("\"of\": 2", "\"of\": 1000000000"),
+            "need 0 ≤ shard < of",
+        ),
+        (
+            "results.csv",
+            format!("{results}{}\n", results.lines().nth(1).unwrap()),
+            "appears twice",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let _ = std::fs::remove_dir_all(&tampered);
+        std::fs::create_dir_all(&tampered).expect("dir");
+        for f in ["shard.json", "results.csv", "series.csv"] {
+            std::fs::copy(shards[1].join(f), tampered.join(f)).expect("copy");
+        }
+        std::fs::write(tampered.join(file), text).expect("write");
+        let out = nimscale()
+            .arg("merge")
+            .arg(&shards[0])
+            .arg(&tampered)
+            .arg("--out")
+            .arg(dir.join(format!("bad{i}")))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{why}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{why}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // An earlier run is never overwritten without --force.
     let out = nimscale()
         .arg("sweep")
