@@ -94,7 +94,128 @@ enum Stage {
     Gone,
 }
 
+/// Every pod the run created, by id (ids are never reused, so events keep
+/// naming the pod they were for). A pod that is gone and has no request on
+/// its way to it is *reaped*: its start-up record moves to `records` and
+/// its slot is emptied, so memory follows the live pods, not the horizon
+/// (a week of daily scaling creates thousands of pods). An event still
+/// queued for a reaped pod reads a tombstone: stage `Gone`, no engine, no
+/// scrape target, no wake-up, an epoch no event carries, so every handler
+/// does nothing, exactly as it did for the gone pod.
+struct Pods<M: StepTimeModel> {
+    slots: Vec<Option<Box<Pod<M>>>>,
+    tomb: Pod<M>,
+    /// Start-up records of reaped pods, with their ids.
+    records: Vec<(u32, StartupRecord)>,
+}
+
+impl<M: StepTimeModel> Pods<M> {
+    fn new() -> Self {
+        Pods {
+            slots: Vec::new(),
+            tomb: Pod::tombstone(),
+            records: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn push(&mut self, pod: Pod<M>) {
+        self.slots.push(Some(Box::new(pod)));
+    }
+
+    /// Reaps pod `p` if it is gone and nothing is on its way to it.
+    fn reap(&mut self, p: u32) {
+        let slot = &mut self.slots[p as usize];
+        if slot
+            .as_ref()
+            .is_some_and(|x| x.stage == Stage::Gone && x.in_transit == 0)
+            && let Some(pod) = slot.take()
+        {
+            self.records.push((pod.id, pod.rec));
+        }
+    }
+
+    /// Every pod's start-up record, by creation time then id.
+    fn records(self) -> Vec<StartupRecord> {
+        let mut all: Vec<(u32, StartupRecord)> = self
+            .slots
+            .into_iter()
+            .flatten()
+            .map(|p| (p.id, p.rec))
+            .chain(self.records)
+            .collect();
+        // As the pods were listed in creation order and sorted (stably) by
+        // creation time.
+        all.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(&b.0)));
+        all.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+impl<M: StepTimeModel> Pod<M> {
+    /// What a reaped pod reads as (see [`Pods`]).
+    fn tombstone() -> Self {
+        Pod {
+            id: u32::MAX,
+            name: String::new(),
+            stage: Stage::Gone,
+            epoch: u32::MAX,
+            node: None,
+            startup_failures: 0,
+            terminating: true,
+            ready: false,
+            engine: None,
+            wake_at: None,
+            in_transit: 0,
+            rng: Stream::indexed(0, "tombstone", 0),
+            hist: PodHistory::default(),
+            target: None,
+            stats: PodStats::default(),
+            rec: StartupRecord {
+                pod: String::new(),
+                created: SimTime::ZERO,
+                scheduled: None,
+                container_started: None,
+                model_loaded: None,
+                server_up: None,
+                startup_passed: None,
+                ready: None,
+                deleted: None,
+                restarts: 0,
+                waited_for_node: false,
+                pulled_image: false,
+                dispatched: 0,
+            },
+        }
+    }
+}
+
+impl<M: StepTimeModel> std::ops::Index<usize> for Pods<M> {
+    type Output = Pod<M>;
+    fn index(&self, p: usize) -> &Pod<M> {
+        self.slots[p].as_deref().unwrap_or(&self.tomb)
+    }
+}
+
+impl<M: StepTimeModel> std::ops::IndexMut<usize> for Pods<M> {
+    fn index_mut(&mut self, p: usize) -> &mut Pod<M> {
+        match self.slots[p].as_deref_mut() {
+            Some(pod) => pod,
+            None => {
+                // Handlers leave a gone pod as it is; start each one from a
+                // fresh tombstone all the same.
+                self.tomb = Pod::tombstone();
+                &mut self.tomb
+            }
+        }
+    }
+}
+
 struct Pod<M: StepTimeModel> {
+    /// Creation number (the `N` of the name `<template>-N`).
+    id: u32,
     name: String,
     stage: Stage,
     epoch: u32,
@@ -167,7 +288,7 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     q: EventQueue<Ev>,
     source: Source,
     next_arrival: Option<Arrival>,
-    pods: Vec<Pod<M>>,
+    pods: Pods<M>,
     live: Vec<u32>,
     endpoints: Vec<u32>,
     nodes: Vec<Node>,
@@ -424,7 +545,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             q: EventQueue::new(),
             source,
             next_arrival: None,
-            pods: Vec::new(),
+            pods: Pods::new(),
             live: Vec::new(),
             endpoints: Vec::new(),
             nodes: Vec::new(),
@@ -594,6 +715,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         std::mem::take(&mut self.syncs)
     }
 
+    /// Pods whose state is held: the live ones and the gone ones that
+    /// requests are still on their way to (others are reaped; see
+    /// `Pods`). A long run's memory follows this, not the pods created.
+    pub fn pods_held(&self) -> usize {
+        self.pods.slots.iter().flatten().count()
+    }
+
     /// Processes every event up to `until` (capped at the end of the run).
     pub fn run_until(&mut self, until: SimTime) {
         let limit = until.min(self.end);
@@ -727,6 +855,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 _ => {
                     self.counts.aborted_on_drain += 1;
                     self.fail_request();
+                    self.pods.reap(p);
                 }
             }
         }
@@ -842,6 +971,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let id = self.pods.len() as u32;
         let name = format!("{}-{id}", self.cfg.template.name);
         self.pods.push(Pod {
+            id,
             rec: StartupRecord {
                 pod: name.clone(),
                 created: now,
@@ -973,6 +1103,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         pod.hist = PodHistory::default();
         let node = pod.node;
         self.live.retain(|&i| i != p);
+        self.pods.reap(p);
         if let Some(n) = node {
             let gpus = self.cfg.template.gpus;
             let node = &mut self.nodes[n as usize];
@@ -1824,8 +1955,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .map(|p| p * node_hours)
             .or_else(|| self.cfg.pool.price_per_gpu_hour.map(|p| p * gpu_hours));
         let load_changes = self.load_changes();
-        let mut startups: Vec<StartupRecord> = self.pods.iter().map(|p| p.rec.clone()).collect();
-        startups.sort_by_key(|r| r.created);
+        let startups = std::mem::replace(&mut self.pods, Pods::new()).records();
         let summary = Summary {
             duration_s,
             requests: self.counts,

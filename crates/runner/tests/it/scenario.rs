@@ -376,3 +376,55 @@ fn cpu_comes_from_metrics_server_points() {
     }
     assert!(seen > 10);
 }
+
+/// Memory follows live state, not the horizon: rows and decisions taken as
+/// the run goes leave nothing behind, and gone pods are reaped (a run that
+/// scales up and down every 20 minutes creates many more pods than it
+/// ever holds at once).
+#[test]
+fn a_long_run_holds_only_its_live_pods_and_unwritten_rows() {
+    use nimscale_core::sim::config::Recording;
+    use nimscale_core::time::{SimDuration, SimTime};
+    let text = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml"))
+        .unwrap()
+        .replace("duration: 1h", "duration: 6h")
+        .replace(
+            "pattern: {kind: spike, base: 6, peak: 60, at: 10m, duration: 15m}",
+            "pattern: {kind: diurnal, mean: 25, amplitude: 24, period: 40m}",
+        );
+    let sc = load(&text, &[]).unwrap();
+    let mut sim = sc.simulation(
+        sc.seed,
+        Recording {
+            timeseries: true,
+            decisions: true,
+        },
+    );
+    let (mut rows, mut syncs, mut most_held) = (0, 0, 0);
+    let mut t = SimTime::ZERO;
+    while t < sim.end() {
+        t = (t + SimDuration::from_secs(600)).min(sim.end());
+        sim.run_until(t);
+        rows += sim.take_rows().len();
+        syncs += sim.take_syncs().len();
+        most_held = most_held.max(sim.pods_held());
+    }
+    let res = sim.finish();
+    assert!(res.rows.is_empty() && res.syncs.is_empty());
+    assert_eq!(rows, 6 * 3600);
+    // A sync at 0 s and every 15 s up to the end.
+    assert_eq!(syncs, 6 * 3600 / 15 + 1);
+    let created = res.summary.startups.len();
+    assert!(
+        created > 3 * most_held,
+        "{created} pods created, {most_held} held"
+    );
+    // Start-up records still list every pod, in creation order.
+    let ids: Vec<u32> = res
+        .summary
+        .startups
+        .iter()
+        .map(|r| r.pod.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
