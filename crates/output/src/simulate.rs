@@ -318,6 +318,9 @@ pub fn summary_json(info: &RunInfo, res: &SimResult) -> Value {
 fn fmt_s(v: f64) -> String {
     if v.is_nan() {
         "–".into()
+    } else if v.is_infinite() {
+        // A percentile that falls on failed requests (recorded as +∞).
+        "∞ (failed requests)".into()
     } else if v < 1.0 {
         format!("{:.0} ms", v * 1000.0)
     } else {

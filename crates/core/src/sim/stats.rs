@@ -200,6 +200,12 @@ impl LogHistogram {
         for (i, c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
+                // The last bucket is open-ended (failed requests are
+                // recorded as +∞ there): its bound is the largest value,
+                // never the bucket's finite edge.
+                if i == BUCKETS - 1 {
+                    return self.max;
+                }
                 return Self::upper(i).min(self.max);
             }
         }

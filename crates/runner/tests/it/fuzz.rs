@@ -118,7 +118,13 @@ fn scenario_case(text: &str, files: &MemFiles, cat: &Catalog) -> &'static str {
         ..Default::default()
     };
     let human = nimscale_output::simulate::human_summary(&info, &res);
-    assert!(!human.contains("NaN"), "NaN printed:\n{human}");
+    // Figures only (the first line holds the scenario's name, which may
+    // be any word, NaN included): no NaN, no negative latency, no
+    // overflow bucket's edge passed off as a latency.
+    let figures: String = human.lines().skip(1).collect::<Vec<_>>().join("\n");
+    for bad in ["NaN", "inf ", "= -", "1099511"] {
+        assert!(!figures.contains(bad), "{bad} printed:\n{human}");
+    }
     let _ = nimscale_output::simulate::timeseries_csv(&res);
     let _ = nimscale_output::simulate::decisions_jsonl(&res);
     let _ = nimscale_output::simulate::summary_json(&info, &res);
