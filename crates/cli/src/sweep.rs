@@ -510,12 +510,12 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
 fn trace_block(path: &Path) -> anyhow::Result<serde_json::Value> {
     let p = path
         .canonicalize()
-        .with_context(|| format!("reading {}", path.display()))?;
+        .map_err(|e| fail::user(format!("--trace {}: {e}", path.display())))?;
     let name = p.display().to_string();
     let format = if name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") {
         "mooncake"
     } else {
-        let head = std::fs::read_to_string(&p).with_context(|| format!("reading {name}"))?;
+        let head = fail::read_input(&p)?;
         if head.starts_with("TIMESTAMP") {
             "azure"
         } else {

@@ -102,6 +102,34 @@ impl<'a> Walker<'a> {
                 return;
             }
         }
+        if let Some(v) = match n.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        } {
+            // The range serde will enforce (a `u32` field refuses -1), said
+            // here with the line and field instead of serde's bare message.
+            let (mut lo, mut hi) = format_range(s.get("format").and_then(Value::as_str));
+            if let Some(m) = s.get("minimum").and_then(Value::as_f64) {
+                lo = lo.max(m);
+            }
+            if let Some(m) = s.get("maximum").and_then(Value::as_f64) {
+                hi = hi.min(m);
+            }
+            if !(lo..=hi).contains(&v) {
+                self.problem(
+                    n.pos,
+                    path,
+                    format!(
+                        "{} is out of range: expected {} to {}",
+                        describe(n),
+                        bound(lo),
+                        bound(hi)
+                    ),
+                );
+                return;
+            }
+        }
         if let Some(c) = s.get("const")
             && &n.to_json() != c
         {
@@ -249,6 +277,33 @@ fn discriminates(n: &Node, a: &Value) -> (bool, Option<String>) {
         return (hit, Some(list.join(", ")));
     }
     (false, None)
+}
+
+/// A range bound as written: `18446744073709551615`, not its f64 rounding.
+fn bound(x: f64) -> String {
+    if x >= u64::MAX as f64 {
+        u64::MAX.to_string()
+    } else if x <= i64::MIN as f64 {
+        i64::MIN.to_string()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// The range of a JSON Schema integer `format` (as schemars writes it for
+/// Rust's integer types); unbounded for anything else.
+fn format_range(format: Option<&str>) -> (f64, f64) {
+    match format {
+        Some("uint8") => (0.0, f64::from(u8::MAX)),
+        Some("uint16") => (0.0, f64::from(u16::MAX)),
+        Some("uint32" | "uint") => (0.0, f64::from(u32::MAX)),
+        Some("uint64") => (0.0, u64::MAX as f64),
+        Some("int8") => (f64::from(i8::MIN), f64::from(i8::MAX)),
+        Some("int16") => (f64::from(i16::MIN), f64::from(i16::MAX)),
+        Some("int32" | "int") => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        Some("int64") => (i64::MIN as f64, i64::MAX as f64),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    }
 }
 
 fn describe(n: &Node) -> String {

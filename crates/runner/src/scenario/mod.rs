@@ -339,7 +339,9 @@ impl Ctx<'_> {
             Some(Dur::Seconds(s)) if s.is_finite() && *s > MAX_DURATION_DAYS * 86_400.0 => {
                 self.err(
                     path,
-                    format!("{s} s is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads"),
+                    format!(
+                        "{s:e} s is longer than {MAX_DURATION_DAYS} days, the longest duration nimscale reads"
+                    ),
                 );
                 default
             }
