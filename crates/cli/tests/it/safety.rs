@@ -6,6 +6,22 @@ use std::process::{Output, Stdio};
 
 use super::{nimscale, repo};
 
+/// The spike scenario's text with its files named by absolute paths, so
+/// that it can be written anywhere, with `from` replaced by `to`.
+fn spike_scenario(from: &str, to: &str) -> String {
+    std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
+        .expect("read")
+        .replace(from, to)
+        .replace(
+            "file: nimservice/",
+            &format!("file: {}/", repo("scenarios/nimservice").display()),
+        )
+        .replace(
+            "file: adapter/",
+            &format!("file: {}/", repo("scenarios/adapter").display()),
+        )
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nimscale-safety-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -192,20 +208,11 @@ fn metrics_out_never_consumes_an_unrelated_file() {
 #[test]
 fn names_that_would_escape_the_output_root_are_refused() {
     let d = scratch_dir("names");
-    let base = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml")).expect("read");
     for bad in ["../../../x", "/tmp/x", ".hidden", ".."] {
         let s = d.join("s.yaml");
         std::fs::write(
             &s,
-            base.replace("name: cosmos-vlm-spike", &format!("name: \"{bad}\""))
-                .replace(
-                    "file: nimservice/",
-                    &format!("file: {}/", repo("scenarios/nimservice").display()),
-                )
-                .replace(
-                    "file: adapter/",
-                    &format!("file: {}/", repo("scenarios/adapter").display()),
-                ),
+            spike_scenario("name: cosmos-vlm-spike", &format!("name: \"{bad}\"")),
         )
         .expect("write");
         let o = nimscale()
@@ -283,16 +290,7 @@ fn a_full_stdout_is_an_error_not_a_panic() {
 #[test]
 fn absurd_work_is_refused_with_the_estimate_and_the_flag() {
     let d = scratch_dir("limits");
-    let base = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
-        .expect("read")
-        .replace(
-            "file: nimservice/",
-            &format!("file: {}/", repo("scenarios/nimservice").display()),
-        )
-        .replace(
-            "file: adapter/",
-            &format!("file: {}/", repo("scenarios/adapter").display()),
-        );
+    let base = spike_scenario("duration: 1h", "duration: 1h");
     for (edit, flag) in [
         (
             ("base: 6, peak: 60", "base: 1e9, peak: 60"),
@@ -340,21 +338,7 @@ fn absurd_work_is_refused_with_the_estimate_and_the_flag() {
 fn ctrl_c_stops_simulate_writing_nothing_and_exits_130() {
     let d = scratch_dir("sigint");
     let s = d.join("long.yaml");
-    std::fs::write(
-        &s,
-        std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
-            .expect("read")
-            .replace("duration: 1h", "duration: 20d")
-            .replace(
-                "file: nimservice/",
-                &format!("file: {}/", repo("scenarios/nimservice").display()),
-            )
-            .replace(
-                "file: adapter/",
-                &format!("file: {}/", repo("scenarios/adapter").display()),
-            ),
-    )
-    .expect("write");
+    std::fs::write(&s, spike_scenario("duration: 1h", "duration: 20d")).expect("write");
     let out = d.join("run");
     let child = nimscale()
         .arg("simulate")

@@ -178,6 +178,27 @@ pub struct StartupRecord {
     pub dispatched: u64,
 }
 
+impl StartupRecord {
+    /// A pod created at `created`, no stage reached yet.
+    pub fn new(pod: String, created: SimTime) -> Self {
+        StartupRecord {
+            pod,
+            created,
+            scheduled: None,
+            container_started: None,
+            model_loaded: None,
+            server_up: None,
+            startup_passed: None,
+            ready: None,
+            deleted: None,
+            restarts: 0,
+            waited_for_node: false,
+            pulled_image: false,
+            dispatched: 0,
+        }
+    }
+}
+
 /// Requests by outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RequestCounts {

@@ -173,21 +173,7 @@ impl<M: StepTimeModel> Pod<M> {
             hist: PodHistory::default(),
             target: None,
             stats: PodStats::default(),
-            rec: StartupRecord {
-                pod: String::new(),
-                created: SimTime::ZERO,
-                scheduled: None,
-                container_started: None,
-                model_loaded: None,
-                server_up: None,
-                startup_passed: None,
-                ready: None,
-                deleted: None,
-                restarts: 0,
-                waited_for_node: false,
-                pulled_image: false,
-                dispatched: 0,
-            },
+            rec: StartupRecord::new(String::new(), SimTime::ZERO),
         }
     }
 }
@@ -972,21 +958,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let name = format!("{}-{id}", self.cfg.template.name);
         self.pods.push(Pod {
             id,
-            rec: StartupRecord {
-                pod: name.clone(),
-                created: now,
-                scheduled: None,
-                container_started: None,
-                model_loaded: None,
-                server_up: None,
-                startup_passed: None,
-                ready: None,
-                deleted: None,
-                restarts: 0,
-                waited_for_node: false,
-                pulled_image: false,
-                dispatched: 0,
-            },
+            rec: StartupRecord::new(name.clone(), now),
             name,
             stage: Stage::Pending,
             epoch: 0,

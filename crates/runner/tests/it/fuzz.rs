@@ -131,6 +131,15 @@ fn scenario_case(text: &str, files: &MemFiles, cat: &Catalog) -> &'static str {
     "simulated"
 }
 
+/// Evaluates `e` over `db` at one minute (errors are answers too).
+fn eval_at_a_minute(
+    db: &nimscale_core::metrics::tsdb::Tsdb,
+    e: &nimscale_core::metrics::promql::Expr,
+) -> &'static str {
+    let _ = nimscale_core::metrics::promql::eval_instant(db, e, 60_000, Default::default());
+    "parsed"
+}
+
 /// Runs one case of `target` on `text`; returns what became of it.
 fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
     let shipped = |p: &str| std::fs::read_to_string(repo().join("scenarios").join(p)).unwrap();
@@ -185,27 +194,12 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
         Target::OpenMetrics => match nimscale_runner::openmetrics::parse(text, "fuzz.om") {
             Ok(db) => {
                 let e = nimscale_core::metrics::promql::parse("sum(rate(x_total[1m]))").unwrap();
-                let _ = nimscale_core::metrics::promql::eval_instant(
-                    &db,
-                    &e,
-                    60_000,
-                    Default::default(),
-                );
-                "parsed"
+                eval_at_a_minute(&db, &e)
             }
             Err(_) => "refused",
         },
         Target::Promql => match nimscale_core::metrics::promql::parse(text) {
-            Ok(e) => {
-                let db = nimscale_core::metrics::tsdb::Tsdb::new();
-                let _ = nimscale_core::metrics::promql::eval_instant(
-                    &db,
-                    &e,
-                    60_000,
-                    Default::default(),
-                );
-                "parsed"
-            }
+            Ok(e) => eval_at_a_minute(&nimscale_core::metrics::tsdb::Tsdb::new(), &e),
             Err(_) => "refused",
         },
         Target::Catalog => {

@@ -438,13 +438,41 @@ fn a_long_run_holds_only_its_live_pods_and_unwritten_rows() {
 fn nonsense_is_refused_with_line_and_field() {
     let base = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml")).unwrap();
     for (from, to, want) in [
-        ("gpusPerNode: 8", "gpusPerNode: -1", "s.yaml:16:18: cluster.nodePool.gpusPerNode: integer -1 is out of range: expected 0 to 4294967295"),
-        ("seed: 7", "seed: -1", "s.yaml:7:7: seed: integer -1 is out of range"),
-        ("percentile: 95, threshold: 4s", "percentile: 0.95, threshold: 4s", "slos[0].percentile: 0.95 is on the 0–100 scale, so it means p0.95; write 95"),
-        ("  name: cosmos-reason1-7b\n", "  name: cosmos-reason1-7b\n  engine: {requestCap: 0}\n", "model.engine.requestCap: must be at least 1"),
-        ("min: 64, max: 6000", "min: 6000, max: 64", "traffic.prompt.lognormal: min (6000) is greater than max (64)"),
-        ("name: cosmos-vlm-spike", "name: ../../x", "name: \"../../x\": use 1 to 128 letters"),
-        ("duration: 1h", "duration: 1e300", "duration: 1e300 s is longer than 3650 days"),
+        (
+            "gpusPerNode: 8",
+            "gpusPerNode: -1",
+            "s.yaml:16:18: cluster.nodePool.gpusPerNode: integer -1 is out of range: expected 0 to 4294967295",
+        ),
+        (
+            "seed: 7",
+            "seed: -1",
+            "s.yaml:7:7: seed: integer -1 is out of range",
+        ),
+        (
+            "percentile: 95, threshold: 4s",
+            "percentile: 0.95, threshold: 4s",
+            "slos[0].percentile: 0.95 is on the 0–100 scale, so it means p0.95; write 95",
+        ),
+        (
+            "  name: cosmos-reason1-7b\n",
+            "  name: cosmos-reason1-7b\n  engine: {requestCap: 0}\n",
+            "model.engine.requestCap: must be at least 1",
+        ),
+        (
+            "min: 64, max: 6000",
+            "min: 6000, max: 64",
+            "traffic.prompt.lognormal: min (6000) is greater than max (64)",
+        ),
+        (
+            "name: cosmos-vlm-spike",
+            "name: ../../x",
+            "name: \"../../x\": use 1 to 128 letters",
+        ),
+        (
+            "duration: 1h",
+            "duration: 1e300",
+            "duration: 1e300 s is longer than 3650 days",
+        ),
     ] {
         assert!(base.contains(from), "{from}");
         let e = load(&base.replacen(from, to, 1), &[]).unwrap_err();
