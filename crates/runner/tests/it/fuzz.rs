@@ -232,6 +232,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("scenario-percentile-fraction.yaml", "refused"),
     ("scenario-prompts-longer-than-context.yaml", "simulated"),
     ("scenario-rate-1e9.yaml", "over limits"),
+    ("scenario-rate-multiplier-1e9.yaml", "over limits"),
     ("scenario-request-cap-0.yaml", "refused"),
     ("scenario-trace-skip-past-end.yaml", "simulated"),
     ("sweep-name-absolute.yaml", "refused"),
