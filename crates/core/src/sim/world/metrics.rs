@@ -1,0 +1,153 @@
+//! The Prometheus metric path: ServiceMonitor targets, scrapes into the
+//! TSDB, metrics-server housekeeping and the adapter's relist.
+
+use super::*;
+
+/// Whether a scrape stores series `n`: all of them when asked to (or for
+/// `--metrics-out`), else those some adapter rule reads (remembered per
+/// name in `names`).
+pub(super) fn scrape_keeps(pc: &PromConfig, names: &mut BTreeMap<String, bool>, n: &str) -> bool {
+    if pc.keep_all_series || pc.export_series {
+        return true;
+    }
+    if let Some(k) = names.get(n) {
+        return *k;
+    }
+    let k = pc.adapter.reads_name(n);
+    names.insert(n.to_owned(), k);
+    k
+}
+
+impl<M: StepTimeModel + Clone> Simulation<M> {
+    // ----- the Prometheus path ---------------------------------------------
+
+    /// The adapter has been running against this NIMService's series
+    /// before time zero: it already knows the names a NIM exposes.
+    pub(super) fn warm_registry(&mut self) {
+        let (Some(pc), Some(state)) = (&self.cfg.prometheus, self.prom.as_mut()) else {
+            return;
+        };
+        let engine = Engine::new(
+            self.cfg.engine.clone(),
+            self.cfg.model.clone(),
+            SimTime::ZERO,
+        );
+        let mut samples = Vec::new();
+        engine.expose(&mut samples);
+        let target = Target::new(
+            &pc.scrape,
+            &format!("{}-warm", self.cfg.template.name),
+            "10.0.0.1",
+        );
+        let mut labels: Vec<_> = samples.iter().map(|s| target.labels_of(s)).collect();
+        labels.push(target.labels_of(&Sample {
+            name: "up".into(),
+            labels: Vec::new(),
+            value: 1.0,
+        }));
+        state.registry = pc.adapter.discover_from(&labels);
+    }
+
+    /// A pod with an address becomes a scrape target of the ServiceMonitor.
+    pub(super) fn add_target(&mut self, p: u32, now: SimTime) {
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        let ip = format!(
+            "10.{}.{}.{}",
+            1 + ((p >> 16) & 0xff),
+            (p >> 8) & 0xff,
+            p & 0xff
+        );
+        let target = Target::new(&pc.scrape, &self.pods[p as usize].name, &ip);
+        let at = target.next_at_or_after(now.as_micros().div_euclid(1000), pc.scrape.interval_ms);
+        self.pods[p as usize].target = Some(target);
+        self.q.push(SimTime::from_millis(at), Ev::Scrape(p));
+    }
+
+    /// The pod left the Service's endpoints: Prometheus stops scraping it
+    /// and marks its series stale.
+    pub(super) fn drop_target(&mut self, p: u32, now: SimTime) {
+        if let (Some(t), Some(state)) = (self.pods[p as usize].target.as_mut(), self.prom.as_mut())
+        {
+            t.remove(&mut state.db, now.as_micros().div_euclid(1000));
+        }
+        self.pods[p as usize].target = None;
+    }
+
+    pub(super) fn on_scrape(&mut self, p: u32, now: SimTime) {
+        if self.cfg.prometheus.is_none() || self.pods[p as usize].target.is_none() {
+            return;
+        }
+        self.touch(p, now);
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        let t_ms = now.as_micros().div_euclid(1000);
+        let pod = &mut self.pods[p as usize];
+        let (Some(state), Some(target)) = (self.prom.as_mut(), pod.target.as_mut()) else {
+            return;
+        };
+        match pod.engine.as_ref() {
+            Some(e) => {
+                self.expose_buf.clear();
+                let names = &mut self.prom_names;
+                e.expose_where(&mut |n| scrape_keeps(pc, names, n), &mut self.expose_buf);
+                target.scrape(&mut state.db, t_ms, &self.expose_buf, |_| true);
+            }
+            None => target.fail(&mut state.db, t_ms),
+        }
+        self.q.push(
+            now + SimDuration::from_millis(pc.scrape.interval_ms),
+            Ev::Scrape(p),
+        );
+    }
+
+    pub(super) fn on_housekeep(&mut self, p: u32, now: SimTime) {
+        let Some(hk) = self
+            .cfg
+            .prometheus
+            .as_ref()
+            .map(|pc| pc.metrics_server.housekeeping)
+        else {
+            return;
+        };
+        if self.pods[p as usize].stage == Stage::Gone || self.pods[p as usize].engine.is_none() {
+            return;
+        }
+        self.touch(p, now);
+        let pod = &mut self.pods[p as usize];
+        if let Some(e) = pod.engine.as_ref() {
+            let u = e.usage(pod.rec.server_up.unwrap_or(now));
+            pod.stats.housekeep(now, u.cpu_seconds, u.memory_bytes);
+            self.q.push(now + hk, Ev::Housekeep(p));
+        }
+    }
+
+    pub(super) fn on_metrics_server(&mut self, now: SimTime) {
+        let Some(pc) = &self.cfg.prometheus else {
+            return;
+        };
+        for &i in &self.live {
+            self.pods[i as usize].stats.scrape();
+        }
+        self.q
+            .push(now + pc.metrics_server.resolution, Ev::MetricsServer);
+    }
+
+    pub(super) fn on_relist(&mut self, now: SimTime) {
+        let (Some(pc), Some(state)) = (&self.cfg.prometheus, self.prom.as_mut()) else {
+            return;
+        };
+        let t_ms = now.as_micros().div_euclid(1000);
+        if !pc.export_series {
+            state.db.truncate(t_ms - self.prom_retention_ms);
+        }
+        state.registry = pc
+            .adapter
+            .discover(&state.db, t_ms - pc.relist.as_micros() / 1000, t_ms);
+        if now < self.end {
+            self.q.push(now + pc.relist, Ev::Relist);
+        }
+    }
+}

@@ -1,0 +1,643 @@
+//! The cluster simulation: one event loop over the traffic, the Service's
+//! load balancer, the pods and their engines, the ReplicaSet, the nodes and
+//! the cluster autoscaler, and the HPA controller.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use super::config::{Balancer, ModelSource, Placement, SimConfig, SloMetric};
+use super::direct::{DirectView, Layout, PodHistory, PodSample};
+use super::dist::secs;
+use super::queue::{Classified, EventQueue};
+use super::record::{
+    LatencyStats, LoadChange, MetricColumn, RequestCounts, SecondRow, SimResult, SloResult,
+    StartupRecord, Summary, SyncRecord,
+};
+use super::stats::{Bucket, Integral, LogHistogram};
+use super::traffic::{Arrival, Source};
+use crate::engine::{Engine, FinishReason, RequestOutcome, RequestSpec, Sample, StepTimeModel};
+use crate::hpa::controller::{
+    Decision, HpaState, MetricStatus, MetricsClient, PodLister, ScaleInfo, reconcile,
+};
+use crate::hpa::pods::{ConditionStatus, ContainerInfo, PodInfo, PodPhase, ReadyCondition};
+use crate::hpa::selector::Selector;
+use crate::hpa::spec::{MetricSpec, MetricTarget};
+use crate::metrics::path::{PodView, PromConfig, PromState, PromView};
+use crate::metrics::scrape::Target;
+use crate::metrics::server::PodStats;
+use crate::rng::Stream;
+use crate::time::{SimDuration, SimTime};
+
+mod autoscaler;
+mod metrics;
+mod nodes;
+mod pods;
+mod recorder;
+mod service;
+
+use pods::Pods;
+use recorder::stats;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ev {
+    NodeUp(u32),
+    NodeGiveUp(u32),
+    Stage(u32, u32),
+    StartupProbe(u32, u32),
+    ReadyTick(u32, u32),
+    Wake(u32, SimTime),
+    Deliver,
+    Drain(u32, u32),
+    Arrival,
+    FrontTimeout,
+    Scrape(u32),
+    Housekeep(u32),
+    MetricsServer,
+    Relist,
+    Sync,
+    Scan,
+    Tick,
+}
+
+impl Classified for Ev {
+    fn class(&self) -> u8 {
+        match self {
+            Ev::NodeUp(_) | Ev::NodeGiveUp(_) => 0,
+            Ev::Stage(..) => 1,
+            Ev::StartupProbe(..) => 2,
+            Ev::ReadyTick(..) => 3,
+            Ev::Wake(..) => 4,
+            Ev::Deliver => 5,
+            Ev::Drain(..) => 6,
+            Ev::Arrival => 7,
+            Ev::FrontTimeout => 8,
+            Ev::Scrape(_) | Ev::Housekeep(_) | Ev::MetricsServer | Ev::Relist => 9,
+            Ev::Sync => 10,
+            Ev::Scan => 11,
+            Ev::Tick => 12,
+        }
+    }
+}
+
+/// The event queue's side slots: the next arrival, the next delivery (one
+/// of each is pending at a time).
+const SIDE_ARRIVAL: usize = 0;
+const SIDE_DELIVER: usize = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Not bound to a node (no GPU free).
+    Pending,
+    /// Scheduler and kubelet admission.
+    Binding,
+    /// Waiting for the image.
+    Pulling,
+    /// Weights to local memory.
+    Loading,
+    /// Engine start-up and warm-up.
+    Warming,
+    /// Server up (Ready once the probes say so).
+    Serving,
+    /// CrashLoopBackOff after a failed startup probe.
+    Backoff,
+    /// Deleted.
+    Gone,
+}
+
+struct Pod<M: StepTimeModel> {
+    /// Creation number (the `N` of the name `<template>-N`).
+    id: u32,
+    name: String,
+    stage: Stage,
+    epoch: u32,
+    node: Option<u32>,
+    startup_failures: u32,
+    terminating: bool,
+    ready: bool,
+    engine: Option<Engine<M>>,
+    wake_at: Option<SimTime>,
+    in_transit: u32,
+    rng: Stream,
+    hist: PodHistory,
+    target: Option<Target>,
+    stats: PodStats,
+    rec: StartupRecord,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Image {
+    Absent,
+    Pulling(SimTime),
+    Cached,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeState {
+    Provisioning,
+    Ready,
+    Removed,
+}
+
+struct Node {
+    state: NodeState,
+    gpus_used: u32,
+    image: Image,
+    model_warm: bool,
+    idle_since: Option<SimTime>,
+}
+
+struct Waiting {
+    arrival: Arrival,
+    deadline: SimTime,
+}
+
+/// Per-second accumulators.
+#[derive(Default)]
+struct Second {
+    arrivals: u32,
+    completed: u32,
+    failed: u32,
+    /// This second's latencies as [`order_key`]s.
+    ttft: Vec<i64>,
+    e2e: Vec<i64>,
+    itl: Vec<i64>,
+}
+
+struct SloState {
+    requests: u64,
+    within: u64,
+    all: LogHistogram,
+    window: LogHistogram,
+    windows: u64,
+    windows_met: u64,
+}
+
+/// A running simulation.
+pub struct Simulation<M: StepTimeModel + Clone> {
+    cfg: SimConfig<M>,
+    end: SimTime,
+    q: EventQueue<Ev>,
+    source: Source,
+    next_arrival: Option<Arrival>,
+    pods: Pods<M>,
+    live: Vec<u32>,
+    endpoints: Vec<u32>,
+    nodes: Vec<Node>,
+    spec_replicas: i32,
+    hpa_state: HpaState,
+    layout: Layout,
+    prom: Option<PromState>,
+    /// Whether each scraped name can matter to an adapter rule.
+    prom_names: BTreeMap<String, bool>,
+    expose_buf: Vec<Sample>,
+    /// Outcomes drained from an engine (reused, no allocation per touch).
+    done_buf: Vec<RequestOutcome>,
+    /// Samples kept in the TSDB (the longest query window and more).
+    prom_retention_ms: i64,
+    resource_metrics: bool,
+    lb_rng: Stream,
+    rr: usize,
+    front: VecDeque<Waiting>,
+    front_timer: Option<SimTime>,
+    transit: VecDeque<(SimTime, u32, RequestSpec)>,
+    next_id: u64,
+    last_scale_up_node: Option<SimTime>,
+    scratch: Vec<f64>,
+    /// Per serving pod this second: KV-cache usage and queue depth.
+    band_kv: Vec<f64>,
+    band_queue: Vec<f64>,
+    // recording
+    columns: Vec<MetricColumn>,
+    seen: Vec<Option<f64>>,
+    rows: Vec<SecondRow>,
+    syncs: Vec<SyncRecord>,
+    second: Second,
+    counts: RequestCounts,
+    ttft: LogHistogram,
+    e2e: LogHistogram,
+    itl: LogHistogram,
+    slos: Vec<SloState>,
+    gpus: Integral,
+    node_count: Integral,
+    ready_int: Integral,
+    peak_gpus: u32,
+    peak_nodes: u32,
+    desired_log: Vec<(SimTime, i32)>,
+    ready_log: Vec<(SimTime, i32)>,
+    scale_ups: u32,
+    scale_downs: u32,
+    flaps: u32,
+    last_rescale: Option<(SimTime, i32)>,
+    sync_count: u32,
+    sync_errors: u32,
+    nodes_added: u32,
+    nodes_removed: u32,
+    nodes_failed: u32,
+    restarts: u32,
+}
+
+struct Lister(Vec<PodInfo>);
+
+impl PodLister for Lister {
+    fn list(&self, selector: &Selector) -> Vec<PodInfo> {
+        self.0
+            .iter()
+            .filter(|p| selector.matches(&p.labels))
+            .cloned()
+            .collect()
+    }
+}
+
+fn target_natural(t: &MetricTarget) -> (f64, &'static str) {
+    if let Some(u) = t.average_utilization {
+        (f64::from(u), "Utilization")
+    } else if let Some(v) = t.average_value_m {
+        (v as f64 / 1000.0, "AverageValue")
+    } else {
+        (t.value_m.unwrap_or(0) as f64 / 1000.0, "Value")
+    }
+}
+
+fn seen_natural(s: &MetricStatus) -> Option<f64> {
+    if s.type_.is_empty() {
+        return None;
+    }
+    if let Some(u) = s.average_utilization {
+        return Some(f64::from(u));
+    }
+    s.average_value_m.or(s.value_m).map(|m| m as f64 / 1000.0)
+}
+
+fn column_name(m: &MetricSpec) -> (String, Option<&MetricTarget>) {
+    match m {
+        MetricSpec::Resource { name, target } => (format!("resource:{name}"), Some(target)),
+        MetricSpec::ContainerResource {
+            name,
+            container,
+            target,
+        } => (format!("container:{container}:{name}"), Some(target)),
+        MetricSpec::Pods { metric, target } => (format!("pods:{}", metric.name), Some(target)),
+        MetricSpec::Object { metric, target, .. } => {
+            (format!("object:{}", metric.name), Some(target))
+        }
+        MetricSpec::External { metric, target } => {
+            (format!("external:{}", metric.name), Some(target))
+        }
+        _ => ("unknown".to_string(), None),
+    }
+}
+
+impl<M: StepTimeModel + Clone> Simulation<M> {
+    /// Sets up the cluster at time zero.
+    pub fn new(cfg: SimConfig<M>, source: Source) -> Simulation<M> {
+        let end = SimTime::ZERO + cfg.duration;
+        let layout = Layout::for_spec(cfg.hpa.as_ref().map(|h| &h.spec), cfg.metrics.dialect);
+        let columns: Vec<MetricColumn> = cfg
+            .hpa
+            .as_ref()
+            .map(|h| {
+                h.spec
+                    .metrics
+                    .iter()
+                    .map(|m| {
+                        let (name, target) = column_name(m);
+                        let (target, target_type) = target.map_or((f64::NAN, ""), target_natural);
+                        MetricColumn {
+                            name,
+                            target,
+                            target_type,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let slos = cfg
+            .slos
+            .iter()
+            .map(|_| SloState {
+                requests: 0,
+                within: 0,
+                all: LogHistogram::new(),
+                window: LogHistogram::new(),
+                windows: 0,
+                windows_met: 0,
+            })
+            .collect();
+        let mut sim = Simulation {
+            end,
+            q: EventQueue::new(),
+            source,
+            next_arrival: None,
+            pods: Pods::new(),
+            live: Vec::new(),
+            endpoints: Vec::new(),
+            nodes: Vec::new(),
+            spec_replicas: cfg.initial_replicas,
+            hpa_state: HpaState::default(),
+            layout,
+            prom: cfg.prometheus.as_ref().map(|_| PromState::default()),
+            prom_names: BTreeMap::new(),
+            expose_buf: Vec::new(),
+            done_buf: Vec::new(),
+            prom_retention_ms: cfg.prometheus.as_ref().map_or(0, |p| p.retention_ms()),
+            resource_metrics: cfg.hpa.as_ref().is_some_and(|h| {
+                h.spec.metrics.iter().any(|m| {
+                    matches!(
+                        m,
+                        MetricSpec::Resource { .. } | MetricSpec::ContainerResource { .. }
+                    )
+                })
+            }),
+            lb_rng: Stream::named(cfg.seed, "load-balancer"),
+            rr: 0,
+            front: VecDeque::new(),
+            front_timer: None,
+            transit: VecDeque::new(),
+            next_id: 0,
+            last_scale_up_node: None,
+            scratch: Vec::new(),
+            band_kv: Vec::new(),
+            band_queue: Vec::new(),
+            seen: vec![None; columns.len()],
+            columns,
+            rows: Vec::new(),
+            syncs: Vec::new(),
+            second: Second::default(),
+            counts: RequestCounts::default(),
+            ttft: LogHistogram::new(),
+            e2e: LogHistogram::new(),
+            itl: LogHistogram::new(),
+            slos,
+            gpus: Integral::default(),
+            node_count: Integral::default(),
+            ready_int: Integral::default(),
+            peak_gpus: 0,
+            peak_nodes: 0,
+            desired_log: vec![(SimTime::ZERO, cfg.initial_replicas)],
+            ready_log: Vec::new(),
+            scale_ups: 0,
+            scale_downs: 0,
+            flaps: 0,
+            last_rescale: None,
+            sync_count: 0,
+            sync_errors: 0,
+            nodes_added: 0,
+            nodes_removed: 0,
+            nodes_failed: 0,
+            restarts: 0,
+            cfg,
+        };
+        sim.bootstrap();
+        sim
+    }
+
+    fn bootstrap(&mut self) {
+        let per_node = (self.cfg.pool.gpus_per_node / self.cfg.template.gpus.max(1)).max(1);
+        let needed = (self.cfg.initial_replicas.max(0) as u32).div_ceil(per_node);
+        let n = self
+            .cfg
+            .pool
+            .initial_nodes
+            .max(if self.cfg.warm_start { needed } else { 0 });
+        for _ in 0..n {
+            self.nodes.push(Node {
+                state: NodeState::Ready,
+                gpus_used: 0,
+                image: Image::Absent,
+                model_warm: false,
+                idle_since: Some(SimTime::ZERO),
+            });
+        }
+        self.update_nodes(SimTime::ZERO);
+        if self.cfg.warm_start {
+            for _ in 0..self.cfg.initial_replicas.max(0) {
+                let id = self.create_pod(SimTime::ZERO);
+                self.start_warm(id);
+            }
+        } else {
+            self.reconcile_replicas(SimTime::ZERO);
+        }
+        self.log_ready(SimTime::ZERO);
+        self.next_arrival = self.source.next_arrival();
+        if let Some(a) = &self.next_arrival
+            && a.time <= self.end
+        {
+            self.q.push_side(SIDE_ARRIVAL, a.time, Ev::Arrival);
+        }
+        if self.cfg.hpa.is_some() {
+            self.q
+                .push(SimTime::ZERO + self.cfg.controller.first_sync, Ev::Sync);
+        }
+        if self.cfg.autoscaler.enabled {
+            self.q
+                .push(SimTime::ZERO + self.cfg.autoscaler.scan_interval, Ev::Scan);
+        }
+        if let Some(pc) = &self.cfg.prometheus {
+            let (warm, relist, resolution) =
+                (pc.warm_discovery, pc.relist, pc.metrics_server.resolution);
+            let first_relist = if warm {
+                self.warm_registry();
+                SimTime::ZERO + relist
+            } else {
+                SimTime::ZERO
+            };
+            self.q.push(first_relist, Ev::Relist);
+            if self.resource_metrics {
+                self.q.push(SimTime::ZERO + resolution, Ev::MetricsServer);
+            }
+        }
+        self.q.push(SimTime::from_secs(1), Ev::Tick);
+    }
+
+    /// A pod that is already serving at time zero, on a node with the image
+    /// and the model cached.
+    fn start_warm(&mut self, id: u32) {
+        let now = SimTime::ZERO;
+        let Some(node) = self.pick_node(self.cfg.template.gpus) else {
+            return;
+        };
+        self.bind(id, node, now);
+        let n = &mut self.nodes[node as usize];
+        n.image = Image::Cached;
+        n.model_warm = true;
+        let p = &mut self.pods[id as usize];
+        p.rec.scheduled = Some(now);
+        p.rec.container_started = Some(now);
+        p.rec.model_loaded = Some(now);
+        p.rec.server_up = Some(now);
+        p.rec.startup_passed = Some(now);
+        p.rec.ready = Some(now);
+        self.server_up(id, now);
+        self.make_ready(id, now);
+    }
+
+    /// Simulated time reached so far.
+    pub fn now(&self) -> SimTime {
+        self.q.now()
+    }
+
+    /// The end of the run.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    /// The HPA metric columns of the rows (spec order).
+    pub fn columns(&self) -> &[MetricColumn] {
+        &self.columns
+    }
+
+    /// Takes the per-second rows recorded so far: a caller that writes
+    /// them as the run goes keeps memory bounded by live state, whatever
+    /// the horizon. What `finish` returns holds only the rows not taken.
+    pub fn take_rows(&mut self) -> Vec<SecondRow> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Takes the HPA sync records so far (as [`Self::take_rows`]).
+    pub fn take_syncs(&mut self) -> Vec<SyncRecord> {
+        std::mem::take(&mut self.syncs)
+    }
+
+    /// Pods whose state is held: the live ones and the gone ones that
+    /// requests are still on their way to (others are reaped; see
+    /// `Pods`). A long run's memory follows this, not the pods created.
+    pub fn pods_held(&self) -> usize {
+        self.pods.slots.iter().flatten().count()
+    }
+
+    /// Processes every event up to `until` (capped at the end of the run).
+    pub fn run_until(&mut self, until: SimTime) {
+        let limit = until.min(self.end);
+        while let Some((t, ev)) = self.q.pop_until(limit) {
+            self.handle(t, ev);
+        }
+    }
+
+    fn handle(&mut self, now: SimTime, ev: Ev) {
+        match ev {
+            Ev::Arrival => self.on_arrival(now),
+            Ev::Wake(p, at) => {
+                if self.pods[p as usize].wake_at == Some(at) {
+                    self.pods[p as usize].wake_at = None;
+                    self.touch(p, now);
+                }
+            }
+            Ev::Deliver => self.on_deliver(now),
+            Ev::Stage(p, e) if self.pods[p as usize].epoch == e => self.on_stage_end(p, now),
+            Ev::StartupProbe(p, e) if self.pods[p as usize].epoch == e => {
+                self.on_startup_probe(p, now)
+            }
+            Ev::ReadyTick(p, e) if self.pods[p as usize].epoch == e => self.make_ready(p, now),
+            Ev::Drain(p, e) if self.pods[p as usize].epoch == e => self.on_drain_deadline(p, now),
+            Ev::Stage(..) | Ev::StartupProbe(..) | Ev::ReadyTick(..) | Ev::Drain(..) => {}
+            Ev::FrontTimeout => self.on_front_timeout(now),
+            Ev::NodeUp(n) => self.on_node_up(n, now),
+            Ev::NodeGiveUp(n) => self.on_node_give_up(n, now),
+            Ev::Scrape(p) => self.on_scrape(p, now),
+            Ev::Housekeep(p) => self.on_housekeep(p, now),
+            Ev::MetricsServer => self.on_metrics_server(now),
+            Ev::Relist => self.on_relist(now),
+            Ev::Sync => self.on_sync(now),
+            Ev::Scan => self.on_scan(now),
+            Ev::Tick => self.on_tick(now),
+        }
+    }
+
+    // ----- the end --------------------------------------------------------
+
+    /// Finishes the run (processing whatever remains up to the end) and
+    /// returns what it produced.
+    pub fn finish(mut self) -> SimResult {
+        self.run_until(self.end);
+        let end = self.end;
+        let unfinished: u64 = self
+            .live
+            .iter()
+            .map(|&i| {
+                let p = &self.pods[i as usize];
+                u64::from(p.in_transit) + p.engine.as_ref().map_or(0, |e| e.outstanding() as u64)
+            })
+            .sum::<u64>()
+            + self.front.len() as u64;
+        self.counts.unfinished = unfinished;
+        self.gpus.advance(end);
+        self.node_count.advance(end);
+        self.ready_int.advance(end);
+        let duration_s = self.cfg.duration.as_secs_f64();
+        let slos = self
+            .slos
+            .iter()
+            .zip(&self.cfg.slos)
+            .map(|(s, slo)| {
+                let overall = s.all.percentile(slo.percentile);
+                SloResult {
+                    slo: slo.clone(),
+                    requests: s.requests,
+                    within: s.within,
+                    attainment: if s.requests == 0 {
+                        f64::NAN
+                    } else {
+                        s.within as f64 / s.requests as f64
+                    },
+                    overall,
+                    met: overall <= slo.threshold,
+                    windows: s.windows,
+                    windows_met: s.windows_met,
+                }
+            })
+            .collect();
+        let gpu_hours = self.gpus.hours();
+        let node_hours = self.node_count.hours();
+        let cost = self
+            .cfg
+            .pool
+            .price_per_node_hour
+            .map(|p| p * node_hours)
+            .or_else(|| self.cfg.pool.price_per_gpu_hour.map(|p| p * gpu_hours));
+        let load_changes = self.load_changes();
+        let startups = std::mem::replace(&mut self.pods, Pods::new()).records();
+        let summary = Summary {
+            duration_s,
+            requests: self.counts,
+            ttft: stats(&self.ttft),
+            e2e: stats(&self.e2e),
+            itl: stats(&self.itl),
+            slos,
+            gpu_hours,
+            node_hours,
+            cost,
+            mean_ready: if duration_s > 0.0 {
+                self.ready_int.hours() * 3600.0 / duration_s
+            } else {
+                0.0
+            },
+            max_desired: self.desired_log.iter().map(|d| d.1).max().unwrap_or(0),
+            min_desired: self.desired_log.iter().map(|d| d.1).min().unwrap_or(0),
+            peak_gpus: self.peak_gpus,
+            peak_nodes: self.peak_nodes,
+            scale_ups: self.scale_ups,
+            scale_downs: self.scale_downs,
+            flaps: self.flaps,
+            syncs: self.sync_count,
+            syncs_with_metric_errors: self.sync_errors,
+            load_changes,
+            nodes_added: self.nodes_added,
+            nodes_removed: self.nodes_removed,
+            nodes_failed: self.nodes_failed,
+            restarts: self.restarts,
+            startups,
+        };
+        let keep = self
+            .cfg
+            .prometheus
+            .as_ref()
+            .is_some_and(|p| p.export_series);
+        SimResult {
+            columns: self.columns,
+            rows: self.rows,
+            syncs: self.syncs,
+            summary,
+            series: self.prom.take().filter(|_| keep).map(|s| s.db),
+        }
+    }
+}
