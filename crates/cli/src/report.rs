@@ -12,6 +12,22 @@ use nimscale_runner::sweep::{self as rsweep, stats};
 
 use crate::{errln, fail, outdir};
 
+#[derive(clap::Args)]
+pub struct ReportCmd {
+    /// The output directory of `simulate`, `sweep`, `compare` or `merge`.
+    pub dir: PathBuf,
+    /// Formats, comma-separated: html, md, png.
+    #[arg(long, default_value = "html", value_delimiter = ',')]
+    pub format: Vec<String>,
+    /// Output directory (default DIR/report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier nimscale report at the output path (never
+    /// anything else).
+    #[arg(long)]
+    pub force: bool,
+}
+
 fn read(dir: &Path, name: &str) -> anyhow::Result<(String, String)> {
     let path = dir.join(name);
     let shown = path.display().to_string();

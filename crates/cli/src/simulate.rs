@@ -18,6 +18,36 @@ use nimscale_output::simulate::{
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::scenario::{self, Files, Scenario};
 
+#[derive(clap::Args)]
+pub struct SimulateCmd {
+    /// A scenario file (see `nimscale schema`).
+    pub scenario: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier nimscale output at the output path (a directory
+    /// nimscale did not write is never replaced).
+    #[arg(long)]
+    pub force: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Extra GPU/model catalog files.
+    #[arg(long)]
+    pub catalog: Vec<PathBuf>,
+    /// Also write every series Prometheus stored (and what the HPA
+    /// received) as OpenMetrics text with timestamps, for
+    /// `promtool tsdb create-blocks-from openmetrics` or `nimscale promql`.
+    #[arg(long)]
+    pub metrics_out: Option<PathBuf>,
+    /// Unix time (seconds) the simulation's time zero stands for in
+    /// --metrics-out (default 2026-01-01T00:00:00Z).
+    #[arg(long, default_value_t = 1_767_225_600)]
+    pub metrics_epoch: i64,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+}
+
 /// Files named by a scenario, relative to the scenario's folder.
 pub struct RelativeFiles {
     /// The scenario's folder.

@@ -16,6 +16,84 @@ use nimscale_runner::sweep::{self, Sweep, presets, stats};
 use crate::simulate::{RelativeFiles, catalog};
 use crate::{errln, fail, outdir};
 
+#[derive(clap::Args)]
+pub struct SweepCmd {
+    /// A sweep file (name, scenario, seeds, axes or combinations,
+    /// traces, objective).
+    pub sweep: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier nimscale output at the output path (a directory
+    /// nimscale did not write is never replaced).
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run only shard I of N (0 ≤ I < N): every N-th point from I.
+    /// Writes results.csv and shard.json; `nimscale merge` combines them.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Print a Kubernetes Indexed Job running the sweep in N shards
+    /// (one per completion index, results to a volume) and exit.
+    #[arg(long, value_name = "N")]
+    pub emit_job: Option<usize>,
+    /// Container image for --emit-job (must hold nimscale and the files).
+    #[arg(long, default_value = "nimscale:latest")]
+    pub image: String,
+    /// PersistentVolumeClaim the shards write to (--emit-job).
+    #[arg(long, default_value = "nimscale-results")]
+    pub claim: String,
+    /// Extra GPU/model catalog files.
+    #[arg(long)]
+    pub catalog: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CompareCmd {
+    /// A scenario file.
+    pub scenario: PathBuf,
+    /// A preset (repeat).
+    #[arg(long = "preset")]
+    pub presets: Vec<String>,
+    /// A trace file to replay instead of the scenario's traffic (repeat).
+    #[arg(long = "trace")]
+    pub traces: Vec<PathBuf>,
+    /// Seeds per preset and trace (1 to 1000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub seeds: u32,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also write the sweep files here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier nimscale output at --out (never anything else).
+    #[arg(long)]
+    pub force: bool,
+    /// Extra GPU/model catalog files.
+    #[arg(long)]
+    pub catalog: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+}
+
+#[derive(clap::Args)]
+pub struct MergeCmd {
+    /// Shard directories (each with results.csv and shard.json).
+    pub dirs: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an earlier nimscale output at the output path (a directory
+    /// nimscale did not write is never replaced).
+    #[arg(long)]
+    pub force: bool,
+}
+
 static CANCEL: AtomicBool = AtomicBool::new(false);
 static HANDLER: OnceLock<()> = OnceLock::new();
 
