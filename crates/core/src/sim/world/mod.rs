@@ -510,7 +510,43 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let limit = until.min(self.end);
         while let Some((t, ev)) = self.q.pop_until(limit) {
             self.handle(t, ev);
+            #[cfg(debug_assertions)]
+            self.check_invariants();
         }
+    }
+
+    /// What must hold between any two events (debug builds, so every test
+    /// that runs a simulation checks it after each event): the Service's
+    /// endpoints are ready, serving, live pods, each once; the GPUs the
+    /// nodes hold are the GPUs of the live pods bound to them; the requests
+    /// in transit are the sum of the pods' in-transit counts.
+    #[cfg(debug_assertions)]
+    fn check_invariants(&self) {
+        for (k, &p) in self.endpoints.iter().enumerate() {
+            let pod = &self.pods[p as usize];
+            assert!(
+                self.live.contains(&p) && pod.ready && pod.stage == Stage::Serving,
+                "endpoint {p} is not a ready, serving, live pod"
+            );
+            assert!(!self.endpoints[..k].contains(&p), "endpoint {p} twice");
+        }
+        let mut held = vec![0u32; self.nodes.len()];
+        for &p in &self.live {
+            if let Some(n) = self.pods[p as usize].node {
+                held[n as usize] += self.cfg.template.gpus;
+            }
+        }
+        for (n, node) in self.nodes.iter().enumerate() {
+            assert_eq!(node.gpus_used, held[n], "node {n}'s GPU count");
+        }
+        let in_transit: u64 = self
+            .pods
+            .slots
+            .iter()
+            .flatten()
+            .map(|p| u64::from(p.in_transit))
+            .sum();
+        assert_eq!(in_transit, self.transit.len() as u64, "requests in transit");
     }
 
     fn handle(&mut self, now: SimTime, ev: Ev) {
