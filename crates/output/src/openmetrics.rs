@@ -74,8 +74,8 @@ pub fn render(db: &Tsdb, columns: &[MetricColumn], syncs: &[SyncRecord], epoch_m
         let points: Vec<(i64, f64)> = syncs
             .iter()
             .filter_map(|s| {
-                let v = s.seen.get(i).copied().flatten()?;
-                Some((s.decision.now.as_micros().div_euclid(1000), v))
+                let v = s.seen().get(i).copied().flatten()?;
+                Some((s.now().as_micros().div_euclid(1000), v))
             })
             .collect();
         if !points.is_empty() {

@@ -140,6 +140,25 @@ pub fn decisions_jsonl(res: &SimResult) -> String {
 /// `decisions.jsonl`'s lines for `syncs`, appended to `out`.
 pub fn decisions_lines(columns: &[MetricColumn], syncs: &[SyncRecord], out: &mut String) {
     for s in syncs {
+        let s = match s {
+            SyncRecord::Hpa(h) => h,
+            SyncRecord::Simple(x) => {
+                // The fields every line has (the report reads these), and
+                // which autoscaler wrote it.
+                let line = json!({
+                    "t_s": t(x.now),
+                    "autoscaler": x.autoscaler,
+                    "currentReplicas": x.current,
+                    "desiredReplicas": x.desired,
+                    "rescale": x.desired != x.current,
+                    "rescaleReason": x.reason,
+                    "metrics": [],
+                });
+                out.push_str(&line.to_string());
+                out.push('\n');
+                continue;
+            }
+        };
         let d = &s.decision;
         let metrics: Vec<Value> = d
             .metrics

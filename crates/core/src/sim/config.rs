@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::autoscaler::Autoscaler;
 use super::dist::Dist;
 use crate::engine::{Dialect, EngineConfig};
-use crate::hpa::controller::{ControllerConfig, Hpa};
+use crate::hpa::controller::ControllerConfig;
 use crate::time::{SimDuration, SimTime};
 
 /// A kubelet probe's schedule (`initialDelaySeconds`, `periodSeconds`,
@@ -268,8 +269,8 @@ pub struct SimConfig<M> {
     pub balancer: Balancer,
     /// Requests waiting for a first ready pod.
     pub front_queue: FrontQueue,
-    /// The HPA, or `None` for a fixed replica count.
-    pub hpa: Option<Hpa>,
+    /// What scales the Deployment, or `None` for a fixed replica count.
+    pub scaling: Option<Autoscaler>,
     /// Controller schedule.
     pub controller: Controller,
     /// Replicas at time zero.

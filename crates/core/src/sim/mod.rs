@@ -2,6 +2,7 @@
 //! their start-up stages and engines, the ReplicaSet, GPU nodes and the
 //! cluster autoscaler, and the HPA controller, on one event queue.
 //!
+//! * [`autoscaler`] — what scales the Deployment (the HPA first);
 //! * [`queue`] — the event queue (total order, lazy cancellation);
 //! * [`traffic`] — rate patterns and trace replay;
 //! * [`dist`] — distributions of stage durations and token counts;
@@ -11,6 +12,7 @@
 //! * [`world`] — the event loop ([`world::Simulation`]);
 //! * [`record`] — what a run returns; [`stats`] — streaming statistics.
 
+pub mod autoscaler;
 pub mod config;
 pub mod direct;
 pub mod dist;

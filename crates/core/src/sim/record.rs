@@ -79,9 +79,60 @@ pub struct SecondRow {
     pub metrics: Vec<Option<f64>>,
 }
 
+/// One autoscaler sync: the HPA's with every step of its decision, or a
+/// simpler autoscaler's (see `sim::autoscaler`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyncRecord {
+    /// An HPA sync.
+    Hpa(Box<HpaSync>),
+    /// A sync of an autoscaler that decides from time alone.
+    Simple(SimpleSync),
+}
+
+impl SyncRecord {
+    /// When it ran.
+    pub fn now(&self) -> SimTime {
+        match self {
+            SyncRecord::Hpa(h) => h.decision.now,
+            SyncRecord::Simple(s) => s.now,
+        }
+    }
+
+    /// Each HPA metric's value as received (empty for other autoscalers).
+    pub fn seen(&self) -> &[Option<f64>] {
+        match self {
+            SyncRecord::Hpa(h) => &h.seen,
+            SyncRecord::Simple(_) => &[],
+        }
+    }
+
+    /// The HPA sync, when this is one.
+    pub fn hpa(&self) -> Option<&HpaSync> {
+        match self {
+            SyncRecord::Hpa(h) => Some(h),
+            SyncRecord::Simple(_) => None,
+        }
+    }
+}
+
+/// A sync of an autoscaler other than the HPA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimpleSync {
+    /// When it ran.
+    pub now: SimTime,
+    /// Which autoscaler (`Autoscaler::name`).
+    pub autoscaler: &'static str,
+    /// Replicas written before.
+    pub current: i32,
+    /// Replicas it wants.
+    pub desired: i32,
+    /// Why.
+    pub reason: String,
+}
+
 /// One HPA sync.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SyncRecord {
+pub struct HpaSync {
     /// What the controller decided, with every intermediate step.
     pub decision: Decision,
     /// Each metric's value as received, natural units, spec order.

@@ -78,7 +78,7 @@ fn base(replicas: i32, rate: f64, output: f64) -> (SimConfig<Roofline>, Source) 
             capacity: 1000,
             timeout: SimDuration::from_secs(60),
         },
-        hpa: None,
+        scaling: None,
         controller: Controller {
             config: ControllerConfig::default(),
             first_sync: SimDuration::ZERO,

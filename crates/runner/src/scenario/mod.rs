@@ -23,6 +23,7 @@ use nimscale_core::metrics::promql::{self, EvalOptions, PromVersion};
 use nimscale_core::metrics::scrape::ScrapeConfig;
 use nimscale_core::metrics::server::MetricsServerConfig;
 use nimscale_core::quantity::Quantity;
+use nimscale_core::sim::autoscaler::Autoscaler;
 use nimscale_core::sim::config::{
     Balancer, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue, ModelSource, NodePool,
     Placement, PodTemplate, Probe, Recording, SimConfig, Slo, SloMetric, Startup,
@@ -164,7 +165,7 @@ impl Scenario {
             autoscaler: self.autoscaler.clone(),
             balancer: self.balancer,
             front_queue: self.front_queue,
-            hpa: self.hpa.clone(),
+            scaling: self.hpa.clone().map(Autoscaler::Hpa),
             controller: self.controller.clone(),
             initial_replicas: self.initial_replicas,
             warm_start: self.warm_start,

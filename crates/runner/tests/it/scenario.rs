@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use nimscale_core::sim::record::SyncRecord;
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::scenario::{self, Files, traces};
 
@@ -264,7 +265,7 @@ const VLM_ADAPTER: &str = "  adapter:\n    configMap: {file: adapter/vlm-latency
 fn the_hpa_reads_scraped_data_at_its_age() {
     let res = vlm_run(VLM_ADAPTER);
     let mut valued = 0;
-    for s in &res.syncs {
+    for s in res.syncs.iter().filter_map(SyncRecord::hpa) {
         let t = s.decision.now;
         let m = &s.decision.metrics[0];
         if t.as_micros() >= 60_000_000 {
@@ -282,7 +283,7 @@ fn the_hpa_reads_scraped_data_at_its_age() {
     }
     assert!(valued > 15);
     // Before the first scrapes there is nothing to compute from.
-    let first = &res.syncs[0].decision.metrics[0];
+    let first = &res.syncs[0].hpa().unwrap().decision.metrics[0];
     assert!(
         first.error.as_deref().is_some_and(|e| e.ends_with(
             "the server could not find the metric e2e_request_latency_seconds_over_1s_fraction for services cosmos-reason1-7b"
@@ -300,7 +301,7 @@ fn a_60s_scrape_starves_increase_over_1m_in_prometheus_3() {
         "  prometheus: {{scrapeInterval: 60s}}\n{VLM_ADAPTER}"
     ));
     assert!(res.syncs.len() > 20);
-    for s in &res.syncs {
+    for s in res.syncs.iter().filter_map(SyncRecord::hpa) {
         assert!(
             s.decision.metrics[0].error.is_some(),
             "{:?}",
@@ -312,6 +313,7 @@ fn a_60s_scrape_starves_increase_over_1m_in_prometheus_3() {
     assert!(
         res.syncs
             .iter()
+            .filter_map(SyncRecord::hpa)
             .all(|s| s.decision.metrics[0].error.is_none())
     );
 }
@@ -359,6 +361,7 @@ fn cpu_comes_from_metrics_server_points() {
     for s in res
         .syncs
         .iter()
+        .filter_map(SyncRecord::hpa)
         .filter(|s| s.decision.now.as_micros() >= 30_000_000)
     {
         let m = &s.decision.metrics[0];

@@ -1,5 +1,6 @@
-//! The HPA controller's glue: pods as the HPA lists them, a sync through
-//! `hpa::reconcile` over the metric path, and the replica count it writes.
+//! The autoscaler's glue: at each sync, the HPA is reconciled over the pods
+//! and the metric path (`hpa::reconcile`); any other autoscaler decides
+//! through `Autoscaler::decide`. Both write the replica count the same way.
 
 use super::*;
 
@@ -44,9 +45,41 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     }
 
     pub(super) fn on_sync(&mut self, now: SimTime) {
-        let Some(hpa) = self.cfg.hpa.clone() else {
+        let Some(scaling) = self.cfg.scaling.clone() else {
             return;
         };
+        match scaling.hpa() {
+            Some(hpa) => self.sync_hpa(hpa, now),
+            None => self.sync_simple(&scaling, now),
+        }
+        let next =
+            now + self.cfg.controller.reconcile_latency + self.cfg.controller.config.sync_period;
+        self.q.push(next, Ev::Sync);
+    }
+
+    /// A sync of an autoscaler other than the HPA.
+    fn sync_simple(&mut self, scaling: &Autoscaler, now: SimTime) {
+        self.sync_count += 1;
+        let current = self.spec_replicas;
+        let Some((desired, reason)) = scaling.decide(now, current) else {
+            return;
+        };
+        if desired != current {
+            self.set_replicas(desired, now);
+        }
+        if self.cfg.recording.decisions {
+            self.syncs.push(SyncRecord::Simple(SimpleSync {
+                now,
+                autoscaler: scaling.name(),
+                current,
+                desired,
+                reason,
+            }));
+        }
+    }
+
+    /// An HPA sync through `hpa::reconcile`.
+    fn sync_hpa(&mut self, hpa: &crate::hpa::controller::Hpa, now: SimTime) {
         let infos: Vec<PodInfo> = self
             .live
             .iter()
@@ -99,7 +132,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         };
         let d = reconcile(
             &self.cfg.controller.config,
-            &hpa,
+            hpa,
             &mut self.hpa_state,
             &scale,
             &Lister(infos),
@@ -129,15 +162,12 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.apply_rescale(&d, now);
         }
         if self.cfg.recording.decisions {
-            self.syncs.push(SyncRecord {
+            self.syncs.push(SyncRecord::Hpa(Box::new(HpaSync {
                 seen: self.seen.clone(),
                 data_as_of,
                 decision: d,
-            });
+            })));
         }
-        let next =
-            now + self.cfg.controller.reconcile_latency + self.cfg.controller.config.sync_period;
-        self.q.push(next, Ev::Sync);
     }
 
     /// Writes the scale subresource now, as a user's `kubectl scale` would

@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
+use super::autoscaler::Autoscaler;
 use super::config::{Balancer, ModelSource, Placement, SimConfig, SloMetric};
 use super::direct::{DirectView, Layout, PodHistory, PodSample};
 use super::dist::secs;
 use super::queue::{Classified, EventQueue};
 use super::record::{
-    LatencyStats, LoadChange, MetricColumn, RequestCounts, SecondRow, SimResult, SloResult,
-    StartupRecord, Summary, SyncRecord,
+    HpaSync, LatencyStats, LoadChange, MetricColumn, RequestCounts, SecondRow, SimResult,
+    SimpleSync, SloResult, StartupRecord, Summary, SyncRecord,
 };
 use super::stats::{Bucket, Integral, LogHistogram};
 use super::traffic::{Arrival, Source};
@@ -291,10 +292,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     /// Sets up the cluster at time zero.
     pub fn new(cfg: SimConfig<M>, source: Source) -> Simulation<M> {
         let end = SimTime::ZERO + cfg.duration;
-        let layout = Layout::for_spec(cfg.hpa.as_ref().map(|h| &h.spec), cfg.metrics.dialect);
-        let columns: Vec<MetricColumn> = cfg
-            .hpa
-            .as_ref()
+        let hpa = cfg.scaling.as_ref().and_then(Autoscaler::hpa);
+        let layout = Layout::for_spec(hpa.map(|h| &h.spec), cfg.metrics.dialect);
+        let columns: Vec<MetricColumn> = hpa
             .map(|h| {
                 h.spec
                     .metrics
@@ -340,7 +340,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             expose_buf: Vec::new(),
             done_buf: Vec::new(),
             prom_retention_ms: cfg.prometheus.as_ref().map_or(0, |p| p.retention_ms()),
-            resource_metrics: cfg.hpa.as_ref().is_some_and(|h| {
+            resource_metrics: hpa.is_some_and(|h| {
                 h.spec.metrics.iter().any(|m| {
                     matches!(
                         m,
@@ -424,7 +424,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         {
             self.q.push_side(SIDE_ARRIVAL, a.time, Ev::Arrival);
         }
-        if self.cfg.hpa.is_some() {
+        if self.cfg.scaling.is_some() {
             self.q
                 .push(SimTime::ZERO + self.cfg.controller.first_sync, Ev::Sync);
         }
