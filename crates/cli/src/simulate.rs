@@ -124,6 +124,12 @@ pub fn info(sc: &Scenario, file: &Path, seed: u64) -> RunInfo {
             ),
         },
         warnings: sc.warnings.clone(),
+        autoscaler: match (&sc.hpa, &sc.schedule) {
+            (Some(_), _) => "HPA",
+            (None, Some(_)) => "scheduled scaling",
+            (None, None) => "fixed replicas (no autoscaler)",
+        }
+        .into(),
     }
 }
 

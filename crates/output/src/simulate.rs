@@ -32,6 +32,9 @@ pub struct RunInfo {
     pub metrics_source: String,
     /// Scenario warnings.
     pub warnings: Vec<String>,
+    /// What scales the Deployment, as the summary names it (`HPA` when
+    /// empty).
+    pub autoscaler: String,
 }
 
 /// A number for CSV: empty for NaN, integers without a fraction, others
@@ -429,8 +432,16 @@ pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
     );
     let _ = writeln!(
         o,
-        "HPA: {} syncs, {} scale-ups, {} scale-downs, {} flaps",
-        s.syncs, s.scale_ups, s.scale_downs, s.flaps
+        "{}: {} syncs, {} scale-ups, {} scale-downs, {} flaps",
+        if info.autoscaler.is_empty() {
+            "HPA"
+        } else {
+            &info.autoscaler
+        },
+        s.syncs,
+        s.scale_ups,
+        s.scale_downs,
+        s.flaps
     );
     for c in &s.load_changes {
         let _ = writeln!(
