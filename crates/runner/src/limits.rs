@@ -64,9 +64,10 @@ impl Scenario {
     pub fn estimate(&self) -> Estimate {
         let seconds = self.duration.as_secs_f64();
         let requests = self.source(self.seed).expected_requests(seconds);
-        let pods = match &self.hpa {
-            Some(h) => i64::from(h.spec.max_replicas.max(h.spec.min_replicas)),
-            None => i64::from(self.initial_replicas),
+        let pods = match (&self.hpa, &self.schedule) {
+            (Some(h), _) => i64::from(h.spec.max_replicas.max(h.spec.min_replicas)),
+            (None, Some(s)) => i64::from(s.steps.iter().map(|s| s.1).max().unwrap_or(0)),
+            (None, None) => i64::from(self.initial_replicas),
         }
         .max(i64::from(self.initial_replicas))
         .max(0) as u64;

@@ -23,7 +23,7 @@ use nimscale_core::metrics::promql::{self, EvalOptions, PromVersion};
 use nimscale_core::metrics::scrape::ScrapeConfig;
 use nimscale_core::metrics::server::MetricsServerConfig;
 use nimscale_core::quantity::Quantity;
-use nimscale_core::sim::autoscaler::Autoscaler;
+use nimscale_core::sim::autoscaler::{Autoscaler, Schedule};
 use nimscale_core::sim::config::{
     Balancer, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue, ModelSource, NodePool,
     Placement, PodTemplate, Probe, Recording, SimConfig, Slo, SloMetric, Startup,
@@ -110,8 +110,10 @@ pub struct Scenario {
     pub frontend_delay: SimDuration,
     /// CPU and memory model.
     pub usage: UsageModel,
-    /// The HPA (`None`: fixed replicas).
+    /// The HPA (`None`: fixed replicas, or `schedule`).
     pub hpa: Option<Hpa>,
+    /// Scheduled scaling (`autoscaler.schedule`), when the HPA is off.
+    pub schedule: Option<Schedule>,
     /// Pods.
     pub template: PodTemplate,
     /// Start-up.
@@ -165,7 +167,11 @@ impl Scenario {
             autoscaler: self.autoscaler.clone(),
             balancer: self.balancer,
             front_queue: self.front_queue,
-            scaling: self.hpa.clone().map(Autoscaler::Hpa),
+            scaling: self
+                .hpa
+                .clone()
+                .map(Autoscaler::Hpa)
+                .or_else(|| self.schedule.clone().map(Autoscaler::Schedule)),
             controller: self.controller.clone(),
             initial_replicas: self.initial_replicas,
             warm_start: self.warm_start,
@@ -796,6 +802,45 @@ fn prometheus_path(
         keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
         export_series: false,
     })
+}
+
+/// Reads `autoscaler.schedule`: steps in strictly increasing order, within
+/// the period, and only when the NIMService's HPA is off.
+fn schedule(cx: &mut Ctx<'_>, raw: Option<&RawScaling>, hpa: bool) -> Option<Schedule> {
+    let s = &raw?.schedule;
+    if hpa {
+        cx.err(
+            "autoscaler",
+            "the NIMService enables its HPA (spec.scale.enabled); a scenario scales with one autoscaler: set spec.scale.enabled: false, or remove autoscaler",
+        );
+    }
+    let period = s
+        .period
+        .as_ref()
+        .map(|p| cx.dur(Some(p), "autoscaler.schedule.period", SimDuration::ZERO));
+    if period.is_some_and(|p| p <= SimDuration::ZERO) {
+        cx.err("autoscaler.schedule.period", "must be longer than 0s");
+    }
+    if s.steps.is_empty() {
+        cx.err("autoscaler.schedule.steps", "at least one step is required");
+    }
+    let mut steps = Vec::new();
+    for (i, st) in s.steps.iter().enumerate() {
+        let path = format!("autoscaler.schedule.steps[{i}]");
+        let at = cx.dur(Some(&st.at), &format!("{path}.at"), SimDuration::ZERO);
+        if steps.last().is_some_and(|(prev, _)| at <= *prev) {
+            cx.err(
+                &format!("{path}.at"),
+                "steps must start in strictly increasing order",
+            );
+        }
+        if period.is_some_and(|p| at >= p) {
+            cx.err(&format!("{path}.at"), "must be within the period");
+        }
+        let replicas = i32::try_from(st.replicas).unwrap_or(i32::MAX);
+        steps.push((at, replicas));
+    }
+    Some(Schedule { steps, period })
 }
 
 /// Checks a name that becomes an output folder (`reports/<name>`): 1 to
@@ -1506,6 +1551,7 @@ fn build(
         dialect,
         frontend_delay,
         usage,
+        schedule: schedule(cx, raw.autoscaler.as_ref(), hpa.is_some()),
         hpa,
         template,
         startup,

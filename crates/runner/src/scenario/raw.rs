@@ -67,9 +67,45 @@ pub struct RawScenario {
     /// Service-level objectives.
     #[serde(default)]
     pub slos: Vec<RawSlo>,
+    /// An autoscaler other than the NIMService's HPA.
+    #[serde(default)]
+    pub autoscaler: Option<RawScaling>,
     /// How results are judged.
     #[serde(default)]
     pub evaluation: Option<RawEvaluation>,
+}
+
+/// An autoscaler other than the NIMService's HPA (which must then be off:
+/// `spec.scale.enabled: false`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScaling {
+    /// Scheduled scaling: at every controller sync the replica count of
+    /// the step in force is written, as a CronJob running `kubectl scale`
+    /// or KEDA's cron scaler would.
+    pub schedule: RawSchedule,
+}
+
+/// Steps of a schedule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSchedule {
+    /// The steps repeat with this period (`24h` for a daily schedule);
+    /// without it they run once from time zero.
+    #[serde(default)]
+    pub period: Option<Dur>,
+    /// From `at` (within the period; strictly increasing), `replicas`.
+    pub steps: Vec<RawScheduleStep>,
+}
+
+/// One step of a schedule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScheduleStep {
+    /// When the step starts (`8h`: 08:00 in a daily schedule).
+    pub at: Dur,
+    /// Replicas from then on.
+    pub replicas: u32,
 }
 
 /// GPU and model.

@@ -482,3 +482,52 @@ fn nonsense_is_refused_with_line_and_field() {
         assert!(e.contains(want), "{to}: {e}");
     }
 }
+
+/// Scheduled scaling: the replicas follow the step in force, and a
+/// schedule is refused beside an enabled HPA or with steps out of order.
+#[test]
+fn scheduled_scaling_follows_its_steps() {
+    use nimscale_core::sim::config::Recording;
+    let text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-scheduled-daily.yaml"))
+        .unwrap()
+        .replace("duration: 24h", "duration: 9h");
+    let sc = load(&text, &[]).unwrap();
+    let res = sc
+        .simulation(
+            sc.seed,
+            Recording {
+                timeseries: true,
+                decisions: true,
+            },
+        )
+        .finish();
+    let desired = |t: i64| res.rows.iter().find(|r| r.t == t).unwrap().desired;
+    assert_eq!(desired(3600), 2);
+    assert_eq!(desired(8 * 3600 + 60), 6);
+    assert!(res.syncs.iter().all(|s| s.hpa().is_none()));
+    assert_eq!(res.summary.scale_ups, 1);
+    // With the NIMService's HPA on as well: refused.
+    let both =
+        std::fs::read_to_string(repo().join("scenarios/llama3-8b-kv-cache-conservative.yaml"))
+            .unwrap()
+            + "autoscaler:\n  schedule:\n    steps: [{at: 0s, replicas: 2}]\n";
+    let e = load(&both, &[]).unwrap_err();
+    assert!(
+        e.contains("autoscaler: the NIMService enables its HPA"),
+        "{e}"
+    );
+    let bad = text.replace("- {at: 20h, replicas: 3}", "- {at: 7h, replicas: 3}");
+    let e = load(&bad, &[]).unwrap_err();
+    assert!(
+        e.contains(
+            "autoscaler.schedule.steps[2].at: steps must start in strictly increasing order"
+        ),
+        "{e}"
+    );
+    let bad = text.replace("- {at: 20h, replicas: 3}", "- {at: 25h, replicas: 3}");
+    let e = load(&bad, &[]).unwrap_err();
+    assert!(
+        e.contains("autoscaler.schedule.steps[2].at: must be within the period"),
+        "{e}"
+    );
+}
