@@ -59,7 +59,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     /// A sync of an autoscaler other than the HPA.
     fn sync_simple(&mut self, scaling: &Autoscaler, now: SimTime) {
-        self.sync_count += 1;
+        self.record.sync_count += 1;
         let current = self.spec_replicas;
         let Some((desired, reason)) = scaling.decide(now, current) else {
             return;
@@ -68,7 +68,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.set_replicas(desired, now);
         }
         if self.cfg.recording.decisions {
-            self.syncs.push(SyncRecord::Simple(SimpleSync {
+            self.record.syncs.push(SyncRecord::Simple(SimpleSync {
                 now,
                 autoscaler: scaling.name(),
                 current,
@@ -151,19 +151,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 })
                 .collect()
         });
-        self.sync_count += 1;
+        self.record.sync_count += 1;
         if d.metrics.iter().any(|m| m.error.is_some()) || d.failed {
-            self.sync_errors += 1;
+            self.record.sync_errors += 1;
         }
-        self.seen = (0..self.columns.len())
+        self.record.seen = (0..self.record.columns.len())
             .map(|i| d.metric_statuses.get(i).and_then(seen_natural))
             .collect();
         if d.rescale {
             self.apply_rescale(&d, now);
         }
         if self.cfg.recording.decisions {
-            self.syncs.push(SyncRecord::Hpa(Box::new(HpaSync {
-                seen: self.seen.clone(),
+            self.record.syncs.push(SyncRecord::Hpa(Box::new(HpaSync {
+                seen: self.record.seen.clone(),
                 data_as_of,
                 decision: d,
             })));
@@ -188,19 +188,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         }
         let dir = (to - from).signum();
         if dir > 0 {
-            self.scale_ups += 1;
+            self.record.scale_ups += 1;
         } else {
-            self.scale_downs += 1;
+            self.record.scale_downs += 1;
         }
-        if let Some((t, prev)) = self.last_rescale
+        if let Some((t, prev)) = self.record.last_rescale
             && prev != dir
             && now.since(t) <= self.cfg.flap_window
         {
-            self.flaps += 1;
+            self.record.flaps += 1;
         }
-        self.last_rescale = Some((now, dir));
+        self.record.last_rescale = Some((now, dir));
         self.spec_replicas = to;
-        self.desired_log.push((now, to));
+        self.record.desired_log.push((now, to));
         self.reconcile_replicas(now);
     }
 

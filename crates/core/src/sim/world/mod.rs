@@ -37,7 +37,7 @@ mod recorder;
 mod service;
 
 use pods::Pods;
-use recorder::stats;
+use recorder::{Recorder, stats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ev {
@@ -204,37 +204,8 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     next_id: u64,
     last_scale_up_node: Option<SimTime>,
     scratch: Vec<f64>,
-    /// Per serving pod this second: KV-cache usage and queue depth.
-    band_kv: Vec<f64>,
-    band_queue: Vec<f64>,
-    // recording
-    columns: Vec<MetricColumn>,
-    seen: Vec<Option<f64>>,
-    rows: Vec<SecondRow>,
-    syncs: Vec<SyncRecord>,
-    second: Second,
-    counts: RequestCounts,
-    ttft: LogHistogram,
-    e2e: LogHistogram,
-    itl: LogHistogram,
-    slos: Vec<SloState>,
-    gpus: Integral,
-    node_count: Integral,
-    ready_int: Integral,
-    peak_gpus: u32,
-    peak_nodes: u32,
-    desired_log: Vec<(SimTime, i32)>,
-    ready_log: Vec<(SimTime, i32)>,
-    scale_ups: u32,
-    scale_downs: u32,
-    flaps: u32,
-    last_rescale: Option<(SimTime, i32)>,
-    sync_count: u32,
-    sync_errors: u32,
-    nodes_added: u32,
-    nodes_removed: u32,
-    nodes_failed: u32,
-    restarts: u32,
+    /// What the run records (rows, decisions, summaries).
+    record: Recorder,
 }
 
 struct Lister(Vec<PodInfo>);
@@ -356,35 +327,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             next_id: 0,
             last_scale_up_node: None,
             scratch: Vec::new(),
-            band_kv: Vec::new(),
-            band_queue: Vec::new(),
-            seen: vec![None; columns.len()],
-            columns,
-            rows: Vec::new(),
-            syncs: Vec::new(),
-            second: Second::default(),
-            counts: RequestCounts::default(),
-            ttft: LogHistogram::new(),
-            e2e: LogHistogram::new(),
-            itl: LogHistogram::new(),
-            slos,
-            gpus: Integral::default(),
-            node_count: Integral::default(),
-            ready_int: Integral::default(),
-            peak_gpus: 0,
-            peak_nodes: 0,
-            desired_log: vec![(SimTime::ZERO, cfg.initial_replicas)],
-            ready_log: Vec::new(),
-            scale_ups: 0,
-            scale_downs: 0,
-            flaps: 0,
-            last_rescale: None,
-            sync_count: 0,
-            sync_errors: 0,
-            nodes_added: 0,
-            nodes_removed: 0,
-            nodes_failed: 0,
-            restarts: 0,
+            record: Recorder::new(columns, slos, cfg.initial_replicas),
             cfg,
         };
         sim.bootstrap();
@@ -483,19 +426,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     /// The HPA metric columns of the rows (spec order).
     pub fn columns(&self) -> &[MetricColumn] {
-        &self.columns
+        &self.record.columns
     }
 
     /// Takes the per-second rows recorded so far: a caller that writes
     /// them as the run goes keeps memory bounded by live state, whatever
     /// the horizon. What `finish` returns holds only the rows not taken.
     pub fn take_rows(&mut self) -> Vec<SecondRow> {
-        std::mem::take(&mut self.rows)
+        std::mem::take(&mut self.record.rows)
     }
 
     /// Takes the HPA sync records so far (as [`Self::take_rows`]).
     pub fn take_syncs(&mut self) -> Vec<SyncRecord> {
-        std::mem::take(&mut self.syncs)
+        std::mem::take(&mut self.record.syncs)
     }
 
     /// Pods whose state is held: the live ones and the gone ones that
@@ -595,12 +538,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             })
             .sum::<u64>()
             + self.front.len() as u64;
-        self.counts.unfinished = unfinished;
-        self.gpus.advance(end);
-        self.node_count.advance(end);
-        self.ready_int.advance(end);
+        self.record.counts.unfinished = unfinished;
+        self.record.gpus.advance(end);
+        self.record.node_count.advance(end);
+        self.record.ready_int.advance(end);
         let duration_s = self.cfg.duration.as_secs_f64();
         let slos = self
+            .record
             .slos
             .iter()
             .zip(&self.cfg.slos)
@@ -622,8 +566,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 }
             })
             .collect();
-        let gpu_hours = self.gpus.hours();
-        let node_hours = self.node_count.hours();
+        let gpu_hours = self.record.gpus.hours();
+        let node_hours = self.record.node_count.hours();
         let cost = self
             .cfg
             .pool
@@ -634,33 +578,45 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let startups = std::mem::replace(&mut self.pods, Pods::new()).records();
         let summary = Summary {
             duration_s,
-            requests: self.counts,
-            ttft: stats(&self.ttft),
-            e2e: stats(&self.e2e),
-            itl: stats(&self.itl),
+            requests: self.record.counts,
+            ttft: stats(&self.record.ttft),
+            e2e: stats(&self.record.e2e),
+            itl: stats(&self.record.itl),
             slos,
             gpu_hours,
             node_hours,
             cost,
             mean_ready: if duration_s > 0.0 {
-                self.ready_int.hours() * 3600.0 / duration_s
+                self.record.ready_int.hours() * 3600.0 / duration_s
             } else {
                 0.0
             },
-            max_desired: self.desired_log.iter().map(|d| d.1).max().unwrap_or(0),
-            min_desired: self.desired_log.iter().map(|d| d.1).min().unwrap_or(0),
-            peak_gpus: self.peak_gpus,
-            peak_nodes: self.peak_nodes,
-            scale_ups: self.scale_ups,
-            scale_downs: self.scale_downs,
-            flaps: self.flaps,
-            syncs: self.sync_count,
-            syncs_with_metric_errors: self.sync_errors,
+            max_desired: self
+                .record
+                .desired_log
+                .iter()
+                .map(|d| d.1)
+                .max()
+                .unwrap_or(0),
+            min_desired: self
+                .record
+                .desired_log
+                .iter()
+                .map(|d| d.1)
+                .min()
+                .unwrap_or(0),
+            peak_gpus: self.record.peak_gpus,
+            peak_nodes: self.record.peak_nodes,
+            scale_ups: self.record.scale_ups,
+            scale_downs: self.record.scale_downs,
+            flaps: self.record.flaps,
+            syncs: self.record.sync_count,
+            syncs_with_metric_errors: self.record.sync_errors,
             load_changes,
-            nodes_added: self.nodes_added,
-            nodes_removed: self.nodes_removed,
-            nodes_failed: self.nodes_failed,
-            restarts: self.restarts,
+            nodes_added: self.record.nodes_added,
+            nodes_removed: self.record.nodes_removed,
+            nodes_failed: self.record.nodes_failed,
+            restarts: self.record.restarts,
             startups,
         };
         let keep = self
@@ -669,9 +625,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .as_ref()
             .is_some_and(|p| p.export_series);
         SimResult {
-            columns: self.columns,
-            rows: self.rows,
-            syncs: self.syncs,
+            columns: self.record.columns,
+            rows: self.record.rows,
+            syncs: self.record.syncs,
             summary,
             series: self.prom.take().filter(|_| keep).map(|s| s.db),
         }

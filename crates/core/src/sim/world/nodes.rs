@@ -8,8 +8,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn update_gpus(&mut self, now: SimTime) {
         let g: u32 = self.nodes.iter().map(|n| n.gpus_used).sum();
-        self.peak_gpus = self.peak_gpus.max(g);
-        self.gpus.set(now, f64::from(g));
+        self.record.peak_gpus = self.record.peak_gpus.max(g);
+        self.record.gpus.set(now, f64::from(g));
     }
 
     /// Nodes in a state (`None`: every node not removed).
@@ -25,8 +25,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn update_nodes(&mut self, now: SimTime) {
         let n = self.nodes_in(None);
-        self.peak_nodes = self.peak_nodes.max(n);
-        self.node_count.set(now, f64::from(n));
+        self.record.peak_nodes = self.record.peak_nodes.max(n);
+        self.record.node_count.set(now, f64::from(n));
     }
 
     pub(super) fn on_node_up(&mut self, n: u32, now: SimTime) {
@@ -45,7 +45,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             return;
         }
         node.state = NodeState::Removed;
-        self.nodes_failed += 1;
+        self.record.nodes_failed += 1;
         self.update_nodes(now);
     }
 
@@ -91,7 +91,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     model_warm: false,
                     idle_since: None,
                 });
-                self.nodes_added += 1;
+                self.record.nodes_added += 1;
                 let d = ca.provisioning.duration(&mut rng);
                 if d > ca.max_node_provision_time {
                     self.q
@@ -127,7 +127,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 }
             }
             if removed > 0 {
-                self.nodes_removed += removed;
+                self.record.nodes_removed += removed;
                 self.update_nodes(now);
             }
         }

@@ -413,7 +413,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         if pod.startup_failures >= probe.failure_threshold {
             // The kubelet kills the container; CrashLoopBackOff doubles from 10 s.
             pod.rec.restarts += 1;
-            self.restarts += 1;
+            self.record.restarts += 1;
             pod.epoch += 1;
             pod.engine = None;
             pod.stage = Stage::Backoff;

@@ -3,6 +3,82 @@
 
 use super::*;
 
+/// What a run records: the per-second rows and HPA decisions handed out
+/// as the run goes, and the bounded summaries (counts, latency
+/// histograms, SLO states, time integrals, change logs) `finish` reads.
+pub(super) struct Recorder {
+    /// Per serving pod this second: KV-cache usage and queue depth.
+    pub(super) band_kv: Vec<f64>,
+    pub(super) band_queue: Vec<f64>,
+    pub(super) columns: Vec<MetricColumn>,
+    pub(super) seen: Vec<Option<f64>>,
+    pub(super) rows: Vec<SecondRow>,
+    pub(super) syncs: Vec<SyncRecord>,
+    pub(super) second: Second,
+    pub(super) counts: RequestCounts,
+    pub(super) ttft: LogHistogram,
+    pub(super) e2e: LogHistogram,
+    pub(super) itl: LogHistogram,
+    pub(super) slos: Vec<SloState>,
+    pub(super) gpus: Integral,
+    pub(super) node_count: Integral,
+    pub(super) ready_int: Integral,
+    pub(super) peak_gpus: u32,
+    pub(super) peak_nodes: u32,
+    pub(super) desired_log: Vec<(SimTime, i32)>,
+    pub(super) ready_log: Vec<(SimTime, i32)>,
+    pub(super) scale_ups: u32,
+    pub(super) scale_downs: u32,
+    pub(super) flaps: u32,
+    pub(super) last_rescale: Option<(SimTime, i32)>,
+    pub(super) sync_count: u32,
+    pub(super) sync_errors: u32,
+    pub(super) nodes_added: u32,
+    pub(super) nodes_removed: u32,
+    pub(super) nodes_failed: u32,
+    pub(super) restarts: u32,
+}
+
+impl Recorder {
+    pub(super) fn new(
+        columns: Vec<MetricColumn>,
+        slos: Vec<SloState>,
+        initial_replicas: i32,
+    ) -> Self {
+        Recorder {
+            band_kv: Vec::new(),
+            band_queue: Vec::new(),
+            seen: vec![None; columns.len()],
+            columns,
+            rows: Vec::new(),
+            syncs: Vec::new(),
+            second: Second::default(),
+            counts: RequestCounts::default(),
+            ttft: LogHistogram::new(),
+            e2e: LogHistogram::new(),
+            itl: LogHistogram::new(),
+            slos,
+            gpus: Integral::default(),
+            node_count: Integral::default(),
+            ready_int: Integral::default(),
+            peak_gpus: 0,
+            peak_nodes: 0,
+            desired_log: vec![(SimTime::ZERO, initial_replicas)],
+            ready_log: Vec::new(),
+            scale_ups: 0,
+            scale_downs: 0,
+            flaps: 0,
+            last_rescale: None,
+            sync_count: 0,
+            sync_errors: 0,
+            nodes_added: 0,
+            nodes_removed: 0,
+            nodes_failed: 0,
+            restarts: 0,
+        }
+    }
+}
+
 /// Nearest-rank percentile of an unsorted slice (reorders it); NaN if empty.
 /// Least, median (nearest rank), most and mean of per-pod values (NaN
 /// when no pod serves).
@@ -101,11 +177,11 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn log_ready(&mut self, now: SimTime) {
         let r = self.endpoints.len() as i32;
-        self.ready_int.set(now, f64::from(r));
-        if self.ready_log.last().is_some_and(|(t, _)| *t == now) {
-            self.ready_log.pop();
+        self.record.ready_int.set(now, f64::from(r));
+        if self.record.ready_log.last().is_some_and(|(t, _)| *t == now) {
+            self.record.ready_log.pop();
         }
-        self.ready_log.push((now, r));
+        self.record.ready_log.push((now, r));
     }
 
     pub(super) fn on_tick(&mut self, now: SimTime) {
@@ -113,8 +189,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.cfg.metrics.window.max(self.cfg.metrics.resolution) + SimDuration::from_secs(2);
         let live = self.live.clone();
         let (mut in_flight, mut waiting) = (0u32, 0u32);
-        self.band_kv.clear();
-        self.band_queue.clear();
+        self.record.band_kv.clear();
+        self.record.band_queue.clear();
         for p in live {
             self.touch(p, now);
             let pod = &mut self.pods[p as usize];
@@ -126,8 +202,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             in_flight += e.outstanding() as u32;
             waiting += g.waiting;
             if self.cfg.recording.timeseries {
-                self.band_kv.push(g.kv_usage);
-                self.band_queue.push(f64::from(g.waiting));
+                self.record.band_kv.push(g.kv_usage);
+                self.record.band_queue.push(f64::from(g.waiting));
             }
             if self.prom.is_none() {
                 self.layout.capture(e.metrics(), &mut self.scratch);
@@ -136,15 +212,15 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 pod.hist.push(now, cpu, &self.scratch, keep);
             }
         }
-        self.gpus.advance(now);
-        self.node_count.advance(now);
-        self.ready_int.advance(now);
+        self.record.gpus.advance(now);
+        self.record.node_count.advance(now);
+        self.record.ready_int.advance(now);
         if self.cfg.recording.timeseries {
-            let kv = Band::of(&mut self.band_kv);
-            let queue = Band::of(&mut self.band_queue);
+            let kv = Band::of(&mut self.record.band_kv);
+            let queue = Band::of(&mut self.record.band_queue);
             let nodes = self.nodes_in(Some(NodeState::Ready));
             let prov = self.nodes_in(Some(NodeState::Provisioning));
-            let s = &mut self.second;
+            let s = &mut self.record.second;
             let (mut current, mut ready, mut starting, mut terminating) = (0, 0, 0, 0);
             for &i in &self.live {
                 let p = &self.pods[i as usize];
@@ -175,7 +251,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 ready,
                 starting,
                 terminating,
-                gpus: self.gpus.value() as u32,
+                gpus: self.record.gpus.value() as u32,
                 nodes,
                 nodes_provisioning: prov,
                 kv_mean: kv.mean,
@@ -191,19 +267,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 e2e_p95,
                 itl_p50,
                 itl_p95,
-                metrics: self.seen.clone(),
+                metrics: self.record.seen.clone(),
             };
-            self.rows.push(row);
+            self.record.rows.push(row);
         }
-        self.second.arrivals = 0;
-        self.second.completed = 0;
-        self.second.failed = 0;
-        self.second.ttft.clear();
-        self.second.e2e.clear();
-        self.second.itl.clear();
+        self.record.second.arrivals = 0;
+        self.record.second.completed = 0;
+        self.record.second.failed = 0;
+        self.record.second.ttft.clear();
+        self.record.second.e2e.clear();
+        self.record.second.itl.clear();
         let w = self.cfg.slo_window.as_micros().max(1);
         if now.as_micros() % w == 0 || now >= self.end {
-            for (s, slo) in self.slos.iter_mut().zip(&self.cfg.slos) {
+            for (s, slo) in self.record.slos.iter_mut().zip(&self.cfg.slos) {
                 if s.window.count() > 0 {
                     s.windows += 1;
                     if s.window.percentile(slo.percentile) <= slo.threshold {
@@ -239,8 +315,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .enumerate()
             .map(|(k, &at)| {
                 let seg_end = changes.get(k + 1).copied().unwrap_or(self.end);
-                let desired_after = value_at(&self.desired_log, seg_end);
+                let desired_after = value_at(&self.record.desired_log, seg_end);
                 let first_rescale_s = self
+                    .record
                     .desired_log
                     .iter()
                     .find(|(t, _)| *t > at && *t <= seg_end)
@@ -248,6 +325,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 // The last desired change in the segment, then the first
                 // instant ready pods match it and stay matched.
                 let last_write = self
+                    .record
                     .desired_log
                     .iter()
                     .filter(|(t, _)| *t <= seg_end)
@@ -256,10 +334,11 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     .unwrap_or(SimTime::ZERO)
                     .max(at);
                 let mut settled = None;
-                if value_at(&self.ready_log, last_write) == desired_after {
+                if value_at(&self.record.ready_log, last_write) == desired_after {
                     settled = Some(last_write);
                 }
                 for &(t, r) in self
+                    .record
                     .ready_log
                     .iter()
                     .filter(|(t, _)| *t > last_write && *t <= seg_end)
@@ -274,7 +353,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 }
                 LoadChange {
                     at,
-                    ready_before: value_at(&self.ready_log, at),
+                    ready_before: value_at(&self.record.ready_log, at),
                     desired_after,
                     first_rescale_s,
                     settled_s: settled.map(|t| t.since(at).as_secs_f64()),

@@ -10,8 +10,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn on_arrival(&mut self, now: SimTime) {
         while let Some(a) = self.next_arrival.take_if(|a| a.time <= now) {
-            self.counts.arrived += 1;
-            self.second.arrivals += 1;
+            self.record.counts.arrived += 1;
+            self.record.second.arrivals += 1;
             self.dispatch(a, now);
             self.next_arrival = self.source.next_arrival();
         }
@@ -35,7 +35,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     self.q.push(deadline, Ev::FrontTimeout);
                 }
             } else {
-                self.counts.rejected_no_endpoint += 1;
+                self.record.counts.rejected_no_endpoint += 1;
                 self.fail_request();
             }
             return;
@@ -99,7 +99,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                     self.touch(p, now);
                 }
                 _ => {
-                    self.counts.aborted_on_drain += 1;
+                    self.record.counts.aborted_on_drain += 1;
                     self.fail_request();
                     self.pods.reap(p);
                 }
@@ -114,7 +114,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.front_timer = None;
         while self.front.front().is_some_and(|w| w.deadline <= now) {
             self.front.pop_front();
-            self.counts.front_queue_timeout += 1;
+            self.record.counts.front_queue_timeout += 1;
             self.fail_request();
         }
         if let Some(w) = self.front.front() {
@@ -124,8 +124,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     }
 
     pub(super) fn fail_request(&mut self) {
-        self.second.failed += 1;
-        for s in &mut self.slos {
+        self.record.second.failed += 1;
+        for s in &mut self.record.slos {
             s.requests += 1;
             s.all.record(f64::INFINITY);
             s.window.record(f64::INFINITY);
@@ -165,35 +165,35 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         match o.finish {
             FinishReason::Stop | FinishReason::Length => {}
             FinishReason::Abort => {
-                self.counts.aborted_on_drain += 1;
+                self.record.counts.aborted_on_drain += 1;
                 self.fail_request();
                 return;
             }
             FinishReason::Error => {
-                self.counts.refused_by_engine += 1;
+                self.record.counts.refused_by_engine += 1;
                 self.fail_request();
                 return;
             }
         }
-        self.counts.completed += 1;
-        self.second.completed += 1;
+        self.record.counts.completed += 1;
+        self.record.second.completed += 1;
         let ttft = o.ttft.unwrap_or(o.e2e);
         let ttft_b = Bucket::of(ttft);
         let e2e_b = Bucket::of(o.e2e);
         let itl_b = o.mean_itl.map(|v| (v, Bucket::of(v)));
-        self.ttft.record_in(ttft_b, ttft);
-        self.e2e.record_in(e2e_b, o.e2e);
+        self.record.ttft.record_in(ttft_b, ttft);
+        self.record.e2e.record_in(e2e_b, o.e2e);
         if self.cfg.recording.timeseries {
-            self.second.ttft.push(order_key(ttft));
-            self.second.e2e.push(order_key(o.e2e));
+            self.record.second.ttft.push(order_key(ttft));
+            self.record.second.e2e.push(order_key(o.e2e));
         }
         if let Some((i, b)) = itl_b {
-            self.itl.record_in(b, i);
+            self.record.itl.record_in(b, i);
             if self.cfg.recording.timeseries {
-                self.second.itl.push(order_key(i));
+                self.record.second.itl.push(order_key(i));
             }
         }
-        for (s, slo) in self.slos.iter_mut().zip(&self.cfg.slos) {
+        for (s, slo) in self.record.slos.iter_mut().zip(&self.cfg.slos) {
             let (v, b) = match slo.metric {
                 SloMetric::Ttft => (ttft, ttft_b),
                 SloMetric::E2e => (o.e2e, e2e_b),
