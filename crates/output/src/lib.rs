@@ -11,7 +11,8 @@
 
 pub mod engine;
 pub mod explain;
-pub mod k8s;
+/// The NIM Operator emulation, its own crate (`nimscale-operator`).
+pub use nimscale_operator as k8s;
 pub mod openmetrics;
 pub mod report;
 pub mod simulate;

@@ -189,7 +189,7 @@ fn engine_benchmark_runs_a_closed_loop() {
 }
 
 fn golden_input(case: &str) -> PathBuf {
-    let dir = repo("crates/output/tests/data/nimservice");
+    let dir = repo("crates/operator/tests/data/nimservice");
     std::fs::read_dir(&dir)
         .expect("golden dir")
         .filter_map(|e| e.ok())

@@ -331,9 +331,7 @@ fn rule(r: &RawRule, p: &str, err: &mut dyn FnMut(String, Option<usize>, String)
 
 /// The rules nimscale writes for a NIMService's HPA (what `export` puts in
 /// `adapter-rules.yaml`), as a loaded configuration.
-pub fn generated(
-    rules: &nimscale_output::k8s::adapter::AdapterRules,
-) -> Result<Loaded, LoadErrors> {
+pub fn generated(rules: &nimscale_operator::adapter::AdapterRules) -> Result<Loaded, LoadErrors> {
     let value = serde_json::json!({
         "rules": rules.rules,
         "externalRules": rules.external_rules,

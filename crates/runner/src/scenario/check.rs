@@ -8,7 +8,7 @@
 //! `properties`/`required`/`additionalProperties`, `items`, `enum`, `const`,
 //! `oneOf`/`anyOf`, and boolean schemas.
 
-use nimscale_output::k8s::node::{FieldPath, Node, NodeValue, Pos};
+use nimscale_operator::node::{FieldPath, Node, NodeValue, Pos};
 use serde_json::Value;
 
 /// One structural problem.

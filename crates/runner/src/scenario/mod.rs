@@ -35,9 +35,9 @@ use nimscale_core::sim::traffic::{
 };
 use nimscale_core::sim::world::Simulation;
 use nimscale_core::time::{SimDuration, SimTime};
-use nimscale_output::k8s::admission::{self, Admitted, Refusal};
-use nimscale_output::k8s::node::{FieldPath, Node, NodeValue, PathSeg, parse_documents};
-use nimscale_output::k8s::types::NimService;
+use nimscale_operator::admission::{self, Admitted, Refusal};
+use nimscale_operator::node::{FieldPath, Node, NodeValue, PathSeg, parse_documents};
+use nimscale_operator::types::NimService;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, parse_kv_dtype, parse_precision};
@@ -549,7 +549,7 @@ fn nimservice(
     Ok((admitted, file.to_string(), "nimservice.".to_string()))
 }
 
-fn probe_of(spec: Option<&nimscale_output::k8s::types::ProbeSpec>, default: Probe) -> Probe {
+fn probe_of(spec: Option<&nimscale_operator::types::ProbeSpec>, default: Probe) -> Probe {
     let Some(s) = spec else { return default };
     if s.enabled == Some(false) {
         return Probe {
@@ -674,7 +674,7 @@ fn prometheus_path(
     raw: &RawScenario,
     cx: &mut Ctx<'_>,
     files: &dyn Files,
-    spec: &nimscale_output::k8s::types::NimServiceSpec,
+    spec: &nimscale_operator::types::NimServiceSpec,
     template: &PodTemplate,
     metrics: &DirectMetrics,
 ) -> Option<PromConfig> {
@@ -762,12 +762,12 @@ fn prometheus_path(
             }
         },
         None => {
-            let settings = nimscale_output::k8s::adapter::AdapterSettings {
+            let settings = nimscale_operator::adapter::AdapterSettings {
                 dialect: metrics.dialect,
                 window_s: (metrics.window.as_micros() / 1_000_000).max(1) as u32,
                 ..Default::default()
             };
-            let rules = nimscale_output::k8s::adapter::rules_for(spec, &settings);
+            let rules = nimscale_operator::adapter::rules_for(spec, &settings);
             adapter::generated(&rules).map_err(|e| cx.errs.extend(e.0))
         }
     };

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use nimscale_core::sim::config::Recording;
-use nimscale_output::k8s::node::{Node, NodeValue, PathSeg, Pos, parse_documents};
+use nimscale_operator::node::{Node, NodeValue, PathSeg, Pos, parse_documents};
 use nimscale_output::sweep::{Plan, PointSeries, RunRow, bucket_series};
 
 use crate::catalog::Catalog;
@@ -203,7 +203,7 @@ impl Files for Prefixed<'_> {
     }
 }
 
-fn map_entries(n: &Node) -> Option<&[(nimscale_output::k8s::node::Key, Node)]> {
+fn map_entries(n: &Node) -> Option<&[(nimscale_operator::node::Key, Node)]> {
     match &n.value {
         NodeValue::Map(e) => Some(e),
         _ => None,
@@ -581,7 +581,7 @@ pub fn load(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let ns_text = nimscale_output::k8s::yaml::to_yaml_stream(&docs);
+        let ns_text = nimscale_operator::yaml::to_yaml_stream(&docs);
         if ns_file.is_none()
             && let Value::Object(m) = &mut scen
         {
@@ -603,7 +603,7 @@ pub fn load(
             if let (Some(t), Value::Object(m)) = (t, &mut s) {
                 m.insert("traffic".into(), t.clone());
             }
-            let text = nimscale_output::k8s::yaml::to_yaml(&s);
+            let text = nimscale_operator::yaml::to_yaml(&s);
             match scenario::load(&text, &format!("{scen_name} ({what})"), &overlay, catalog) {
                 Ok(sc) => {
                     if sc
@@ -834,7 +834,7 @@ pub fn winner_yaml(
         "# The winner of sweep {}: the NIMService to deploy.\n#   nimscale export winner.yaml --out bundle/\n",
         sweep_plan.name
     );
-    text.push_str(&nimscale_output::k8s::yaml::to_yaml(&Value::Object(m)));
+    text.push_str(&nimscale_operator::yaml::to_yaml(&Value::Object(m)));
     text
 }
 

@@ -157,8 +157,8 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
             };
             if target == Target::NimService {
                 // Admission and render alone, as `nimscale render` runs them.
-                if let Ok(a) = nimscale_output::k8s::admission::admit(text) {
-                    let _ = nimscale_output::k8s::render::render(&a, &Default::default());
+                if let Ok(a) = nimscale_operator::admission::admit(text) {
+                    let _ = nimscale_operator::render::render(&a, &Default::default());
                 }
             }
             let base_text = if target == Target::Trace {

@@ -1,8 +1,8 @@
 //! Admission beyond the golden cases: every error at once, exact wording,
 //! line and column for each field.
 
-use nimscale_output::k8s::admission::{Stage, admit, crds};
-use nimscale_output::k8s::cel;
+use nimscale_operator::admission::{Stage, admit, crds};
+use nimscale_operator::cel;
 
 const BASE: &str = "apiVersion: apps.nvidia.com/v1alpha1
 kind: NIMService

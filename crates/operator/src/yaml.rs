@@ -90,9 +90,8 @@ mod tests {
         }
         let back: Value = serde_saphyr::from_str(&text).expect("reparse");
         assert_eq!(back, v, "{text}");
-        let docs =
-            crate::k8s::node::parse_documents(&to_yaml_stream(&[v.clone(), json!({"a": 1})]))
-                .expect("stream");
+        let docs = crate::node::parse_documents(&to_yaml_stream(&[v.clone(), json!({"a": 1})]))
+            .expect("stream");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].to_json(), v);
     }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::cel;
-use super::field::{BadValue, ErrorKind, FieldError};
-use super::node::FieldPath;
+use crate::cel;
+use crate::field::{BadValue, ErrorKind, FieldError};
+use crate::node::FieldPath;
 
 /// One node of an `openAPIV3Schema` (the keywords structural schemas use).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -272,7 +272,7 @@ impl Schema {
                             BadValue::of(value),
                             format!(
                                 "{p} in body should be {rel} {}",
-                                super::field::go_float(min)
+                                crate::field::go_float(min)
                             ),
                         ));
                     }
@@ -294,7 +294,7 @@ impl Schema {
                             BadValue::of(value),
                             format!(
                                 "{p} in body should be {rel} {}",
-                                super::field::go_float(max)
+                                crate::field::go_float(max)
                             ),
                         ));
                     }

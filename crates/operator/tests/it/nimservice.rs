@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nimscale_output::k8s::admission::admit;
-use nimscale_output::k8s::render::{RenderOptions, render};
+use nimscale_operator::admission::admit;
+use nimscale_operator::render::{RenderOptions, render};
 use serde_json::Value;
 
 fn cases() -> Vec<PathBuf> {

@@ -8,17 +8,17 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::field::{FieldError, aggregate};
-use super::node::{FieldPath, Node, Pos, parse_documents};
-use super::schema::{self, Schema};
-use super::types::{NimCache, NimService};
-use super::webhook;
+use crate::field::{FieldError, aggregate};
+use crate::node::{FieldPath, Node, Pos, parse_documents};
+use crate::schema::{self, Schema};
+use crate::types::{NimCache, NimService};
+use crate::webhook;
 
 /// The API group and version of both CRDs.
 pub const API_VERSION: &str = "apps.nvidia.com/v1alpha1";
 
-const NIMSERVICE_CRD: &str = include_str!("../../crd/apps.nvidia.com_nimservices.yaml");
-const NIMCACHE_CRD: &str = include_str!("../../crd/apps.nvidia.com_nimcaches.yaml");
+const NIMSERVICE_CRD: &str = include_str!("../crd/apps.nvidia.com_nimservices.yaml");
+const NIMCACHE_CRD: &str = include_str!("../crd/apps.nvidia.com_nimcaches.yaml");
 
 /// The embedded CRD schemas.
 pub struct Crds {
@@ -251,7 +251,7 @@ fn metadata_errors(json: &Value) -> Vec<FieldError> {
     } else if !is_dns1123_subdomain(name) {
         errs.push(FieldError::invalid(
             FieldPath::parse("metadata.name"),
-            super::field::BadValue::Str(name.into()),
+            crate::field::BadValue::Str(name.into()),
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and \
              must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is \
              '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
@@ -286,7 +286,7 @@ fn field_refusal(
         .map(|e| {
             let skip = usize::from(matches!(
                 e.path.0.first(),
-                Some(super::node::PathSeg::Key(k)) if k == "nimservice" || k == "nimcache"
+                Some(crate::node::PathSeg::Key(k)) if k == "nimservice" || k == "nimcache"
             ));
             Problem {
                 pos: locate(root, &e.path, skip),
@@ -330,7 +330,7 @@ fn webhook_refusal(root: &Node, webhook: &str, errs: &[FieldError]) -> Refusal {
 }
 
 /// The refusal for text that is not YAML.
-pub(crate) fn syntax_refusal(e: super::node::SyntaxError) -> Refusal {
+pub(crate) fn syntax_refusal(e: crate::node::SyntaxError) -> Refusal {
     Refusal {
         stage: Stage::Yaml,
         message: format!("error converting YAML to JSON: {}", e.message),

@@ -1,3 +1,5 @@
+//! # nimscale-operator
+//!
 //! What the NVIDIA NIM Operator makes of a `NIMService`: admission (CRD
 //! schema, CEL rules, the operator's webhook), the objects its reconcile loop
 //! creates, and the pieces it does not create (prometheus-adapter rules),

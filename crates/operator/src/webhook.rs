@@ -1,9 +1,9 @@
 //! The NIM Operator's validating webhook `vnimservice-v1alpha1.kb.io` for
 //! creation, with its messages and warnings (operator commit f63f74d7ad22).
 
-use super::field::{BadValue, FieldError};
-use super::node::FieldPath;
-use super::types::{NimCache, NimServiceSpec};
+use crate::field::{BadValue, FieldError};
+use crate::node::FieldPath;
+use crate::types::{NimCache, NimServiceSpec};
 
 /// The webhook's name, as it appears in a denial.
 pub const NAME: &str = "vnimservice-v1alpha1.kb.io";
@@ -173,7 +173,7 @@ fn storage(spec: &NimServiceSpec, path: &FieldPath, errs: &mut Vec<FieldError>) 
 
 /// The PVC rules shared by NIMService and NIMCache.
 pub fn pvc_rules(
-    p: &super::types::PvcSpec,
+    p: &crate::types::PvcSpec,
     path: &FieldPath,
     shown: &str,
     errs: &mut Vec<FieldError>,
@@ -326,7 +326,7 @@ pub fn validate_nimcache(cache: &NimCache) -> Vec<FieldError> {
             "must not be empty",
         )),
         Some(p) => {
-            if let Ok(pvc) = serde_json::from_value::<super::types::PvcSpec>(p.clone()) {
+            if let Ok(pvc) = serde_json::from_value::<crate::types::PvcSpec>(p.clone()) {
                 pvc_rules(
                     &pvc,
                     &root.child("storage").child("pvc"),

@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::{
 };
 use serde_json::{Value, json};
 
-use super::admission::{API_VERSION, Admitted};
-use super::types::{NimCache, NimServiceSpec, StringMap};
+use crate::admission::{API_VERSION, Admitted};
+use crate::types::{NimCache, NimServiceSpec, StringMap};
 
 /// The UID the golden cases give the NIMService; any UID works, the API
 /// server assigns the real one.
@@ -345,10 +345,10 @@ fn http_probe(path: &str, delay: i32, failures: i32) -> Value {
     })
 }
 
-fn probe(spec: Option<&super::types::ProbeSpec>, default: Value) -> Option<Value> {
+fn probe(spec: Option<&crate::types::ProbeSpec>, default: Value) -> Option<Value> {
     match spec {
         Some(p) if p.enabled == Some(false) => None,
-        Some(super::types::ProbeSpec {
+        Some(crate::types::ProbeSpec {
             probe: Some(custom),
             ..
         }) => Some(to_json::<Probe>(custom)),
@@ -563,7 +563,7 @@ fn is_dns1035_label(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn hpa_failure(ctx: &Ctx<'_>, hpa: &super::types::HpaSpec) -> Option<ReconcileFailure> {
+fn hpa_failure(ctx: &Ctx<'_>, hpa: &crate::types::HpaSpec) -> Option<ReconcileFailure> {
     let min = hpa.min_replicas.unwrap_or(1);
     let max = hpa.max_replicas;
     let head = format!(

@@ -2,8 +2,8 @@
 //! what their authors usually expect. Each has a stable code and a short
 //! explanation.
 
-use super::adapter::AdapterRules;
-use super::types::NimServiceSpec;
+use crate::adapter::AdapterRules;
+use crate::types::NimServiceSpec;
 
 /// One lint finding.
 #[derive(Clone, Debug, PartialEq, Eq)]

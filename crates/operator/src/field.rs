@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::node::FieldPath;
+use crate::node::FieldPath;
 
 /// The offending value, printed as Go's `field.Error` prints it.
 #[derive(Clone, Debug, PartialEq)]

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use nimscale_core::engine::metrics::Dialect;
 use nimscale_core::engine::names::{Meaning, interpret};
 
-use super::types::NimServiceSpec;
+use crate::types::NimServiceSpec;
 
 /// Where the adapter runs and how its queries are written.
 #[derive(Clone, Debug)]
@@ -210,7 +210,7 @@ pub fn config_map(rules: &AdapterRules, settings: &AdapterSettings) -> Value {
             "namespace": settings.namespace,
             "labels": {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/managed-by": "nimscale"},
         },
-        "data": {"config.yaml": super::yaml::to_yaml(&Value::Object(config))},
+        "data": {"config.yaml": crate::yaml::to_yaml(&Value::Object(config))},
     })
 }
 

@@ -1,8 +1,8 @@
 //! Export bundle, adapter rules and lint on realistic specs.
 
-use nimscale_output::k8s::bundle::{export, read_export_input};
-use nimscale_output::k8s::lint::{LintContext, lint};
-use nimscale_output::k8s::{adapter, admission};
+use nimscale_operator::bundle::{export, read_export_input};
+use nimscale_operator::lint::{LintContext, lint};
+use nimscale_operator::{adapter, admission};
 
 fn golden(case: &str) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nimservice");
@@ -82,11 +82,11 @@ fn bundle_for_a_golden_spec() {
         "{ns}"
     );
     // The existing NIMCache is re-emitted without its status, then the NIMService.
-    let docs = nimscale_output::k8s::node::parse_documents(ns).expect("yaml");
+    let docs = nimscale_operator::node::parse_documents(ns).expect("yaml");
     assert_eq!(docs.len(), 2);
     assert!(docs[0].get("status").is_none());
     assert!(b.files[1].content.contains("gpu_cache_usage_perc"));
-    let objects = nimscale_output::k8s::node::parse_documents(&b.files[2].content).expect("yaml");
+    let objects = nimscale_operator::node::parse_documents(&b.files[2].content).expect("yaml");
     assert_eq!(
         objects.len(),
         7,

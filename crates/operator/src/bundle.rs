@@ -5,12 +5,12 @@
 
 use serde_json::{Value, json};
 
-use super::adapter::{self, AdapterSettings};
-use super::admission::{API_VERSION, Admitted};
-use super::lint::{self, Lint, LintContext};
-use super::render::{self, RenderOptions};
-use super::types::NimCacheStatus;
-use super::yaml::to_yaml_stream;
+use crate::adapter::{self, AdapterSettings};
+use crate::admission::{API_VERSION, Admitted};
+use crate::lint::{self, Lint, LintContext};
+use crate::render::{self, RenderOptions};
+use crate::types::NimCacheStatus;
+use crate::yaml::to_yaml_stream;
 
 /// A model cache the scenario asks for, when the input has no NIMCache.
 #[derive(Clone, Debug)]
@@ -276,16 +276,16 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
 /// a scenario are the simulator's and are not read here.
 pub fn read_export_input(
     text: &str,
-) -> Result<(Admitted, ExportRequest), super::admission::Refusal> {
-    use super::admission::{Problem, Refusal, Stage, admit, admit_documents};
-    use super::node::{NodeValue, parse_documents};
+) -> Result<(Admitted, ExportRequest), crate::admission::Refusal> {
+    use crate::admission::{Problem, Refusal, Stage, admit, admit_documents};
+    use crate::node::{NodeValue, parse_documents};
     let mut req = ExportRequest {
         adapter: AdapterSettings::default(),
         lint: LintContext::default(),
         summary: Vec::new(),
         model_cache: None,
     };
-    let docs = parse_documents(text).map_err(super::admission::syntax_refusal)?;
+    let docs = parse_documents(text).map_err(crate::admission::syntax_refusal)?;
     let Some(winner) = docs
         .first()
         .filter(|d| docs.len() == 1 && d.get("nimservice").is_some())

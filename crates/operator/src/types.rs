@@ -5,7 +5,7 @@
 //!
 //! These are read only after admission has checked the document against the
 //! CRD schema, so they accept every field without `deny_unknown_fields`
-//! (strictness lives in [`super::schema`], which knows line and column).
+//! (strictness lives in [`crate::schema`], which knows line and column).
 
 use std::collections::BTreeMap;
 
