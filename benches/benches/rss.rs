@@ -85,20 +85,14 @@ fn child(file: &str, hours: i64) {
     println!("{} {}", res.summary.requests.arrived, peak_rss_kib());
 }
 
-/// Formats the rows and syncs taken so far (the bench crate does not
-/// depend on the output crate: a row's size in memory is what matters).
+/// Formats the rows and syncs taken so far, as `simulate` writes them.
 fn nimscale_output_rows(
-    _columns: &[nimscale_core::sim::record::MetricColumn],
+    columns: &[nimscale_core::sim::record::MetricColumn],
     sim: &mut nimscale_core::sim::world::Simulation<nimscale_core::engine::Roofline>,
     text: &mut String,
 ) {
-    use std::fmt::Write as _;
-    for r in sim.take_rows() {
-        let _ = writeln!(text, "{r:?}");
-    }
-    for s in sim.take_syncs() {
-        let _ = writeln!(text, "{:?}", s.seen);
-    }
+    nimscale_output::simulate::timeseries_rows(columns, &sim.take_rows(), text);
+    nimscale_output::simulate::decisions_lines(columns, &sim.take_syncs(), text);
 }
 
 fn main() {

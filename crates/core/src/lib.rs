@@ -24,5 +24,7 @@ pub mod hpa;
 pub mod metrics;
 pub mod quantity;
 pub mod rng;
+pub mod series;
 pub mod sim;
+pub mod sweep;
 pub mod time;

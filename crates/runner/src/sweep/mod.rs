@@ -31,8 +31,8 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use nimscale_core::sim::config::Recording;
+use nimscale_core::sweep::{Plan, PointSeries, RunRow, bucket_series};
 use nimscale_operator::node::{Node, NodeValue, PathSeg, Pos, parse_documents};
-use nimscale_output::sweep::{Plan, PointSeries, RunRow, bucket_series};
 
 use crate::catalog::Catalog;
 use crate::error::{LoadError, LoadErrors};

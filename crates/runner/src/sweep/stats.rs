@@ -3,7 +3,7 @@
 //! and the winner. Everything is reduced sequentially in input order (R9),
 //! so the result does not depend on how many threads ran the runs.
 
-use nimscale_output::sweep::{Outcome, Plan, PointSummary, RunRow, Stat};
+use nimscale_core::sweep::{Outcome, Plan, PointSummary, RunRow, Stat};
 
 /// Two-sided 95 % Student-t quantiles for 1–30 degrees of freedom.
 const T95: [f64; 30] = [
