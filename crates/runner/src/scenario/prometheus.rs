@@ -1,0 +1,143 @@
+//! The Prometheus metric path of a scenario (`metrics:`): scrape interval,
+//! version, lookback, the adapter's ConfigMap or the rules `export` writes,
+//! relist and metrics-server settings.
+
+use super::*;
+
+/// The Prometheus path of a scenario: scrape interval (scenario, else the
+/// NIMService's ServiceMonitor, else Prometheus' 1m), version, the adapter's
+/// rules (the user's ConfigMap, else those `export` writes) and
+/// metrics-server.
+pub(super) fn prometheus_path(
+    raw: &RawScenario,
+    cx: &mut Ctx<'_>,
+    files: &dyn Files,
+    spec: &nimscale_operator::types::NimServiceSpec,
+    template: &PodTemplate,
+    metrics: &DirectMetrics,
+) -> Option<PromConfig> {
+    let mr = raw.metrics.as_ref();
+    if mr.and_then(|m| m.source) == Some(RawMetricSource::Direct) {
+        return None;
+    }
+    let pr = mr.and_then(|m| m.prometheus.as_ref());
+    let ad = mr.and_then(|m| m.adapter.as_ref());
+    let sm_interval = spec
+        .metrics
+        .as_ref()
+        .and_then(|m| m.service_monitor.as_ref())
+        .and_then(|s| s.interval.clone());
+    let interval = match (pr.and_then(|p| p.scrape_interval.as_ref()), sm_interval) {
+        (Some(d), _) => cx.dur(
+            Some(d),
+            "metrics.prometheus.scrapeInterval",
+            SimDuration::from_secs(60),
+        ),
+        (None, Some(text)) => match promql::parse_duration_ms(&text) {
+            Some(ms) if ms > 0 => SimDuration::from_millis(ms),
+            _ => {
+                cx.warnings.push(format!(
+                    "spec.metrics.serviceMonitor.interval {text:?} is not a Prometheus duration; scraping every 1m"
+                ));
+                SimDuration::from_secs(60)
+            }
+        },
+        (None, None) => {
+            cx.warnings.push(
+                "no scrape interval in the NIMService's ServiceMonitor or the scenario: Prometheus' own default, 1m, applies".into(),
+            );
+            SimDuration::from_secs(60)
+        }
+    };
+    if interval < SimDuration::from_secs(1) {
+        cx.err("metrics.prometheus.scrapeInterval", "must be at least 1s");
+    }
+    let version = match pr.and_then(|p| p.version) {
+        None | Some(3) => PromVersion::V3,
+        Some(2) => PromVersion::V2,
+        Some(v) => {
+            cx.err(
+                "metrics.prometheus.version",
+                format!("must be 2 or 3, found {v}"),
+            );
+            PromVersion::V3
+        }
+    };
+    let lookback = cx.dur(
+        pr.and_then(|p| p.lookback_delta.as_ref()),
+        "metrics.prometheus.lookbackDelta",
+        SimDuration::from_secs(300),
+    );
+    if lookback < SimDuration::from_secs(1) {
+        cx.err("metrics.prometheus.lookbackDelta", "must be at least 1s");
+    }
+    let relist = cx.dur(
+        ad.and_then(|a| a.relist_interval.as_ref()),
+        "metrics.adapter.relistInterval",
+        SimDuration::from_secs(60),
+    );
+    if relist < SimDuration::from_secs(1) {
+        cx.err("metrics.adapter.relistInterval", "must be at least 1s");
+    }
+    let housekeeping = cx.dur(
+        mr.and_then(|m| m.housekeeping.as_ref()),
+        "metrics.housekeeping",
+        SimDuration::from_secs(10),
+    );
+    if housekeeping < SimDuration::from_secs(1) {
+        cx.err("metrics.housekeeping", "must be at least 1s");
+    }
+    let loaded = match ad.and_then(|a| a.config_map.as_ref()) {
+        Some(f) => match files.read(&f.file) {
+            Ok((name, bytes)) => {
+                adapter::load(&String::from_utf8_lossy(&bytes), &name).map_err(|e| {
+                    cx.errs.extend(e.0);
+                })
+            }
+            Err(e) => {
+                cx.err("metrics.adapter.configMap.file", e);
+                Err(())
+            }
+        },
+        None => {
+            let settings = nimscale_operator::adapter::AdapterSettings {
+                dialect: metrics.dialect,
+                window_s: (metrics.window.as_micros() / 1_000_000).max(1) as u32,
+                ..Default::default()
+            };
+            let rules = nimscale_operator::adapter::rules_for(spec, &settings);
+            adapter::generated(&rules).map_err(|e| cx.errs.extend(e.0))
+        }
+    };
+    let loaded = loaded.ok()?;
+    cx.warnings.extend(loaded.warnings);
+    Some(PromConfig {
+        scrape: ScrapeConfig {
+            interval_ms: interval.as_micros() / 1000,
+            namespace: template.namespace.clone(),
+            service: template.name.clone(),
+            endpoint: "api".into(),
+            container: template.container.clone(),
+            port: spec
+                .expose
+                .as_ref()
+                .and_then(|e| e.service.as_ref())
+                .and_then(|s| s.port)
+                .unwrap_or(8000)
+                .clamp(1, 65535) as u16,
+        },
+        eval: EvalOptions {
+            version,
+            lookback_ms: lookback.as_micros() / 1000,
+        },
+        adapter: loaded.config,
+        relist,
+        warm_discovery: ad.and_then(|a| a.discovery) != Some(RawDiscovery::Cold),
+        metrics_server: MetricsServerConfig {
+            resolution: metrics.resolution,
+            housekeeping,
+        },
+        keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
+        export_series: false,
+    })
+}
