@@ -110,27 +110,31 @@ impl SimDuration {
     }
 }
 
+// Time arithmetic saturates: a drawn duration can be absurd (a
+// log-normal with a huge sigma draws +∞, which `dist::secs` saturates to
+// the largest duration), and an instant past the end of any run must stay
+// past it, never wrap to a negative time or panic.
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0 + d.0)
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 impl AddAssign<SimDuration> for SimTime {
     fn add_assign(&mut self, d: SimDuration) {
-        self.0 += d.0;
+        self.0 = self.0.saturating_add(d.0);
     }
 }
 impl Sub<SimDuration> for SimTime {
     type Output = SimTime;
     fn sub(self, d: SimDuration) -> SimTime {
-        SimTime(self.0 - d.0)
+        SimTime(self.0.saturating_sub(d.0))
     }
 }
 impl Add for SimDuration {
     type Output = SimDuration;
     fn add(self, d: SimDuration) -> SimDuration {
-        SimDuration(self.0 + d.0)
+        SimDuration(self.0.saturating_add(d.0))
     }
 }
 
@@ -162,6 +166,20 @@ impl fmt::Display for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        // An absurd drawn duration (a log-normal's +∞, saturated) added to a
+        // time: a debug build panicked, a release build wrapped negative.
+        let huge = SimDuration::from_micros(i64::MAX);
+        let t = SimTime::ZERO + SimDuration::from_secs(10);
+        assert_eq!((t + huge).as_micros(), i64::MAX);
+        let mut u = t;
+        u += huge;
+        assert!(u > t);
+        assert_eq!((huge + huge).as_micros(), i64::MAX);
+        assert_eq!((SimTime::ZERO - huge - huge).as_micros(), i64::MIN);
+    }
 
     #[test]
     fn go_zero_time_is_representable_and_ordered() {

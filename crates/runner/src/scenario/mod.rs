@@ -273,6 +273,9 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     Ok(secs(total))
 }
 
+/// The largest log-normal sigma a distribution may have.
+pub const MAX_SIGMA: f64 = 5.0;
+
 /// The longest duration any field takes (ten years); the simulated horizon
 /// has its own, lower limit (`limits::Limits::max_duration`).
 pub const MAX_DURATION_DAYS: f64 = 3650.0;
@@ -386,6 +389,20 @@ impl Ctx<'_> {
         v
     }
 
+    /// A log-normal's sigma: 0 to [`MAX_SIGMA`]. Beyond, draws overflow
+    /// to +∞ (a sigma of 2^31 did) and no real stage time or token count
+    /// spreads that far.
+    fn sigma(&mut self, v: f64, path: &str) {
+        if !(v.is_finite() && (0.0..=MAX_SIGMA).contains(&v)) {
+            self.err(
+                path,
+                format!(
+                    "must be between 0 and {MAX_SIGMA}, found {v} (sigma {MAX_SIGMA} already puts the 99th percentile 10^5 times above the median)"
+                ),
+            );
+        }
+    }
+
     fn rate(&mut self, v: f64, path: &str) -> f64 {
         if !(v.is_finite() && v >= 0.0) {
             self.err(
@@ -419,9 +436,7 @@ impl Ctx<'_> {
             } => {
                 let p = format!("{path}.lognormal");
                 let m = self.secs_of(median, &format!("{p}.median"));
-                if !(sigma.is_finite() && *sigma >= 0.0) {
-                    self.err(&format!("{p}.sigma"), "must be ≥ 0");
-                }
+                self.sigma(*sigma, &format!("{p}.sigma"));
                 let lo = min
                     .as_ref()
                     .map_or(0.0, |v| self.secs_of(v, &format!("{p}.min")));
@@ -469,9 +484,7 @@ impl Ctx<'_> {
                 max,
             } => {
                 self.positive(*median, &format!("{path}.lognormal.median"));
-                if !(sigma.is_finite() && *sigma >= 0.0) {
-                    self.err(&format!("{path}.lognormal.sigma"), "must be ≥ 0");
-                }
+                self.sigma(*sigma, &format!("{path}.lognormal.sigma"));
                 if let (Some(lo), Some(hi)) = (min, max)
                     && lo > hi
                 {

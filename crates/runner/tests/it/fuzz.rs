@@ -226,6 +226,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("scenario-duration-3650d.yaml", "over limits"),
     ("scenario-frontend-delay-million-days.yaml", "refused"),
     ("scenario-lognormal-min-above-max.yaml", "refused"),
+    ("scenario-lognormal-sigma-2e31.yaml", "refused"),
     ("scenario-min-replicas-million.yaml", "over limits"),
     ("scenario-name-absolute.yaml", "refused"),
     ("scenario-name-traversal.yaml", "refused"),
