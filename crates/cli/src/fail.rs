@@ -50,10 +50,54 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// The largest file nimscale reads (a scenario, a trace, a catalog...):
+/// `/dev/zero` or a runaway file is refused instead of filling memory.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Reads at most [`MAX_INPUT_BYTES`] of a file the user named.
+pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    read_at_most(path, MAX_INPUT_BYTES)
+}
+
+fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{} is larger than {limit} bytes, the largest file nimscale reads",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_read_up_to_a_limit() {
+        // `simulate /dev/zero` read forever; now it stops at the limit.
+        if std::path::Path::new("/dev/zero").exists() {
+            let e = read_at_most(std::path::Path::new("/dev/zero"), 1000).expect_err("endless");
+            assert!(e.contains("larger than 1000 bytes"), "{e}");
+        }
+        let p = std::env::temp_dir().join(format!("nimscale-read-{}", std::process::id()));
+        std::fs::write(&p, "0123456789").expect("write");
+        assert_eq!(read_at_most(&p, 10).map(|b| b.len()), Ok(10));
+        assert!(read_at_most(&p, 9).is_err());
+        let _ = std::fs::remove_file(&p);
+    }
+}
+
 /// Reads a file the user named; failing to is a user error.
 pub fn read_input(path: &std::path::Path) -> anyhow::Result<String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = read_bytes(path).map_err(user)?;
     String::from_utf8(bytes).map_err(|e| {
         user(format!(
             "{}: not UTF-8 text (byte {})",

@@ -57,10 +57,7 @@ pub struct RelativeFiles {
 impl Files for RelativeFiles {
     fn read(&self, path: &str) -> Result<(String, Vec<u8>), String> {
         let p = self.base.join(path);
-        let name = p.display().to_string();
-        std::fs::read(&p)
-            .map(|b| (name.clone(), b))
-            .map_err(|e| format!("cannot read {name}: {e}"))
+        fail::read_bytes(&p).map(|b| (p.display().to_string(), b))
     }
 }
 

@@ -32,21 +32,41 @@ fn err(file: &str, line: usize, field: Option<&str>, message: String) -> LoadErr
     }
 }
 
+/// The most bytes a trace may decompress to: a gzip bomb (a few KB that
+/// inflate to terabytes) is refused instead of filling memory.
+pub const MAX_TRACE_BYTES: u64 = 1 << 30;
+
 /// Decompresses gzip input (by its magic bytes); other input is returned as is.
 fn text_of(bytes: &[u8], file: &str) -> Result<String, LoadErrors> {
+    text_limited(bytes, file, MAX_TRACE_BYTES)
+}
+
+fn text_limited(bytes: &[u8], file: &str, limit: u64) -> Result<String, LoadErrors> {
     let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                LoadErrors(vec![LoadError {
-                    file: file.into(),
-                    line: None,
-                    column: None,
-                    field: None,
-                    message: format!("not a valid gzip file: {e}"),
-                }])
-            })?;
+        let read = flate2::read::GzDecoder::new(bytes)
+            .take(limit + 1)
+            .read_to_end(&mut out);
+        if out.len() as u64 > limit {
+            return Err(LoadErrors(vec![LoadError {
+                file: file.into(),
+                line: None,
+                column: None,
+                field: None,
+                message: format!(
+                    "decompresses to more than {limit} bytes, the largest trace nimscale reads"
+                ),
+            }]));
+        }
+        read.map_err(|e| {
+            LoadErrors(vec![LoadError {
+                file: file.into(),
+                line: None,
+                column: None,
+                field: None,
+                message: format!("not a valid gzip file: {e}"),
+            }])
+        })?;
         out
     } else {
         bytes.to_vec()
@@ -326,6 +346,21 @@ pub fn parse(bytes: &[u8], file: &str, format: RawTraceFormat) -> Result<Trace, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_bomb_is_refused_at_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&vec![b'0'; 100_000]).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert!(bytes.len() < 1000);
+        let e = text_limited(&bytes, "bomb.jsonl.gz", 10_000).unwrap_err();
+        assert!(e.to_string().contains("more than 10000 bytes"), "{e}");
+        assert_eq!(
+            text_limited(&bytes, "ok.jsonl.gz", 100_000).unwrap().len(),
+            100_000
+        );
+    }
 
     #[test]
     fn azure_timestamps_are_exact() {
