@@ -76,25 +76,6 @@ fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inputs_are_read_up_to_a_limit() {
-        // `simulate /dev/zero` read forever; now it stops at the limit.
-        if std::path::Path::new("/dev/zero").exists() {
-            let e = read_at_most(std::path::Path::new("/dev/zero"), 1000).expect_err("endless");
-            assert!(e.contains("larger than 1000 bytes"), "{e}");
-        }
-        let p = std::env::temp_dir().join(format!("nimscale-read-{}", std::process::id()));
-        std::fs::write(&p, "0123456789").expect("write");
-        assert_eq!(read_at_most(&p, 10).map(|b| b.len()), Ok(10));
-        assert!(read_at_most(&p, 9).is_err());
-        let _ = std::fs::remove_file(&p);
-    }
-}
-
 /// Reads a file the user named; failing to is a user error.
 pub fn read_input(path: &std::path::Path) -> anyhow::Result<String> {
     let bytes = read_bytes(path).map_err(user)?;
@@ -139,5 +120,24 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_read_up_to_a_limit() {
+        // `simulate /dev/zero` read forever; now it stops at the limit.
+        if std::path::Path::new("/dev/zero").exists() {
+            let e = read_at_most(std::path::Path::new("/dev/zero"), 1000).expect_err("endless");
+            assert!(e.contains("larger than 1000 bytes"), "{e}");
+        }
+        let p = std::env::temp_dir().join(format!("nimscale-read-{}", std::process::id()));
+        std::fs::write(&p, "0123456789").expect("write");
+        assert_eq!(read_at_most(&p, 10).map(|b| b.len()), Ok(10));
+        assert!(read_at_most(&p, 9).is_err());
+        let _ = std::fs::remove_file(&p);
     }
 }
