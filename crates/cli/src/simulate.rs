@@ -179,6 +179,52 @@ impl Sink {
     }
 }
 
+/// Runs `sim` to its end in chunks, writing rows and decisions to `sink`
+/// after each, with a progress bar on stderr after a second of wall time.
+/// `Some(t)`: Ctrl-C stopped it at `t`.
+fn drive(
+    sim: &mut nimscale_core::sim::world::Simulation<nimscale_core::engine::Roofline>,
+    sink: &mut Sink,
+    name: &str,
+) -> anyhow::Result<Option<nimscale_core::time::SimTime>> {
+    let started = Instant::now();
+    let end = sim.end();
+    let total = end.as_micros().max(1);
+    let step = SimDuration::from_micros((total / 200).max(1_000_000)).min(CHUNK);
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut next = nimscale_core::time::SimTime::ZERO;
+    let mut stopped = None;
+    while next < end {
+        next = (next + step).min(end);
+        sim.run_until(next);
+        sink.put(sim.take_rows(), sim.take_syncs())?;
+        if crate::sweep::cancelled() {
+            stopped = Some(next);
+            break;
+        }
+        if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(100),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {percent:>3}% (ETA {eta})",
+            ) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b.set_message(format!("simulating {name}"));
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position((next.as_micros() * 100 / total) as u64);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(stopped)
+}
+
 /// Simulated time between two looks at the clock, the progress bar and
 /// Ctrl-C, and between two flushes of rows and decisions to their files:
 /// what is held in memory is at most this much of the run.
@@ -236,42 +282,14 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         .write_all(timeseries_header(&sink.columns).as_bytes())?;
     let started = Instant::now();
     let end = sim.end();
-    let total = end.as_micros().max(1);
-    let step = SimDuration::from_micros((total / 200).max(1_000_000)).min(CHUNK);
-    let mut bar: Option<indicatif::ProgressBar> = None;
-    let mut next = nimscale_core::time::SimTime::ZERO;
-    while next < end {
-        next = (next + step).min(end);
-        sim.run_until(next);
-        sink.put(sim.take_rows(), sim.take_syncs())?;
-        if crate::sweep::cancelled() {
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            drop(staging);
-            return Err(anyhow::Error::new(fail::Interrupted(format!(
-                "simulate stopped at {:.0} s of {:.0} s simulated; nothing was written to {}",
-                next.as_secs_f64(),
-                end.as_secs_f64(),
-                dir.display()
-            ))));
-        }
-        if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
-            let b = indicatif::ProgressBar::with_draw_target(
-                Some(100),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {percent:>3}% (ETA {eta})",
-            ) {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b.set_message(format!("simulating {}", sc.name));
-            bar = Some(b);
-        }
-        if let Some(b) = &bar {
-            b.set_position((next.as_micros() * 100 / total) as u64);
-        }
+    if let Some(stopped) = drive(&mut sim, &mut sink, &sc.name)? {
+        drop(staging);
+        return Err(anyhow::Error::new(fail::Interrupted(format!(
+            "simulate stopped at {:.0} s of {:.0} s simulated; nothing was written to {}",
+            stopped.as_secs_f64(),
+            end.as_secs_f64(),
+            dir.display()
+        ))));
     }
     let mut res = sim.finish();
     // The last chunk ends at the run's end, so `finish` has nothing left
@@ -283,9 +301,6 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
     sink.put(rows, syncs)?;
     let kept_syncs = sink.finish()?;
     let wall = started.elapsed();
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
     let info = info(&sc, path, seed);
     let summary = summary_json(&info, &res);
     staging.write(
