@@ -50,8 +50,10 @@ pub fn run_promql(
         errln!("error: --lookback: bad duration \"{lookback}\" (for example 5m or 30s)");
         return Ok(ExitCode::from(2));
     };
-    if !time.is_finite() {
-        errln!("error: --time: must be a finite number of seconds");
+    if !(time.is_finite() && time.abs() <= 9e12) {
+        errln!(
+            "error: --time: must be a number of seconds within ±9e12 (as the file's timestamps)"
+        );
         return Ok(ExitCode::from(2));
     }
     let e = match promql::parse(expr) {

@@ -331,6 +331,20 @@ fn absurd_work_is_refused_with_the_estimate_and_the_flag() {
         no_panic(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
+    // An evaluation time far outside any timestamp overflowed the window
+    // arithmetic (a panic in debug builds).
+    let om = d.join("x.om");
+    std::fs::write(&om, "x_total 1 1\nx_total 2 61\n# EOF\n").expect("write");
+    for t in ["-1e300", "9e18"] {
+        let o = nimscale()
+            .args(["promql", "--expr", "rate(x_total[1m])", "--input"])
+            .arg(&om)
+            .arg(format!("--time={t}"))
+            .output()
+            .expect("runs");
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}: {}", stderr(&o));
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -219,6 +219,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("explain-pods-1e8.yaml", "refused"),
     ("explain-replicas-2e31.yaml", "refused"),
     ("om-timestamp-huge.om", "refused"),
+    ("promql-duration-overflow.txt", "refused"),
     ("promql-nested-5000.txt", "refused"),
     ("promql-unary-100000.txt", "refused"),
     ("scenario-20000-keys.yaml", "refused"),

@@ -149,8 +149,8 @@ impl Ctx<'_> {
     }
 
     fn select_vector(&mut self, sel: &Selector) -> Vec<Sample> {
-        let ref_t = self.t - sel.offset_ms;
-        let min_t = ref_t - self.opts.lookback_ms;
+        let ref_t = self.t.saturating_sub(sel.offset_ms);
+        let min_t = ref_t.saturating_sub(self.opts.lookback_ms);
         let mut out = Vec::new();
         for id in self.matching_series(sel) {
             let Some(s) = self.db.get(id) else { continue };
@@ -177,8 +177,8 @@ impl Ctx<'_> {
     }
 
     fn select_matrix(&mut self, sel: &Selector, range: i64) -> Vec<Range> {
-        let ref_t = self.t - sel.offset_ms;
-        let min_t = ref_t - range;
+        let ref_t = self.t.saturating_sub(sel.offset_ms);
+        let min_t = ref_t.saturating_sub(range);
         let mut out = Vec::new();
         for id in self.matching_series(sel) {
             let Some(s) = self.db.get(id) else { continue };
@@ -363,8 +363,8 @@ impl Ctx<'_> {
                         Func::Irate => instant_rate(&r.points),
                         _ => extrapolated_rate(
                             &r.points,
-                            self.t - sel.offset_ms - range,
-                            self.t - sel.offset_ms,
+                            self.t.saturating_sub(sel.offset_ms).saturating_sub(range),
+                            self.t.saturating_sub(sel.offset_ms),
                             range,
                             f != Func::Delta,
                             f == Func::Rate,

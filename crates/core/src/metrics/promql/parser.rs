@@ -184,8 +184,14 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
         total = total.checked_add(n.checked_mul(*mult)?)?;
         rest = &rest[unit.len()..];
     }
-    Some(total)
+    // Prometheus holds durations as Go's time.Duration (int64 nanoseconds)
+    // and refuses longer ones; so does nimscale, which keeps every time
+    // sum (evaluation time minus offset minus range) inside i64.
+    (total <= MAX_DURATION_MS).then_some(total)
 }
+
+/// The longest PromQL duration: what fits in int64 nanoseconds (292 years).
+pub const MAX_DURATION_MS: i64 = i64::MAX / 1_000_000;
 
 /// The duration starting at `start` whose letters run on from `from`.
 fn lex_duration(src: &str, start: usize, from: usize) -> Result<(Tok, usize), (usize, String)> {
@@ -798,6 +804,11 @@ mod tests {
         assert_eq!(parse_duration_ms("500ms"), Some(500));
         assert_eq!(parse_duration_ms("30m1h"), None);
         assert_eq!(parse_duration_ms("1x"), None);
+        // Longer than int64 nanoseconds: refused, as Prometheus does (the
+        // evaluation's time sums overflowed with 9999999999999999y).
+        assert_eq!(parse_duration_ms("292y"), Some(292 * 365 * 86_400_000));
+        assert_eq!(parse_duration_ms("293y"), None);
+        assert!(parse("x offset 9999999999999s").is_err());
     }
 
     #[test]
