@@ -40,8 +40,9 @@ enum Existing {
     Absent,
     /// An empty directory.
     Empty,
-    /// A directory with the marker: an earlier nimscale output.
-    Ours,
+    /// A directory with the marker: an earlier nimscale output, of the
+    /// kind its marker names.
+    Ours(String),
     /// Anything else, with a description.
     Foreign(String),
 }
@@ -59,7 +60,12 @@ fn classify(dir: &Path) -> anyhow::Result<Existing> {
         return Ok(Existing::Foreign("a file, not a directory".into()));
     }
     if fs::symlink_metadata(dir.join(MARKER)).is_ok_and(|m| m.is_file()) {
-        return Ok(Existing::Ours);
+        let kind = fs::read_to_string(dir.join(MARKER))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["kind"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Ok(Existing::Ours(kind));
     }
     let mut entries =
         fs::read_dir(dir).map_err(|e| user(format!("cannot list {}: {e}", dir.display())))?;
@@ -72,14 +78,26 @@ fn classify(dir: &Path) -> anyhow::Result<Existing> {
     }
 }
 
+/// Outputs of one family replace each other: a sweep, its shards, a merge
+/// and a compare write the same files; every other kind only its own.
+fn family(kind: &str) -> &str {
+    match kind {
+        "sweep" | "sweep-shard" | "merge" | "compare" => "sweep",
+        k => k,
+    }
+}
+
 /// Refuses, before any work is done, an output path that cannot be written:
-/// an earlier output without `force`, or anything nimscale did not write.
-pub fn check(dir: &Path, force: bool) -> anyhow::Result<()> {
+/// an earlier output without `force`, an output of another kind (a report
+/// never replaces the run it reports on), or anything nimscale did not
+/// write.
+pub fn check(dir: &Path, force: bool, kind: &str) -> anyhow::Result<()> {
     recover_leftovers(dir);
     match classify(dir)? {
         Existing::Absent | Existing::Empty => Ok(()),
-        Existing::Ours if force => Ok(()),
-        Existing::Ours => Err(user(format!(
+        Existing::Ours(k) if family(&k) != family(kind) => Err(other_kind(dir, &k, kind)),
+        Existing::Ours(_) if force => Ok(()),
+        Existing::Ours(_) => Err(user(format!(
             "{} exists (an earlier nimscale output); use another --out or --force to replace it",
             dir.display()
         ))),
@@ -88,6 +106,18 @@ pub fn check(dir: &Path, force: bool) -> anyhow::Result<()> {
             dir.display()
         ))),
     }
+}
+
+fn other_kind(dir: &Path, found: &str, kind: &str) -> anyhow::Error {
+    user(format!(
+        "{} holds a nimscale {} output; --force replaces only an earlier {kind} output: choose another --out",
+        dir.display(),
+        if found.is_empty() {
+            "(unknown kind)"
+        } else {
+            found
+        }
+    ))
 }
 
 fn parent_and_leaf(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
@@ -200,6 +230,7 @@ pub struct Staging {
     dir: PathBuf,
     tmp: PathBuf,
     force: bool,
+    kind: String,
     committed: bool,
 }
 
@@ -207,7 +238,7 @@ impl Staging {
     /// Checks `dir` (as [`check`]) and creates its staging directory with
     /// the marker of `kind` in it.
     pub fn create(dir: &Path, force: bool, kind: &str) -> anyhow::Result<Self> {
-        check(dir, force)?;
+        check(dir, force, kind)?;
         let (parent, leaf) = parent_and_leaf(dir)?;
         fs::create_dir_all(&parent)
             .map_err(|e| user(format!("cannot create {}: {e}", parent.display())))?;
@@ -219,6 +250,7 @@ impl Staging {
             dir: dir.to_path_buf(),
             tmp,
             force,
+            kind: kind.to_owned(),
             committed: false,
         };
         s.write(MARKER, marker_text(kind).as_bytes())?;
@@ -251,8 +283,11 @@ impl Staging {
                     ))
                 })?;
             }
-            Existing::Ours if self.force => self.replace()?,
-            Existing::Ours => {
+            Existing::Ours(k) if family(&k) != family(&self.kind) => {
+                return Err(other_kind(&self.dir, &k, &self.kind));
+            }
+            Existing::Ours(_) if self.force => self.replace()?,
+            Existing::Ours(_) => {
                 return Err(user(format!(
                     "{} appeared during the run (an earlier nimscale output); use --force to replace it",
                     self.dir.display()
@@ -435,7 +470,10 @@ mod tests {
             Some(Existing::Foreign(_))
         ));
         write_dir(&d.join("run"), &[("a.txt", "1")], false, "test").expect("first");
-        assert_eq!(classify(&d.join("run")).ok(), Some(Existing::Ours));
+        assert_eq!(
+            classify(&d.join("run")).ok(),
+            Some(Existing::Ours("test".into()))
+        );
         let _ = fs::remove_dir_all(&d);
     }
 
@@ -474,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn force_replaces_only_an_output_of_the_same_kind() {
+        let d = scratch("kinds");
+        let run = d.join("run");
+        write_dir(&run, &[("summary.json", "{}")], false, "simulate").expect("run");
+        // A report aimed at the run it reports on must not replace it.
+        let e = write_dir(&run, &[("report.html", "x")], true, "report").expect_err("kind");
+        assert!(
+            format!("{e:#}").contains("holds a nimscale simulate output"),
+            "{e:#}"
+        );
+        assert!(run.join("summary.json").is_file());
+        // A merge may replace a sweep.
+        let sw = d.join("sweep");
+        write_dir(&sw, &[("results.csv", "a")], false, "sweep").expect("sweep");
+        write_dir(&sw, &[("results.csv", "b")], true, "merge").expect("merge");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn leftovers_of_dead_runs_are_repaired() {
         let d = scratch("leftover");
         let run = d.join("run");
@@ -490,7 +547,7 @@ mod tests {
         // ...and a look-alike without the marker left alone.
         let alike = d.join(".run.nimscale-tmp-999999997");
         fs::create_dir(&alike).expect("mkdir");
-        check(&run, false).expect_err("the restored run exists");
+        check(&run, false, "test").expect_err("the restored run exists");
         assert_eq!(
             fs::read_to_string(run.join("a.txt")).ok().as_deref(),
             Some("kept")

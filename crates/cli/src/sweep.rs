@@ -340,7 +340,7 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         "sweep"
     };
-    outdir::check(&dir, a.force)?;
+    outdir::check(&dir, a.force, kind)?;
     let total = sw.plan.points.len();
     let points: Vec<usize> = match shard {
         Some((i, n)) => sweep::shard_points(total, i, n),
@@ -503,7 +503,7 @@ fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
 
 /// Combines shard directories into exactly the files one run writes.
 pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
-    outdir::check(out_dir, force)?;
+    outdir::check(out_dir, force, "merge")?;
     let mut first: Option<(Plan, usize)> = None;
     let mut seen = std::collections::BTreeSet::new();
     let mut rows = Vec::new();
@@ -693,7 +693,7 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     if let Some(dir) = &a.out {
-        outdir::check(dir, a.force)?;
+        outdir::check(dir, a.force, "compare")?;
     }
     let points: Vec<usize> = (0..sw.plan.points.len()).collect();
     let Executed {
