@@ -91,23 +91,30 @@ impl<M: StepTimeModel> Pod<M> {
 
 impl<M: StepTimeModel> std::ops::Index<usize> for Pods<M> {
     type Output = Pod<M>;
+    #[inline]
     fn index(&self, p: usize) -> &Pod<M> {
         self.slots[p].as_deref().unwrap_or(&self.tomb)
     }
 }
 
 impl<M: StepTimeModel> std::ops::IndexMut<usize> for Pods<M> {
+    #[inline]
     fn index_mut(&mut self, p: usize) -> &mut Pod<M> {
-        match self.slots[p].as_deref_mut() {
+        let Pods { slots, tomb, .. } = self;
+        match slots[p].as_deref_mut() {
             Some(pod) => pod,
-            None => {
-                // Handlers leave a gone pod as it is; start each one from a
-                // fresh tombstone all the same.
-                self.tomb = Pod::tombstone();
-                &mut self.tomb
-            }
+            None => fresh_tomb(tomb),
         }
     }
+}
+
+/// Handlers leave a gone pod as it is; each one starts from a fresh
+/// tombstone all the same. Out of line: the hot path is a live pod.
+#[cold]
+#[inline(never)]
+fn fresh_tomb<M: StepTimeModel>(tomb: &mut Pod<M>) -> &mut Pod<M> {
+    *tomb = Pod::tombstone();
+    tomb
 }
 
 impl<M: StepTimeModel + Clone> Simulation<M> {
