@@ -180,6 +180,20 @@ fn recover_leftovers(dir: &Path) {
         if alive(pid) {
             continue;
         }
+        // A `--metrics-out` file's temporary copy starts with our family.
+        if what == "tmp"
+            && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            && is_our_openmetrics(&path)
+        {
+            match fs::remove_file(&path) {
+                Ok(()) => fail::warn(&format!(
+                    "removed {}, left by an interrupted run",
+                    path.display()
+                )),
+                Err(err) => fail::warn(&format!("cannot remove {}: {err}", path.display())),
+            }
+            continue;
+        }
         if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) || !path.join(MARKER).is_file() {
             fail::warn(&format!(
                 "{} looks like an interrupted nimscale run's leftover but holds no {MARKER}; left alone",
@@ -397,6 +411,7 @@ pub fn is_our_openmetrics(path: &Path) -> bool {
 
 /// Refuses, before any work, a `--metrics-out` path that cannot be written.
 pub fn check_file(path: &Path, force: bool) -> anyhow::Result<()> {
+    recover_leftovers(path);
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(user(format!("cannot inspect {}: {e}", path.display()))),
@@ -575,6 +590,11 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+        // A killed write's temporary copy is removed by the next write.
+        let left = d.join(".new.om.nimscale-tmp-999999999");
+        fs::write(&left, text.as_bytes()).expect("leftover");
+        write_file(&g, text.as_bytes(), true).expect("again");
+        assert!(!left.exists());
         let _ = fs::remove_dir_all(&d);
     }
 }
