@@ -66,7 +66,7 @@ impl Scenario {
         let requests = self.source(self.seed).expected_requests(seconds);
         let pods = match (&self.hpa, &self.schedule) {
             (Some(h), _) => i64::from(h.spec.max_replicas.max(h.spec.min_replicas)),
-            (None, Some(s)) => i64::from(s.steps.iter().map(|s| s.1).max().unwrap_or(0)),
+            (None, Some(s)) => i64::from(s.max_replicas()),
             (None, None) => i64::from(self.initial_replicas),
         }
         .max(i64::from(self.initial_replicas))

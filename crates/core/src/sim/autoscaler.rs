@@ -33,6 +33,11 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The most replicas any step asks for.
+    pub fn max_replicas(&self) -> i32 {
+        self.steps.iter().map(|s| s.1).max().unwrap_or(0)
+    }
+
     /// The step in force at `now`, by index: the last one at or before
     /// `now` (within the period); before the first step of a periodic
     /// schedule, the last step of the previous period; `None` before the
@@ -73,7 +78,7 @@ impl Autoscaler {
     pub fn max_replicas(&self) -> i32 {
         match self {
             Autoscaler::Hpa(h) => h.spec.max_replicas,
-            Autoscaler::Schedule(s) => s.steps.iter().map(|s| s.1).max().unwrap_or(0),
+            Autoscaler::Schedule(s) => s.max_replicas(),
         }
     }
 

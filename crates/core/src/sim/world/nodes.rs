@@ -56,12 +56,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let ca = self.cfg.autoscaler.clone();
         let per = self.cfg.pool.gpus_per_node;
         let gpus = self.cfg.template.gpus;
-        let pending: Vec<u32> = self
-            .live
-            .iter()
-            .copied()
-            .filter(|&i| self.pods[i as usize].stage == Stage::Pending)
-            .collect();
+        let pending = self.pending_pods();
         if !pending.is_empty() && gpus <= per {
             let mut room: Vec<u32> = self
                 .nodes

@@ -279,14 +279,18 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.add_target(p, now);
     }
 
-    /// The scheduler: pending pods in creation order onto nodes with free GPUs.
-    pub(super) fn try_schedule(&mut self, now: SimTime) {
-        let pending: Vec<u32> = self
-            .live
+    /// Pods not yet bound to a node, in creation order.
+    pub(super) fn pending_pods(&self) -> Vec<u32> {
+        self.live
             .iter()
             .copied()
             .filter(|&i| self.pods[i as usize].stage == Stage::Pending)
-            .collect();
+            .collect()
+    }
+
+    /// The scheduler: pending pods in creation order onto nodes with free GPUs.
+    pub(super) fn try_schedule(&mut self, now: SimTime) {
+        let pending = self.pending_pods();
         for p in pending {
             let Some(node) = self.pick_node(self.cfg.template.gpus) else {
                 continue;
