@@ -151,7 +151,7 @@ fn resolve_engine(
         tp: dep.tp,
         profile,
     };
-    Ok(nimscale_runner::engine::resolve(&cat, &opts))
+    Ok(nimscale_runner::engine::resolve(&cat, &opts).map_err(|e| e.to_string()))
 }
 
 pub fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use nimscale_core::engine::{Deployment, Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
+use nimscale_core::engine::{Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
 use serde::Deserialize;
 
 use crate::error::{LoadError, LoadErrors};
@@ -285,24 +285,6 @@ impl Catalog {
         self.models.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
             format!("unknown model `{name}` (known: {})", known.join(", "))
-        })
-    }
-
-    /// A deployment of catalog entries.
-    pub fn deployment(
-        &self,
-        gpu: &str,
-        model: &str,
-        precision: Precision,
-        kv_dtype: KvDtype,
-        tp: u32,
-    ) -> Result<Deployment, String> {
-        Ok(Deployment {
-            gpu: self.gpu(gpu)?.clone(),
-            model: self.model(model)?.clone(),
-            precision,
-            kv_dtype,
-            tp,
         })
     }
 }

@@ -37,16 +37,53 @@ pub struct Resolved {
     pub profile: EngineProfile,
 }
 
+/// Why a deployment cannot be built, by the part of it at fault, so that
+/// a loader can point at the field without reading the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The GPU is not in the catalog.
+    UnknownGpu(String),
+    /// The model is not in the catalog.
+    UnknownModel(String),
+    /// Both are known, but the model does not fit or cannot be split over
+    /// the GPUs (vLLM's own message where it has one).
+    Capacity(String),
+}
+
+impl ResolveError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::UnknownGpu(m) | Self::UnknownModel(m) | Self::Capacity(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
 /// Resolves names and checks that the model fits.
-pub fn resolve(catalog: &Catalog, opts: &EngineOptions) -> Result<Resolved, String> {
-    let dep = catalog.deployment(
-        &opts.gpu,
-        &opts.model,
-        opts.precision,
-        opts.kv_dtype,
-        opts.tp,
-    )?;
-    let cap = capacity::capacity(&dep, &opts.profile).map_err(|e| e.to_string())?;
+pub fn resolve(catalog: &Catalog, opts: &EngineOptions) -> Result<Resolved, ResolveError> {
+    let dep = Deployment {
+        gpu: catalog
+            .gpu(&opts.gpu)
+            .map_err(ResolveError::UnknownGpu)?
+            .clone(),
+        model: catalog
+            .model(&opts.model)
+            .map_err(ResolveError::UnknownModel)?
+            .clone(),
+        precision: opts.precision,
+        kv_dtype: opts.kv_dtype,
+        tp: opts.tp,
+    };
+    let cap = capacity::capacity(&dep, &opts.profile)
+        .map_err(|e| ResolveError::Capacity(e.to_string()))?;
     Ok(Resolved {
         deployment: dep,
         capacity: cap,

@@ -36,7 +36,7 @@ pub enum Dist {
 
 impl Dist {
     /// A log-normal without clamps.
-    pub fn lognormal(median: f64, sigma: f64) -> Dist {
+    pub const fn lognormal(median: f64, sigma: f64) -> Dist {
         Dist::LogNormal {
             median,
             sigma,

@@ -1,17 +1,88 @@
-//! From the checked raw shapes to a `Scenario`: the NIMService, the model
-//! and engine, the HPA (or scheduled scaling), the cluster, the metric path,
-//! traffic and objectives.
+//! From the checked raw shapes to a `Scenario`, one concern at a time: the
+//! NIMService, the model and engine, the HPA controller and the HPA (or
+//! scheduled scaling), the cluster, pods and their start-up, the Service
+//! front end, the metric path, traffic and objectives. Every default is a
+//! named constant in [`super::defaults`].
 
+use super::defaults as d;
 use super::*;
 
-/// Engine start-up median by weight size (our synthesis of gpu-model.md
-/// §5.1: 60–90 s for 8B, 120–240 s for 70B): 45 s plus 1 s per GiB of
-/// weights.
-pub(super) fn default_engine_start(weight_bytes: f64) -> Dist {
-    Dist::lognormal(45.0 + weight_bytes / (1024.0 * 1024.0 * 1024.0), 0.2)
+/// Where the NIMService came from, so that its errors point into its own
+/// file (the user's, read unchanged) at its own line.
+struct NsSource<'a> {
+    admitted: &'a Admitted,
+    file: &'a str,
+    prefix: &'a str,
 }
 
-#[allow(clippy::too_many_lines)]
+impl NsSource<'_> {
+    fn err(&self, cx: &mut Ctx<'_>, path: &str, message: String) {
+        let pos = self.admitted.source.locate(&field_path(path).0);
+        cx.errs.push(LoadError {
+            file: self.file.to_string(),
+            line: (pos.line > 0).then_some(pos.line as usize),
+            column: (pos.column > 0).then_some(pos.column as usize),
+            field: Some(format!("{}{path}", self.prefix)),
+            message,
+        });
+    }
+}
+
+/// What the rest of the scenario reads from the NIMService.
+struct NsFacts {
+    name: String,
+    namespace: String,
+    /// `nvidia.com/gpu` from the limits, else the requests.
+    gpus: Option<u32>,
+    /// The other resource requests, in milli-units.
+    requests: BTreeMap<String, i64>,
+    /// `NIM_MODEL_PROFILE`.
+    profile_env: Option<String>,
+}
+
+impl NsFacts {
+    fn of(ns: &NimService) -> NsFacts {
+        let resources = ns.spec.resources.clone().unwrap_or_default();
+        let gpu_q = resources
+            .limits
+            .as_ref()
+            .and_then(|l| l.get("nvidia.com/gpu"))
+            .or_else(|| {
+                resources
+                    .requests
+                    .as_ref()
+                    .and_then(|r| r.get("nvidia.com/gpu"))
+            });
+        let mut requests = BTreeMap::new();
+        for (k, v) in resources.requests.iter().flatten() {
+            if k == "nvidia.com/gpu" {
+                continue;
+            }
+            if let Some(m) = quantity_milli(&v.0) {
+                requests.insert(k.clone(), m);
+            }
+        }
+        NsFacts {
+            name: ns.metadata.name.clone().unwrap_or_default(),
+            namespace: ns
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            gpus: gpu_q
+                .and_then(|q| quantity_milli(&q.0))
+                .map(|m| (m / 1000) as u32),
+            requests,
+            profile_env: ns
+                .spec
+                .env
+                .iter()
+                .find(|e| e.name == "NIM_MODEL_PROFILE")
+                .and_then(|e| e.value.clone()),
+        }
+    }
+}
+
 pub(super) fn build(
     raw: &RawScenario,
     cx: &mut Ctx<'_>,
@@ -27,85 +98,96 @@ pub(super) fn build(
     if let Err(e) = check_output_name(&name) {
         cx.err("name", e);
     }
-
-    // --- the NIMService -------------------------------------------------
     let ns_ok = admitted.0.stored != Value::Null;
     let (admitted, ns_file, ns_prefix) = admitted;
-    let ns: &NimService = &admitted.nimservice;
-    let ns_err = |cx: &mut Ctx<'_>, path: &str, msg: String| {
-        let pos = admitted.source.locate(&field_path(path).0);
-        cx.errs.push(LoadError {
-            file: ns_file.clone(),
-            line: (pos.line > 0).then_some(pos.line as usize),
-            column: (pos.column > 0).then_some(pos.column as usize),
-            field: Some(format!("{ns_prefix}{path}")),
-            message: msg,
-        });
+    let src = NsSource {
+        admitted: &admitted,
+        file: &ns_file,
+        prefix: &ns_prefix,
     };
+    let ns = &admitted.nimservice;
     for w in &admitted.warnings {
         cx.warnings
             .push(format!("{ns_file}: NIMService admission warning: {w}"));
     }
     if ns.spec.multi_node.is_some() {
-        ns_err(
-            cx,
-            "spec.multiNode",
-            "multi-node NIMServices (LeaderWorkerSet) are not simulated yet".into(),
-        );
+        let msg = "multi-node NIMServices (LeaderWorkerSet) are not simulated yet";
+        src.err(cx, "spec.multiNode", msg.into());
     }
-    let ns_name = ns.metadata.name.clone().unwrap_or_default();
-    let namespace = ns
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let resources = ns.spec.resources.clone().unwrap_or_default();
-    let gpu_q = resources
-        .limits
-        .as_ref()
-        .and_then(|l| l.get("nvidia.com/gpu"))
-        .or_else(|| {
-            resources
-                .requests
-                .as_ref()
-                .and_then(|r| r.get("nvidia.com/gpu"))
-        });
-    let ns_gpus = gpu_q
-        .and_then(|q| quantity_milli(&q.0))
-        .map(|m| (m / 1000) as u32);
-    let mut requests = BTreeMap::new();
-    for (k, v) in resources.requests.iter().flatten() {
-        if k == "nvidia.com/gpu" {
-            continue;
-        }
-        if let Some(m) = quantity_milli(&v.0) {
-            requests.insert(k.clone(), m);
-        }
-    }
-    let profile_env = ns
-        .spec
-        .env
-        .iter()
-        .find(|e| e.name == "NIM_MODEL_PROFILE")
-        .and_then(|e| e.value.clone());
+    let facts = NsFacts::of(ns);
+    let model = model(raw, cx, &facts, ns_ok, catalog);
+    let controller = controller(raw, cx);
+    let hpa = hpa(cx, &src, &facts, &controller, model.dialect);
+    let cl = raw.cluster.as_ref();
+    let (pool, initial_replicas) = node_pool(cx, cl, ns, hpa.as_ref(), model.tp);
+    let autoscaler = cluster_autoscaler(cx, cl.and_then(|c| c.autoscaler.as_ref()));
+    let startup = startup(cx, cl, ns, model.resolved.as_ref());
+    let template = pod_template(cx, cl, facts, model.tp);
+    let (balancer, front_queue) = front_end(cx, cl);
+    let metrics = direct_metrics(cx, raw.metrics.as_ref(), model.dialect);
+    let prometheus = prometheus_path(raw, cx, files, &ns.spec, &template, &metrics);
+    let (traffic, load_changes) = traffic(raw, cx, files)?;
+    let (slos, slo_window, flap_window) = objectives(raw, cx);
+    let warnings = std::mem::take(&mut cx.warnings);
+    Some(Scenario {
+        name,
+        description: raw.description.clone().unwrap_or_default(),
+        seed: raw.seed.unwrap_or(d::SEED),
+        duration,
+        resolved: model.resolved?,
+        dialect: model.dialect,
+        frontend_delay: model.frontend_delay,
+        usage: model.usage,
+        schedule: schedule(cx, raw.autoscaler.as_ref(), hpa.is_some()),
+        hpa,
+        template,
+        startup,
+        pool,
+        autoscaler,
+        balancer,
+        front_queue,
+        controller,
+        initial_replicas,
+        warm_start: cl.and_then(|c| c.warm_start).unwrap_or(d::WARM_START),
+        metrics,
+        prometheus,
+        slos,
+        slo_window,
+        flap_window,
+        traffic,
+        load_changes,
+        warnings,
+        admitted,
+    })
+}
 
-    // --- the model ------------------------------------------------------
+/// The model and its engine, resolved against the catalog.
+struct Model {
+    tp: u32,
+    dialect: Dialect,
+    frontend_delay: SimDuration,
+    usage: UsageModel,
+    /// `None` when the GPU or model is unknown or does not fit (the error
+    /// is in `cx`).
+    resolved: Option<Resolved>,
+}
+
+fn model(
+    raw: &RawScenario,
+    cx: &mut Ctx<'_>,
+    facts: &NsFacts,
+    ns_ok: bool,
+    catalog: &Catalog,
+) -> Model {
     let m = &raw.model;
-    let mut precision = None;
-    if let Some(p) = &m.precision {
-        match parse_precision(p) {
-            Ok(p) => precision = Some(p),
-            Err(e) => cx.err("model.precision", e),
-        }
-    } else if let Some(p) = &profile_env {
-        let lower = p.to_lowercase();
-        if lower.contains("fp8") {
-            precision = Some(Precision::Fp8);
-        } else if lower.contains("bf16") {
-            precision = Some(Precision::Bf16);
-        }
-    }
-    let precision = precision.unwrap_or(Precision::Bf16);
+    let precision = match (&m.precision, &facts.profile_env) {
+        (Some(p), _) => parse_precision(p).unwrap_or_else(|e| {
+            cx.err("model.precision", e);
+            Precision::Bf16
+        }),
+        (None, Some(p)) if p.to_lowercase().contains("fp8") => Precision::Fp8,
+        _ => Precision::Bf16,
+    };
     let kv_dtype = match m.kv_cache_dtype.as_deref().map(parse_kv_dtype) {
         None => KvDtype::Bf16,
         Some(Ok(k)) => k,
@@ -114,7 +196,48 @@ pub(super) fn build(
             KvDtype::Bf16
         }
     };
-    let tp = match (m.tensor_parallel, ns_gpus) {
+    let tp = tensor_parallel(cx, m.tensor_parallel, facts, ns_ok);
+    let mut profile = engine_profile(cx, m.engine.as_ref());
+    let frontend_delay = cx.dur(
+        m.engine.as_ref().and_then(|e| e.frontend_delay.as_ref()),
+        "model.engine.frontendDelay",
+        profile.frontend_delay,
+    );
+    profile.frontend_delay = frontend_delay;
+    let opts = EngineOptions {
+        gpu: m.gpu.clone(),
+        model: m.name.clone(),
+        precision,
+        kv_dtype,
+        tp,
+        profile,
+    };
+    let resolved = resolve(catalog, &opts)
+        .map_err(|e| {
+            let field = match e {
+                ResolveError::UnknownGpu(_) => "model.gpu",
+                ResolveError::UnknownModel(_) | ResolveError::Capacity(_) => "model.name",
+            };
+            cx.err(field, e.message());
+        })
+        .ok();
+    Model {
+        tp,
+        dialect: match m.dialect {
+            Some(RawDialect::Vllm) => Dialect::Vllm,
+            _ => Dialect::Nim1,
+        },
+        frontend_delay,
+        usage: usage(cx, m.usage.as_ref()),
+        resolved,
+    }
+}
+
+/// GPUs per pod: `model.tensorParallel`, else the NIMService's
+/// `nvidia.com/gpu`; they must agree, and `NIM_MODEL_PROFILE`'s `-tpN` is
+/// checked against the result.
+fn tensor_parallel(cx: &mut Ctx<'_>, tp: Option<u32>, facts: &NsFacts, ns_ok: bool) -> u32 {
+    let tp = match (tp, facts.gpus) {
         (Some(t), Some(g)) if t != g => {
             cx.err(
                 "model.tensorParallel",
@@ -133,7 +256,7 @@ pub(super) fn build(
             1
         }
     };
-    if let Some(p) = &profile_env
+    if let Some(p) = &facts.profile_env
         && let Some(i) = p.find("-tp")
         && let Some(n) = p[i + 3..]
             .split(|c: char| !c.is_ascii_digit())
@@ -145,106 +268,86 @@ pub(super) fn build(
             "NIM_MODEL_PROFILE {p:?} names tp{n}, but pods get {tp} GPUs"
         ));
     }
-    let e = raw.model.engine.as_ref();
-    let mut profile = EngineProfile::default();
-    if let Some(e) = e {
-        for (v, field) in [
-            (e.max_num_seqs, "maxNumSeqs"),
-            (e.max_num_batched_tokens, "maxNumBatchedTokens"),
-            (e.max_model_len, "maxModelLen"),
-            (e.block_size, "blockSize"),
-            (e.request_cap, "requestCap"),
-        ] {
-            if v == Some(0) {
-                cx.err(
-                    &format!("model.engine.{field}"),
-                    "must be at least 1 (0 would serve nothing)",
-                );
-            }
-        }
-        profile.max_num_seqs = e.max_num_seqs;
-        profile.max_num_batched_tokens = e.max_num_batched_tokens;
-        if let Some(u) = e.gpu_memory_utilization {
-            if !(u > 0.0 && u <= 1.0) {
-                cx.err("model.engine.gpuMemoryUtilization", "must be in (0, 1]");
-            }
-            profile.gpu_memory_utilization = u;
-        }
-        profile.max_model_len = e.max_model_len;
-        if let Some(b) = e.block_size {
-            profile.block_size = b;
-        }
-        if let Some(p) = e.prefix_caching {
-            profile.enable_prefix_caching = p;
-        }
-        profile.request_cap = e.request_cap;
-    }
-    let frontend_delay = cx.dur(
-        e.and_then(|e| e.frontend_delay.as_ref()),
-        "model.engine.frontendDelay",
-        profile.frontend_delay,
-    );
-    profile.frontend_delay = frontend_delay;
-    let opts = EngineOptions {
-        gpu: m.gpu.clone(),
-        model: m.name.clone(),
-        precision,
-        kv_dtype,
-        tp,
-        profile,
-    };
-    let resolved = match resolve(catalog, &opts) {
-        Ok(r) => Some(r),
-        Err(msg) => {
-            let field = if msg.contains("GPU") && !catalog.gpus.contains_key(&m.gpu) {
-                "model.gpu"
-            } else {
-                "model.name"
-            };
-            cx.err(field, msg);
-            None
-        }
-    };
-    let dialect = match m.dialect {
-        Some(RawDialect::Vllm) => Dialect::Vllm,
-        _ => Dialect::Nim1,
-    };
-    let mut usage = UsageModel::default();
-    if let Some(u) = &m.usage {
-        if let Some(v) = u.idle_cores {
-            usage.idle_cores = v;
-        }
-        if let Some(v) = u.busy_cores {
-            usage.busy_cores = v;
-        }
-        if let Some(v) = u.core_seconds_per_token {
-            usage.core_secs_per_token = v;
-        }
-        for (q, field, slot) in [
-            (
-                &u.base_memory,
-                "model.usage.baseMemory",
-                &mut usage.base_memory_bytes,
-            ),
-            (
-                &u.memory_per_request,
-                "model.usage.memoryPerRequest",
-                &mut usage.memory_per_request_bytes,
-            ),
-        ] {
-            if let Some(q) = q {
-                match Quantity::parse(q) {
-                    Ok(q) => *slot = q.approx_f64(),
-                    Err(e) => cx.err(field, format!("{q:?} is not a quantity: {e}")),
-                }
-            }
-        }
-    }
+    tp
+}
 
-    // --- the HPA --------------------------------------------------------
-    let controller_raw = raw.cluster.as_ref().and_then(|c| c.controller.as_ref());
+/// `model.engine`: vLLM's settings over [`EngineProfile::default`].
+fn engine_profile(cx: &mut Ctx<'_>, e: Option<&RawEngine>) -> EngineProfile {
+    let mut profile = EngineProfile::default();
+    let Some(e) = e else { return profile };
+    for (v, field) in [
+        (e.max_num_seqs, "maxNumSeqs"),
+        (e.max_num_batched_tokens, "maxNumBatchedTokens"),
+        (e.max_model_len, "maxModelLen"),
+        (e.block_size, "blockSize"),
+        (e.request_cap, "requestCap"),
+    ] {
+        if v == Some(0) {
+            cx.err(
+                &format!("model.engine.{field}"),
+                "must be at least 1 (0 would serve nothing)",
+            );
+        }
+    }
+    profile.max_num_seqs = e.max_num_seqs;
+    profile.max_num_batched_tokens = e.max_num_batched_tokens;
+    if let Some(u) = e.gpu_memory_utilization {
+        if !(u > 0.0 && u <= 1.0) {
+            cx.err("model.engine.gpuMemoryUtilization", "must be in (0, 1]");
+        }
+        profile.gpu_memory_utilization = u;
+    }
+    profile.max_model_len = e.max_model_len;
+    if let Some(b) = e.block_size {
+        profile.block_size = b;
+    }
+    if let Some(p) = e.prefix_caching {
+        profile.enable_prefix_caching = p;
+    }
+    profile.request_cap = e.request_cap;
+    profile
+}
+
+/// `model.usage`: the CPU and memory model over [`UsageModel::default`].
+fn usage(cx: &mut Ctx<'_>, u: Option<&RawUsage>) -> UsageModel {
+    let mut usage = UsageModel::default();
+    let Some(u) = u else { return usage };
+    if let Some(v) = u.idle_cores {
+        usage.idle_cores = v;
+    }
+    if let Some(v) = u.busy_cores {
+        usage.busy_cores = v;
+    }
+    if let Some(v) = u.core_seconds_per_token {
+        usage.core_secs_per_token = v;
+    }
+    for (q, field, slot) in [
+        (
+            &u.base_memory,
+            "model.usage.baseMemory",
+            &mut usage.base_memory_bytes,
+        ),
+        (
+            &u.memory_per_request,
+            "model.usage.memoryPerRequest",
+            &mut usage.memory_per_request_bytes,
+        ),
+    ] {
+        if let Some(q) = q {
+            match Quantity::parse(q) {
+                Ok(q) => *slot = q.approx_f64(),
+                Err(e) => cx.err(field, format!("{q:?} is not a quantity: {e}")),
+            }
+        }
+    }
+    usage
+}
+
+/// `cluster.controller`: kube-controller-manager's HPA flags over
+/// [`ControllerConfig::default`], and the sync schedule.
+fn controller(raw: &RawScenario, cx: &mut Ctx<'_>) -> Controller {
+    let cc = raw.cluster.as_ref().and_then(|c| c.controller.as_ref());
     let defaults = ControllerConfig::default();
-    let cc = controller_raw;
     let config = ControllerConfig {
         sync_period: cx.dur(
             cc.and_then(|c| c.sync_period.as_ref()),
@@ -267,127 +370,155 @@ pub(super) fn build(
             "cluster.controller.initialReadinessDelay",
             defaults.initial_readiness_delay,
         ),
-        scale_to_zero: cc.and_then(|c| c.scale_to_zero).unwrap_or(false),
+        scale_to_zero: cc
+            .and_then(|c| c.scale_to_zero)
+            .unwrap_or(defaults.scale_to_zero),
         ..defaults
     };
     if config.sync_period < SimDuration::from_secs(1) {
         cx.err("cluster.controller.syncPeriod", "must be at least 1s");
     }
-    let controller = Controller {
+    Controller {
         first_sync: cx.dur(
             cc.and_then(|c| c.first_sync.as_ref()),
             "cluster.controller.firstSync",
-            SimDuration::ZERO,
+            d::FIRST_SYNC,
         ),
         reconcile_latency: cx.dur(
             cc.and_then(|c| c.reconcile_latency.as_ref()),
             "cluster.controller.reconcileLatency",
-            SimDuration::ZERO,
+            d::RECONCILE_LATENCY,
         ),
         config,
-    };
-    let hpa = if ns.spec.autoscaling() {
-        let hpa_json = admitted
-            .stored
-            .pointer("/spec/scale/hpa")
-            .cloned()
-            .unwrap_or(Value::Null);
-        match serde_json::from_value::<HorizontalPodAutoscalerSpec>(hpa_json) {
-            Err(e) => {
-                ns_err(
-                    cx,
-                    "spec.scale.hpa",
-                    format!("cannot read the HPA spec: {e}"),
-                );
-                None
-            }
-            Ok(api) => match validate_spec(
-                &api,
-                "spec.scale.hpa",
-                ValidationOptions {
-                    scale_to_zero: controller.config.scale_to_zero,
-                    require_scale_target_ref: false,
-                },
-            ) {
-                Ok(spec) => Some(Hpa {
-                    namespace: namespace.clone(),
-                    name: ns_name.clone(),
-                    spec,
-                }),
-                Err(fe) => {
-                    for e in fe {
-                        let body = e.to_string();
-                        let msg = body
-                            .strip_prefix(&format!("{}: ", e.path))
-                            .unwrap_or(&body)
-                            .to_string();
-                        ns_err(cx, &e.path, msg);
-                    }
-                    None
-                }
-            },
-        }
-    } else {
-        None
-    };
-    if let Some(h) = &hpa {
-        for name in unknown_metrics(&h.spec, dialect) {
-            let idx = h.spec.metrics.iter().position(|m| match m {
-                MetricSpec::Pods { metric, .. }
-                | MetricSpec::Object { metric, .. }
-                | MetricSpec::External { metric, .. } => metric.name == name,
-                _ => false,
-            });
-            ns_err(
+    }
+}
+
+/// The NIMService's `spec.scale.hpa`, validated as the API server does,
+/// then checked against what the metric path can serve.
+fn hpa(
+    cx: &mut Ctx<'_>,
+    src: &NsSource<'_>,
+    facts: &NsFacts,
+    controller: &Controller,
+    dialect: Dialect,
+) -> Option<Hpa> {
+    if !src.admitted.nimservice.spec.autoscaling() {
+        return None;
+    }
+    let hpa_json = src
+        .admitted
+        .stored
+        .pointer("/spec/scale/hpa")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let api = serde_json::from_value::<HorizontalPodAutoscalerSpec>(hpa_json)
+        .map_err(|e| {
+            src.err(
                 cx,
-                &format!("spec.scale.hpa.metrics[{}]", idx.unwrap_or(0)),
-                format!(
-                    "nimscale has no recipe for the metric {name:?}: use a NIM gauge (gpu_cache_usage_perc, num_requests_running, num_requests_waiting), <histogram>_over_<X>s_fraction, <histogram>_p<NN> or <counter>_per_second"
-                ),
-            );
+                "spec.scale.hpa",
+                format!("cannot read the HPA spec: {e}"),
+            )
+        })
+        .ok()?;
+    let options = ValidationOptions {
+        scale_to_zero: controller.config.scale_to_zero,
+        require_scale_target_ref: false,
+    };
+    let spec = validate_spec(&api, "spec.scale.hpa", options)
+        .map_err(|fe| {
+            for e in fe {
+                let body = e.to_string();
+                let msg = body
+                    .strip_prefix(&format!("{}: ", e.path))
+                    .unwrap_or(&body)
+                    .to_string();
+                src.err(cx, &e.path, msg);
+            }
+        })
+        .ok()?;
+    let hpa = Hpa {
+        namespace: facts.namespace.clone(),
+        name: facts.name.clone(),
+        spec,
+    };
+    check_hpa_metrics(cx, src, facts, &hpa, dialect);
+    Some(hpa)
+}
+
+/// Each metric of a valid HPA spec has a recipe, a Service to be served on,
+/// and (for utilization) a request to divide by.
+fn check_hpa_metrics(
+    cx: &mut Ctx<'_>,
+    src: &NsSource<'_>,
+    facts: &NsFacts,
+    h: &Hpa,
+    dialect: Dialect,
+) {
+    let ns_name = &facts.name;
+    for name in unknown_metrics(&h.spec, dialect) {
+        let idx = h.spec.metrics.iter().position(|m| match m {
+            MetricSpec::Pods { metric, .. }
+            | MetricSpec::Object { metric, .. }
+            | MetricSpec::External { metric, .. } => metric.name == name,
+            _ => false,
+        });
+        src.err(
+            cx,
+            &format!("spec.scale.hpa.metrics[{}]", idx.unwrap_or(0)),
+            format!(
+                "nimscale has no recipe for the metric {name:?}: use a NIM gauge (gpu_cache_usage_perc, num_requests_running, num_requests_waiting), <histogram>_over_<X>s_fraction, <histogram>_p<NN> or <counter>_per_second"
+            ),
+        );
+    }
+    for (i, m) in h.spec.metrics.iter().enumerate() {
+        if let MetricSpec::Object {
+            described_object,
+            target,
+            ..
+        } = m
+        {
+            if described_object.kind != "Service" || &described_object.name != ns_name {
+                src.err(
+                    cx,
+                    &format!("spec.scale.hpa.metrics[{i}].object.describedObject"),
+                    format!(
+                        "the adapter serves these metrics on the NIMService's Service ({ns_name}); {} {} would have no series",
+                        described_object.kind, described_object.name
+                    ),
+                );
+            }
+            if target.type_ == TargetType::Utilization {
+                src.err(
+                    cx,
+                    &format!("spec.scale.hpa.metrics[{i}].object.target.type"),
+                    "an Object metric target must be Value or AverageValue".into(),
+                );
+            }
         }
-        for (i, m) in h.spec.metrics.iter().enumerate() {
-            if let MetricSpec::Object {
-                described_object,
-                target,
-                ..
-            } = m
-            {
-                if described_object.kind != "Service" || described_object.name != ns_name {
-                    ns_err(
-                        cx,
-                        &format!("spec.scale.hpa.metrics[{i}].object.describedObject"),
-                        format!(
-                            "the adapter serves these metrics on the NIMService's Service ({ns_name}); {} {} would have no series",
-                            described_object.kind, described_object.name
-                        ),
-                    );
-                }
-                if target.type_ == TargetType::Utilization {
-                    ns_err(
-                        cx,
-                        &format!("spec.scale.hpa.metrics[{i}].object.target.type"),
-                        "an Object metric target must be Value or AverageValue".into(),
-                    );
-                }
-            }
-            if let MetricSpec::Resource { name, target } = m
-                && target.average_utilization.is_some()
-                && !requests.contains_key(name)
-            {
-                cx.warnings.push(format!(
-                    "the HPA scales on {name} utilization but the NIMService requests no {name}: the HPA will report FailedGetResourceMetric (missing request for {name})"
-                ));
-            }
+        if let MetricSpec::Resource { name, target } = m
+            && target.average_utilization.is_some()
+            && !facts.requests.contains_key(name)
+        {
+            cx.warnings.push(format!(
+                "the HPA scales on {name} utilization but the NIMService requests no {name}: the HPA will report FailedGetResourceMetric (missing request for {name})"
+            ));
         }
     }
-    let min_replicas = hpa.as_ref().map(|h| h.spec.min_replicas);
-    let max_replicas = hpa.as_ref().map(|h| h.spec.max_replicas);
+}
 
-    // --- the cluster ----------------------------------------------------
-    let cl = raw.cluster.as_ref();
+/// `cluster.nodePool` and `cluster.initialReplicas`: the GPU nodes, sized
+/// by default for the initial pods and for `maxReplicas`.
+fn node_pool(
+    cx: &mut Ctx<'_>,
+    cl: Option<&RawCluster>,
+    ns: &NimService,
+    hpa: Option<&Hpa>,
+    tp: u32,
+) -> (NodePool, i32) {
     let np = cl.and_then(|c| c.node_pool.as_ref());
-    let gpus_per_node = np.and_then(|n| n.gpus_per_node).unwrap_or(8);
+    let min_replicas = hpa.map(|h| h.spec.min_replicas);
+    let max_replicas = hpa.map(|h| h.spec.max_replicas);
+    let gpus_per_node = np.and_then(|n| n.gpus_per_node).unwrap_or(d::GPUS_PER_NODE);
     if gpus_per_node == 0 {
         cx.err("cluster.nodePool.gpusPerNode", "must be at least 1");
     }
@@ -419,7 +550,7 @@ pub(super) fn build(
     let max_nodes = np.and_then(|n| n.max_nodes).unwrap_or(max_nodes_default);
     let needed_now = (initial_replicas.max(0) as u32).div_ceil(pods_per_node);
     let initial_nodes = np.and_then(|n| n.initial_nodes).unwrap_or(needed_now);
-    let min_nodes = np.and_then(|n| n.min_nodes).unwrap_or(0);
+    let min_nodes = np.and_then(|n| n.min_nodes).unwrap_or(d::MIN_NODES);
     if min_nodes > max_nodes {
         cx.err(
             "cluster.nodePool.minNodes",
@@ -442,15 +573,11 @@ pub(super) fn build(
             (hi as u32).div_ceil(pods_per_node)
         ));
     }
+    let price_per_gpu_hour = np.and_then(|n| n.price_per_gpu_hour);
+    let price_per_node_hour = np.and_then(|n| n.price_per_node_hour);
     for (v, f) in [
-        (
-            np.and_then(|n| n.price_per_gpu_hour),
-            "cluster.nodePool.pricePerGpuHour",
-        ),
-        (
-            np.and_then(|n| n.price_per_node_hour),
-            "cluster.nodePool.pricePerNodeHour",
-        ),
+        (price_per_gpu_hour, "cluster.nodePool.pricePerGpuHour"),
+        (price_per_node_hour, "cluster.nodePool.pricePerNodeHour"),
     ] {
         if let Some(v) = v
             && !(v.is_finite() && v >= 0.0)
@@ -467,44 +594,62 @@ pub(super) fn build(
             Some(RawPlacement::Pack) => Placement::Pack,
             _ => Placement::Spread,
         },
-        price_per_gpu_hour: np.and_then(|n| n.price_per_gpu_hour),
-        price_per_node_hour: np.and_then(|n| n.price_per_node_hour),
+        price_per_gpu_hour,
+        price_per_node_hour,
     };
-    let ca = cl.and_then(|c| c.autoscaler.as_ref());
+    (pool, initial_replicas)
+}
+
+/// `cluster.autoscaler`: the cluster autoscaler's flags.
+fn cluster_autoscaler(cx: &mut Ctx<'_>, ca: Option<&RawAutoscaler>) -> ClusterAutoscaler {
     let autoscaler = ClusterAutoscaler {
-        enabled: ca.and_then(|c| c.enabled).unwrap_or(true),
+        enabled: ca.and_then(|c| c.enabled).unwrap_or(d::CA_ENABLED),
         scan_interval: cx.dur(
             ca.and_then(|c| c.scan_interval.as_ref()),
             "cluster.autoscaler.scanInterval",
-            SimDuration::from_secs(10),
+            d::CA_SCAN_INTERVAL,
         ),
         provisioning: cx.time_dist(
             ca.and_then(|c| c.provisioning.as_ref()),
             "cluster.autoscaler.provisioning",
-            Dist::lognormal(300.0, 0.3),
+            d::CA_PROVISIONING,
         ),
         max_node_provision_time: cx.dur(
             ca.and_then(|c| c.max_node_provision_time.as_ref()),
             "cluster.autoscaler.maxNodeProvisionTime",
-            SimDuration::from_secs(900),
+            d::CA_MAX_NODE_PROVISION_TIME,
         ),
         scale_down_unneeded_time: cx.dur(
             ca.and_then(|c| c.scale_down_unneeded_time.as_ref()),
             "cluster.autoscaler.scaleDownUnneededTime",
-            SimDuration::from_secs(600),
+            d::CA_SCALE_DOWN_UNNEEDED_TIME,
         ),
         scale_down_delay_after_add: cx.dur(
             ca.and_then(|c| c.scale_down_delay_after_add.as_ref()),
             "cluster.autoscaler.scaleDownDelayAfterAdd",
-            SimDuration::from_secs(600),
+            d::CA_SCALE_DOWN_DELAY_AFTER_ADD,
         ),
-        max_empty_bulk_delete: ca.and_then(|c| c.max_empty_bulk_delete).unwrap_or(10),
+        max_empty_bulk_delete: ca
+            .and_then(|c| c.max_empty_bulk_delete)
+            .unwrap_or(d::CA_MAX_EMPTY_BULK_DELETE),
     };
     if autoscaler.enabled && autoscaler.scan_interval < SimDuration::from_secs(1) {
         cx.err("cluster.autoscaler.scanInterval", "must be at least 1s");
     }
+    autoscaler
+}
+
+/// `cluster.startup`: scheduling, image pull, loading the weights (from
+/// the NIMService's cache volume or a download) and the engine's start,
+/// with the NIMService's probes.
+fn startup(
+    cx: &mut Ctx<'_>,
+    cl: Option<&RawCluster>,
+    ns: &NimService,
+    resolved: Option<&Resolved>,
+) -> Startup {
     let su = cl.and_then(|c| c.startup.as_ref());
-    let weights = resolved.as_ref().map_or(16e9, |r| {
+    let weights = resolved.map_or(d::UNRESOLVED_WEIGHT_BYTES, |r| {
         r.deployment.weight_bytes_per_gpu() * f64::from(r.deployment.tp)
     });
     let storage = &ns.spec.storage;
@@ -526,63 +671,73 @@ pub(super) fn build(
             }
         }
     };
-    let cold = bw(
+    let cold_read_bps = bw(
         su.and_then(|s| s.cold_read_bandwidth.as_ref()),
         "cluster.startup.coldReadBandwidth",
-        1e9,
+        d::COLD_READ_BPS,
     );
-    let warm = bw(
+    let warm_read_bps = bw(
         su.and_then(|s| s.warm_read_bandwidth.as_ref()),
         "cluster.startup.warmReadBandwidth",
-        4e9,
+        d::WARM_READ_BPS,
     );
-    let down = bw(
+    let download_bps = bw(
         su.and_then(|s| s.download_bandwidth.as_ref()),
         "cluster.startup.downloadBandwidth",
-        250e6,
+        d::DOWNLOAD_BPS,
     );
-    let startup = Startup {
+    Startup {
         scheduling: cx.time_dist(
             su.and_then(|s| s.scheduling.as_ref()),
             "cluster.startup.scheduling",
-            Dist::lognormal(1.0, 0.3),
+            d::STARTUP_SCHEDULING,
         ),
         image_pull: cx.time_dist(
             su.and_then(|s| s.image_pull.as_ref()),
             "cluster.startup.imagePull",
-            Dist::lognormal(360.0, 0.3),
+            d::STARTUP_IMAGE_PULL,
         ),
         engine_start: cx.time_dist(
             su.and_then(|s| s.engine_start.as_ref()),
             "cluster.startup.engineStart",
-            default_engine_start(weights),
+            d::engine_start(weights),
         ),
         model_bytes: weights,
         source,
-        cold_read_bps: cold,
-        warm_read_bps: warm,
-        download_bps: down,
+        cold_read_bps,
+        warm_read_bps,
+        download_bps,
         startup_probe: probe_of(ns.spec.startup_probe.as_ref(), Probe::nim_startup()),
         readiness_probe: probe_of(ns.spec.readiness_probe.as_ref(), Probe::nim_readiness()),
-        max_backoff: SimDuration::from_secs(300),
-        load_noise_sigma: 0.1,
-    };
+        max_backoff: d::MAX_BACKOFF,
+        load_noise_sigma: d::LOAD_NOISE_SIGMA,
+    }
+}
+
+/// The pods the NIMService's Deployment makes: `app=<name>`, the requests,
+/// the GPUs and the termination grace period.
+fn pod_template(cx: &mut Ctx<'_>, cl: Option<&RawCluster>, facts: NsFacts, tp: u32) -> PodTemplate {
+    let ns_name = facts.name;
     let mut labels = BTreeMap::new();
     labels.insert("app".to_string(), ns_name.clone());
-    let template = PodTemplate {
+    PodTemplate {
         name: ns_name.clone(),
-        namespace,
+        namespace: facts.namespace,
         labels,
         selector: format!("app={ns_name}"),
-        container: ns_name.clone(),
-        requests,
+        container: ns_name,
+        requests: facts.requests,
         gpus: tp,
         grace: cx.dur(
             cl.and_then(|c| c.termination_grace_period.as_ref()),
             "cluster.terminationGracePeriod",
-            SimDuration::from_secs(30),
+            d::TERMINATION_GRACE,
         ),
-    };
+    }
+}
+
+/// `cluster.loadBalancer` and `cluster.frontQueue`: the Service front end.
+fn front_end(cx: &mut Ctx<'_>, cl: Option<&RawCluster>) -> (Balancer, FrontQueue) {
     let balancer = match cl.and_then(|c| c.load_balancer) {
         Some(RawBalancer::RoundRobin) => Balancer::RoundRobin,
         Some(RawBalancer::LeastOutstanding) => Balancer::LeastOutstanding,
@@ -590,43 +745,42 @@ pub(super) fn build(
     };
     let fq = cl.and_then(|c| c.front_queue.as_ref());
     let front_queue = FrontQueue {
-        capacity: fq.and_then(|f| f.capacity).unwrap_or(1000) as usize,
+        capacity: fq
+            .and_then(|f| f.capacity)
+            .unwrap_or(d::FRONT_QUEUE_CAPACITY) as usize,
         timeout: cx.dur(
             fq.and_then(|f| f.timeout.as_ref()),
             "cluster.frontQueue.timeout",
-            SimDuration::from_secs(60),
+            d::FRONT_QUEUE_TIMEOUT,
         ),
     };
-    let mr = raw.metrics.as_ref();
+    (balancer, front_queue)
+}
+
+/// `metrics.window` and `metrics.resolution`: the direct path's settings
+/// (the Prometheus path reads them too).
+fn direct_metrics(cx: &mut Ctx<'_>, mr: Option<&RawMetrics>, dialect: Dialect) -> DirectMetrics {
     let metrics = DirectMetrics {
         window: cx.dur(
             mr.and_then(|m| m.window.as_ref()),
             "metrics.window",
-            SimDuration::from_secs(60),
+            d::METRICS_WINDOW,
         ),
         resolution: cx.dur(
             mr.and_then(|m| m.resolution.as_ref()),
             "metrics.resolution",
-            SimDuration::from_secs(15),
+            d::METRICS_RESOLUTION,
         ),
         dialect,
     };
     if metrics.window < SimDuration::from_secs(1) {
         cx.err("metrics.window", "must be at least 1s");
     }
-    let prometheus = prometheus_path(
-        raw,
-        cx,
-        files,
-        &admitted.nimservice.spec,
-        &template,
-        &metrics,
-    );
+    metrics
+}
 
-    // --- traffic --------------------------------------------------------
-    let (traffic, load_changes) = traffic(raw, cx, files)?;
-
-    // --- objectives -----------------------------------------------------
+/// `slos` and `evaluation`: what the run is judged by.
+fn objectives(raw: &RawScenario, cx: &mut Ctx<'_>) -> (Vec<Slo>, SimDuration, SimDuration) {
     let mut slos = Vec::new();
     for (i, s) in raw.slos.iter().enumerate() {
         let p = format!("slos[{i}]");
@@ -665,7 +819,7 @@ pub(super) fn build(
     let slo_window = cx.dur(
         ev.and_then(|e| e.slo_window.as_ref()),
         "evaluation.sloWindow",
-        SimDuration::from_secs(60),
+        d::SLO_WINDOW,
     );
     if slo_window < SimDuration::from_secs(1) {
         cx.err("evaluation.sloWindow", "must be at least 1s");
@@ -673,39 +827,9 @@ pub(super) fn build(
     let flap_window = cx.dur(
         ev.and_then(|e| e.flap_window.as_ref()),
         "evaluation.flapWindow",
-        SimDuration::from_secs(600),
+        d::FLAP_WINDOW,
     );
-    let warnings = std::mem::take(&mut cx.warnings);
-    Some(Scenario {
-        name,
-        description: raw.description.clone().unwrap_or_default(),
-        seed: raw.seed.unwrap_or(1),
-        duration,
-        resolved: resolved?,
-        dialect,
-        frontend_delay,
-        usage,
-        schedule: schedule(cx, raw.autoscaler.as_ref(), hpa.is_some()),
-        hpa,
-        template,
-        startup,
-        pool,
-        autoscaler,
-        balancer,
-        front_queue,
-        controller,
-        initial_replicas,
-        warm_start: cl.and_then(|c| c.warm_start).unwrap_or(true),
-        metrics,
-        prometheus,
-        slos,
-        slo_window,
-        flap_window,
-        traffic,
-        load_changes,
-        warnings,
-        admitted,
-    })
+    (slos, slo_window, flap_window)
 }
 
 /// Reads `autoscaler.schedule`: steps in strictly increasing order, within

@@ -142,7 +142,7 @@ pub(super) fn traffic(
                     let per = cx.dur(
                         period.as_ref(),
                         &format!("{path}.period"),
-                        SimDuration::from_secs(86_400),
+                        super::defaults::DIURNAL_PERIOD,
                     );
                     if per <= SimDuration::ZERO {
                         cx.err(&format!("{path}.period"), "must be longer than 0s");

@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod check;
+pub mod defaults;
 pub mod raw;
 pub mod traces;
 
@@ -49,7 +50,7 @@ use nimscale_operator::types::NimService;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, parse_kv_dtype, parse_precision};
-use crate::engine::{EngineOptions, Resolved, resolve};
+use crate::engine::{EngineOptions, ResolveError, Resolved, resolve};
 use crate::error::{LoadError, LoadErrors};
 use raw::*;
 

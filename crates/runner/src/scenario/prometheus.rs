@@ -2,6 +2,7 @@
 //! version, lookback, the adapter's ConfigMap or the rules `export` writes,
 //! relist and metrics-server settings.
 
+use super::defaults as d;
 use super::*;
 
 /// The Prometheus path of a scenario: scrape interval (scenario, else the
@@ -31,7 +32,7 @@ pub(super) fn prometheus_path(
         (Some(d), _) => cx.dur(
             Some(d),
             "metrics.prometheus.scrapeInterval",
-            SimDuration::from_secs(60),
+            d::SCRAPE_INTERVAL,
         ),
         (None, Some(text)) => match promql::parse_duration_ms(&text) {
             Some(ms) if ms > 0 => SimDuration::from_millis(ms),
@@ -39,14 +40,14 @@ pub(super) fn prometheus_path(
                 cx.warnings.push(format!(
                     "spec.metrics.serviceMonitor.interval {text:?} is not a Prometheus duration; scraping every 1m"
                 ));
-                SimDuration::from_secs(60)
+                d::SCRAPE_INTERVAL
             }
         },
         (None, None) => {
             cx.warnings.push(
                 "no scrape interval in the NIMService's ServiceMonitor or the scenario: Prometheus' own default, 1m, applies".into(),
             );
-            SimDuration::from_secs(60)
+            d::SCRAPE_INTERVAL
         }
     };
     if interval < SimDuration::from_secs(1) {
@@ -66,7 +67,7 @@ pub(super) fn prometheus_path(
     let lookback = cx.dur(
         pr.and_then(|p| p.lookback_delta.as_ref()),
         "metrics.prometheus.lookbackDelta",
-        SimDuration::from_secs(300),
+        d::LOOKBACK_DELTA,
     );
     if lookback < SimDuration::from_secs(1) {
         cx.err("metrics.prometheus.lookbackDelta", "must be at least 1s");
@@ -74,7 +75,7 @@ pub(super) fn prometheus_path(
     let relist = cx.dur(
         ad.and_then(|a| a.relist_interval.as_ref()),
         "metrics.adapter.relistInterval",
-        SimDuration::from_secs(60),
+        d::RELIST_INTERVAL,
     );
     if relist < SimDuration::from_secs(1) {
         cx.err("metrics.adapter.relistInterval", "must be at least 1s");
@@ -82,7 +83,7 @@ pub(super) fn prometheus_path(
     let housekeeping = cx.dur(
         mr.and_then(|m| m.housekeeping.as_ref()),
         "metrics.housekeeping",
-        SimDuration::from_secs(10),
+        d::HOUSEKEEPING,
     );
     if housekeeping < SimDuration::from_secs(1) {
         cx.err("metrics.housekeeping", "must be at least 1s");
@@ -123,7 +124,7 @@ pub(super) fn prometheus_path(
                 .as_ref()
                 .and_then(|e| e.service.as_ref())
                 .and_then(|s| s.port)
-                .unwrap_or(8000)
+                .unwrap_or(d::NIM_PORT)
                 .clamp(1, 65535) as u16,
         },
         eval: EvalOptions {

@@ -379,13 +379,15 @@ pub struct RawAutoscaler {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawStartup {
-    /// Scheduling and kubelet admission (log-normal, median 1s).
+    /// Scheduling and kubelet admission (log-normal, median 1s, sigma 0.3).
     #[serde(default)]
     pub scheduling: Option<RawTimeDist>,
-    /// Image pull on a node without the image (log-normal, median 6m).
+    /// Image pull on a node without the image (log-normal, median 6m, sigma
+    /// 0.3).
     #[serde(default)]
     pub image_pull: Option<RawTimeDist>,
-    /// Engine start after weights are local (default from the model size).
+    /// Engine start after weights are local (default from the model size:
+    /// log-normal, median 45s plus 1s per GiB of weights, sigma 0.2).
     #[serde(default)]
     pub engine_start: Option<RawTimeDist>,
     /// `auto` (from the NIMService's storage, default), `pvc` or `download`.
@@ -421,7 +423,7 @@ pub struct RawFrontQueue {
     /// Requests that may wait (0: fail at once, as kube-proxy does; 1000).
     #[serde(default)]
     pub capacity: Option<u32>,
-    /// A waiting request fails after this long (60s).
+    /// A waiting request fails after this long (1m).
     #[serde(default)]
     pub timeout: Option<Dur>,
 }

@@ -25,7 +25,7 @@ use nimscale_core::engine::{
 use nimscale_core::time::SimTime;
 use nimscale_runner::benchmark::steady_state;
 use nimscale_runner::catalog::Catalog;
-use nimscale_runner::engine::{EngineOptions, resolve};
+use nimscale_runner::engine::{EngineOptions, ResolveError, resolve};
 
 struct Point {
     group: &'static str,
@@ -446,7 +446,10 @@ fn kv_capacity_matches_the_worked_examples() {
         profile: EngineProfile::default(),
     };
     let e = resolve(&cat, &opts).unwrap_err();
-    assert!(e.contains("does not fit on 2× a100-40gb"), "{e}");
+    assert!(
+        matches!(&e, ResolveError::Capacity(m) if m.contains("does not fit on 2× a100-40gb")),
+        "{e:?}"
+    );
     let opts = EngineOptions {
         model: "cosmos-reason1-7b".into(),
         gpu: "h100-sxm".into(),
@@ -455,6 +458,9 @@ fn kv_capacity_matches_the_worked_examples() {
     };
     assert_eq!(
         resolve(&cat, &opts).unwrap_err(),
-        "Total number of attention heads (28) must be divisible by tensor parallel size (8)."
+        ResolveError::Capacity(
+            "Total number of attention heads (28) must be divisible by tensor parallel size (8)."
+                .into()
+        )
     );
 }
