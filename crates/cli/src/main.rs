@@ -60,8 +60,13 @@ enum Command {
     /// --out (default reports/<scenario name>/), atomically, never over an
     /// existing run unless --force.
     Simulate(simulate::SimulateCmd),
-    /// Print the scenario file's JSON Schema.
-    Schema,
+    /// Print the scenario file's JSON Schema (with --sweep, the sweep
+    /// file's). Both are shipped in scenarios/ for editors.
+    Schema {
+        /// The sweep file's schema.
+        #[arg(long)]
+        sweep: bool,
+    },
     /// Run a sweep: every point of its axes (Cartesian product or explicit
     /// combinations) under every trace and seed, in parallel. Writes
     /// results.csv (one row per run), summary.csv (mean and 95 % CI per
@@ -186,9 +191,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
         }),
-        Command::Schema => {
+        Command::Schema { sweep } => {
             let mut out = std::io::stdout().lock();
-            write!(out, "{}", nimscale_runner::scenario::schema_text())?;
+            let text = if sweep {
+                nimscale_runner::sweep::schema_text()
+            } else {
+                nimscale_runner::scenario::schema_text()
+            };
+            write!(out, "{text}")?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }

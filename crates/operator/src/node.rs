@@ -99,6 +99,19 @@ impl Node {
         }
     }
 
+    /// The node at `path` (segments of keys and indices), if it exists.
+    pub fn at(&self, path: &[PathSeg]) -> Option<&Node> {
+        let mut node = self;
+        for seg in path {
+            node = match (seg, &node.value) {
+                (PathSeg::Key(k), NodeValue::Map(_)) => node.get(k)?,
+                (PathSeg::Index(i), NodeValue::Seq(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
     /// Where the field at `path` (segments of keys and indices) was written:
     /// the value's position, or the key's for a mapping entry, or the deepest
     /// ancestor that exists.
@@ -144,15 +157,45 @@ pub enum PathSeg {
 pub struct FieldPath(pub Vec<PathSeg>);
 
 impl FieldPath {
-    /// A path from dotted keys (`"spec.scale.hpa"`).
-    pub fn parse(dotted: &str) -> FieldPath {
-        FieldPath(
-            dotted
-                .split('.')
-                .filter(|s| !s.is_empty())
-                .map(|s| PathSeg::Key(s.to_string()))
-                .collect(),
-        )
+    /// A path the program writes: dotted keys with indices
+    /// (`spec.scale.hpa.metrics[0].object`). Empty segments and malformed
+    /// indices are skipped; paths a user writes go through
+    /// [`FieldPath::parse_user`].
+    pub fn parse(path: &str) -> FieldPath {
+        Self::read(path, false).unwrap_or_default()
+    }
+
+    /// A path a user writes (a sweep axis): as [`FieldPath::parse`], but an
+    /// empty segment or a malformed index is an error that says which.
+    pub fn parse_user(path: &str) -> Result<FieldPath, String> {
+        Self::read(path, true)
+    }
+
+    /// The one field-path reader.
+    fn read(path: &str, strict: bool) -> Result<FieldPath, String> {
+        let mut out = Vec::new();
+        for part in path.split('.') {
+            let (key, rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+            if key.is_empty() && rest.is_empty() {
+                if strict {
+                    return Err(format!("empty segment in field path {path:?}"));
+                }
+                continue;
+            }
+            if !key.is_empty() {
+                out.push(PathSeg::Key(key.to_owned()));
+            }
+            for idx in rest.split('[').filter(|s| !s.is_empty()) {
+                match idx.strip_suffix(']').and_then(|d| d.parse::<usize>().ok()) {
+                    Some(n) => out.push(PathSeg::Index(n)),
+                    None if strict => {
+                        return Err(format!("bad index [{idx} in field path {path:?}"));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(FieldPath(out))
     }
 
     /// This path with one more key.
@@ -317,6 +360,37 @@ impl<'de> Visitor<'de> for NodeVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_paths_read_keys_and_indices() {
+        let k = |s: &str| PathSeg::Key(s.into());
+        let want = FieldPath(vec![k("spec"), k("env"), PathSeg::Index(2), k("name")]);
+        assert_eq!(FieldPath::parse("spec.env[2].name"), want);
+        assert_eq!(FieldPath::parse_user("spec.env[2].name"), Ok(want));
+        assert_eq!(
+            FieldPath::parse_user("a[1][0]"),
+            Ok(FieldPath(vec![
+                k("a"),
+                PathSeg::Index(1),
+                PathSeg::Index(0)
+            ]))
+        );
+        // What the program writes is read leniently; what the user writes
+        // is refused with the reason.
+        assert_eq!(FieldPath::parse("a..b[x]"), FieldPath(vec![k("a"), k("b")]));
+        assert_eq!(
+            FieldPath::parse_user("a..b"),
+            Err("empty segment in field path \"a..b\"".into())
+        );
+        assert_eq!(
+            FieldPath::parse_user("a[x]"),
+            Err("bad index [x] in field path \"a[x]\"".into())
+        );
+        assert_eq!(
+            FieldPath::parse("spec.env[2].name").to_string(),
+            "spec.env[2].name"
+        );
+    }
 
     #[test]
     fn positions_and_types() {

@@ -17,7 +17,7 @@ struct NsSource<'a> {
 
 impl NsSource<'_> {
     fn err(&self, cx: &mut Ctx<'_>, path: &str, message: String) {
-        let pos = self.admitted.source.locate(&field_path(path).0);
+        let pos = self.admitted.source.locate(&FieldPath::parse(path).0);
         cx.errs.push(LoadError {
             file: self.file.to_string(),
             line: (pos.line > 0).then_some(pos.line as usize),

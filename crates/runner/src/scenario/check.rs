@@ -5,8 +5,9 @@
 //! The schema is the one `nimscale schema` prints (generated from the serde
 //! shapes), so the checker and the deserializer cannot disagree about what
 //! is allowed. It understands what that schema uses: `$ref`, `type`,
-//! `properties`/`required`/`additionalProperties`, `items`, `enum`, `const`,
-//! `oneOf`/`anyOf`, and boolean schemas.
+//! `properties`/`required`/`additionalProperties`, `items`, `minItems`,
+//! `minimum`/`maximum`, `enum`, `const`, `oneOf`/`anyOf`, and boolean
+//! schemas.
 
 use nimscale_operator::node::{FieldPath, Node, NodeValue, Pos};
 use serde_json::Value;
@@ -189,6 +190,21 @@ impl<'a> Walker<'a> {
                 }
             }
             NodeValue::Seq(items) => {
+                if let Some(m) = s.get("minItems").and_then(Value::as_u64)
+                    && (items.len() as u64) < m
+                {
+                    let want = if m == 1 {
+                        "a non-empty list".to_string()
+                    } else {
+                        format!("a list of at least {m} items")
+                    };
+                    let found = match items.len() {
+                        0 => "an empty one".to_string(),
+                        1 => "1 item".to_string(),
+                        k => format!("{k} items"),
+                    };
+                    self.problem(n.pos, path, format!("expected {want}, found {found}"));
+                }
                 if let Some(is) = s.get("items") {
                     for (i, it) in items.iter().enumerate() {
                         self.check(it, is, &path.index(i));

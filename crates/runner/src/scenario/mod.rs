@@ -45,7 +45,7 @@ use nimscale_core::sim::traffic::{
 use nimscale_core::sim::world::Simulation;
 use nimscale_core::time::{SimDuration, SimTime};
 use nimscale_operator::admission::{self, Admitted, Refusal};
-use nimscale_operator::node::{FieldPath, Node, NodeValue, PathSeg, parse_documents};
+use nimscale_operator::node::{FieldPath, Node, NodeValue, parse_documents};
 use nimscale_operator::types::NimService;
 use serde_json::Value;
 
@@ -316,23 +316,6 @@ pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
     Ok(n * scale)
 }
 
-/// A field path with indices (`spec.scale.hpa.metrics[0].object`).
-fn field_path(s: &str) -> FieldPath {
-    let mut out = Vec::new();
-    for part in s.split('.').filter(|p| !p.is_empty()) {
-        let (key, rest) = part.split_at(part.find('[').unwrap_or(part.len()));
-        if !key.is_empty() {
-            out.push(PathSeg::Key(key.to_string()));
-        }
-        for i in rest.split('[').filter(|x| !x.is_empty()) {
-            if let Ok(n) = i.trim_end_matches(']').parse() {
-                out.push(PathSeg::Index(n));
-            }
-        }
-    }
-    FieldPath(out)
-}
-
 struct Ctx<'a> {
     file: &'a str,
     root: &'a Node,
@@ -342,7 +325,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: &str, message: impl Into<String>) {
-        let pos = self.root.locate(&field_path(path).0);
+        let pos = self.root.locate(&FieldPath::parse(path).0);
         self.errs.push(LoadError {
             file: self.file.to_string(),
             line: (pos.line > 0).then_some(pos.line as usize),
@@ -618,15 +601,15 @@ pub(crate) fn one_document(text: &str, file: &str, what: &str) -> Result<Node, L
     Ok(docs.remove(0))
 }
 
-/// Loads and validates a scenario; every problem is reported at once.
-pub fn load(
-    text: &str,
+/// A YAML tree as the serde shape `T`, after checking it against `T`'s
+/// JSON Schema, so that every structural problem is reported at once with
+/// its line and field (serde alone stops at the first, without a line).
+pub(crate) fn read_checked<T: serde::de::DeserializeOwned>(
+    root: &Node,
     file: &str,
-    files: &dyn Files,
-    catalog: &Catalog,
-) -> Result<Scenario, LoadErrors> {
-    let root = &one_document(text, file, "scenario")?;
-    let problems = check::check(root, &schema());
+    schema: &Value,
+) -> Result<T, LoadErrors> {
+    let problems = check::check(root, schema);
     if !problems.is_empty() {
         return Err(LoadErrors(
             problems
@@ -641,7 +624,7 @@ pub fn load(
                 .collect(),
         ));
     }
-    let raw: RawScenario = serde_json::from_value(root.to_json()).map_err(|e| {
+    serde_json::from_value(root.to_json()).map_err(|e| {
         LoadErrors(vec![LoadError {
             file: file.into(),
             line: None,
@@ -649,7 +632,18 @@ pub fn load(
             field: None,
             message: e.to_string(),
         }])
-    })?;
+    })
+}
+
+/// Loads and validates a scenario; every problem is reported at once.
+pub fn load(
+    text: &str,
+    file: &str,
+    files: &dyn Files,
+    catalog: &Catalog,
+) -> Result<Scenario, LoadErrors> {
+    let root = &one_document(text, file, "scenario")?;
+    let raw: RawScenario = read_checked(root, file, &schema())?;
     let mut cx = Ctx {
         file,
         root,

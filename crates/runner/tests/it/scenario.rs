@@ -69,6 +69,12 @@ fn the_committed_schema_is_current() {
         scenario::schema_text(),
         "run `nimscale schema > scenarios/scenario.schema.json`"
     );
+    let committed = std::fs::read_to_string(repo().join("scenarios/sweep.schema.json")).unwrap();
+    assert_eq!(
+        committed,
+        nimscale_runner::sweep::schema_text(),
+        "run `nimscale schema --sweep > scenarios/sweep.schema.json`"
+    );
 }
 
 const NS: &str = r#"

@@ -124,14 +124,44 @@ fn bad_sweeps_name_line_and_field() {
     let e = err(
         "scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: []\nobjective: {minimize: joules}\n",
     );
+    // Structure is checked against the sweep schema first, every problem at
+    // once.
     assert!(
-        e.contains("axes.duration: a non-empty list of values"),
+        e.contains("w.yaml:3:13: axes.duration: expected a non-empty list, found an empty one"),
         "{e}"
     );
-    assert!(e.contains("objective.minimize"), "{e}");
+    assert!(
+        e.contains("w.yaml:4:23: objective.minimize: expected one of \"cost\", \"gpuHours\""),
+        "{e}"
+    );
     let e = err("scenario: cosmos-vlm-spike.yaml\naxes:\n  seed: [1, 2]\n");
     assert!(
         e.contains("w.yaml:3:3: axes.seed: seeds are set by `seeds:`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn axes_keep_file_order_and_their_product_is_bounded() {
+    // The plan's axes are in the order written, not sorted.
+    let sw = load(
+        "scenario: cosmos-vlm-spike.yaml\naxes:\n  nimservice.spec.scale.hpa.maxReplicas: [4]\n  behavior: [aggressive]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        sw.plan.axes,
+        ["nimservice.spec.scale.hpa.maxReplicas", "behavior"]
+    );
+    // 16^17 points overflow a usize: refused with the count, no panic.
+    let mut text = String::from("scenario: cosmos-vlm-spike.yaml\naxes:\n");
+    for i in 0..17 {
+        text.push_str(&format!(
+            "  a{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]\n"
+        ));
+    }
+    let e = err(&text);
+    assert!(
+        e.contains("w.yaml:3:3: axes: 295147905179352830000 points; at most 100000"),
         "{e}"
     );
 }
