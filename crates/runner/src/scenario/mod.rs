@@ -12,6 +12,7 @@ pub mod raw;
 pub mod traces;
 
 mod build;
+mod cluster;
 mod load_traffic;
 mod prometheus;
 
