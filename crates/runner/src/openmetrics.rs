@@ -8,7 +8,7 @@
 //! `NaN`. Every bad line is reported with its line and column.
 
 use nimscale_core::metrics::labels::{Labels, NAME};
-use nimscale_core::metrics::promql::eval::parse_go_float;
+use nimscale_core::metrics::promql::functions::parse_go_float;
 use nimscale_core::metrics::tsdb::Tsdb;
 
 use crate::error::{LoadError, LoadErrors};

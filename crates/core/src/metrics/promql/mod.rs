@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod eval;
+pub mod functions;
 pub mod parser;
 
 pub use ast::Expr;
