@@ -1,3 +1,4 @@
+use super::draw::{range, runs};
 use super::*;
 
 #[test]
