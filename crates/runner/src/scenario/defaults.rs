@@ -99,5 +99,20 @@ pub const SLO_WINDOW: SimDuration = SimDuration::from_secs(60);
 /// `evaluation.flapWindow`.
 pub const FLAP_WINDOW: SimDuration = SimDuration::from_secs(600);
 
+/// `traffic.prompt`: prompt tokens of a pattern's requests.
+pub const PROMPT_TOKENS: Dist = Dist::LogNormal {
+    median: 1000.0,
+    sigma: 0.6,
+    min: 1.0,
+    max: 8000.0,
+};
+/// `traffic.output`: output tokens of a pattern's requests.
+pub const OUTPUT_TOKENS: Dist = Dist::LogNormal {
+    median: 200.0,
+    sigma: 0.6,
+    min: 1.0,
+    max: 2000.0,
+};
+
 /// The `period` of a `diurnal` traffic pattern: a day.
 pub const DIURNAL_PERIOD: SimDuration = SimDuration::from_secs(86_400);

@@ -1,6 +1,7 @@
 //! A scenario's traffic: rate patterns with token-length distributions, or
 //! a trace replayed.
 
+use super::defaults as d;
 use super::*;
 
 pub(super) fn at(s: f64) -> SimTime {
@@ -19,172 +20,9 @@ pub(super) fn traffic(
             None
         }
         (Some(p), None) => {
-            let prompt = cx.token_dist(
-                t.prompt.as_ref(),
-                "traffic.prompt",
-                Dist::LogNormal {
-                    median: 1000.0,
-                    sigma: 0.6,
-                    min: 1.0,
-                    max: 8000.0,
-                },
-            );
-            let output = cx.token_dist(
-                t.output.as_ref(),
-                "traffic.output",
-                Dist::LogNormal {
-                    median: 200.0,
-                    sigma: 0.6,
-                    min: 1.0,
-                    max: 2000.0,
-                },
-            );
-            let path = "traffic.pattern";
-            let (pattern, changes) = match p {
-                RawPattern::Constant { rate } => (
-                    Pattern::Piecewise(vec![(0.0, cx.rate(*rate, &format!("{path}.rate")))]),
-                    vec![],
-                ),
-                RawPattern::Ramp {
-                    from,
-                    to,
-                    start,
-                    end,
-                } => {
-                    let (a, b) = (
-                        cx.rate(*from, &format!("{path}.from")),
-                        cx.rate(*to, &format!("{path}.to")),
-                    );
-                    let (s, e) = (
-                        cx.secs_of(start, &format!("{path}.start")),
-                        cx.secs_of(end, &format!("{path}.end")),
-                    );
-                    if e < s {
-                        cx.err(&format!("{path}.end"), "the ramp ends before it starts");
-                    }
-                    (Pattern::Piecewise(vec![(s, a), (e, b)]), vec![at(s)])
-                }
-                RawPattern::Step { steps } => {
-                    let mut knots = Vec::new();
-                    let mut changes = Vec::new();
-                    let mut last = f64::NEG_INFINITY;
-                    for (i, st) in steps.iter().enumerate() {
-                        let s = cx.secs_of(&st.at, &format!("{path}.steps[{i}].at"));
-                        let r = cx.rate(st.rate, &format!("{path}.steps[{i}].rate"));
-                        if s < last {
-                            cx.err(
-                                &format!("{path}.steps[{i}].at"),
-                                "steps must be in time order",
-                            );
-                        }
-                        last = s;
-                        if let Some(&(_, prev)) = knots.last() {
-                            knots.push((s, prev));
-                            changes.push(at(s));
-                        }
-                        knots.push((s, r));
-                    }
-                    if knots.is_empty() {
-                        cx.err(&format!("{path}.steps"), "needs at least one step");
-                    }
-                    (Pattern::Piecewise(knots), changes)
-                }
-                RawPattern::Spike {
-                    base,
-                    peak,
-                    at: start,
-                    duration,
-                    ramp_up,
-                } => {
-                    let (b, pk) = (
-                        cx.rate(*base, &format!("{path}.base")),
-                        cx.rate(*peak, &format!("{path}.peak")),
-                    );
-                    let s = cx.secs_of(start, &format!("{path}.at"));
-                    let d = cx.secs_of(duration, &format!("{path}.duration"));
-                    let r = ramp_up
-                        .as_ref()
-                        .map_or(0.0, |r| cx.secs_of(r, &format!("{path}.rampUp")));
-                    if r > d {
-                        cx.err(&format!("{path}.rampUp"), "longer than the spike");
-                    }
-                    (
-                        Pattern::Piecewise(vec![(s, b), (s + r, pk), (s + d, pk), (s + d, b)]),
-                        vec![at(s), at(s + d)],
-                    )
-                }
-                RawPattern::Decrease {
-                    from,
-                    to,
-                    at: start,
-                    over,
-                } => {
-                    let (a, b) = (
-                        cx.rate(*from, &format!("{path}.from")),
-                        cx.rate(*to, &format!("{path}.to")),
-                    );
-                    let s = cx.secs_of(start, &format!("{path}.at"));
-                    let o = over
-                        .as_ref()
-                        .map_or(0.0, |o| cx.secs_of(o, &format!("{path}.over")));
-                    if b > a {
-                        cx.warnings.push("traffic.pattern: a `decrease` whose `to` is above `from` is an increase".into());
-                    }
-                    (Pattern::Piecewise(vec![(s, a), (s + o, b)]), vec![at(s)])
-                }
-                RawPattern::Diurnal {
-                    mean,
-                    amplitude,
-                    period,
-                    phase,
-                } => {
-                    let m = cx.rate(*mean, &format!("{path}.mean"));
-                    let per = cx.dur(
-                        period.as_ref(),
-                        &format!("{path}.period"),
-                        super::defaults::DIURNAL_PERIOD,
-                    );
-                    if per <= SimDuration::ZERO {
-                        cx.err(&format!("{path}.period"), "must be longer than 0s");
-                    }
-                    let ph = cx.dur(phase.as_ref(), &format!("{path}.phase"), SimDuration::ZERO);
-                    (
-                        Pattern::Diurnal {
-                            mean: m,
-                            amplitude: *amplitude,
-                            period: per.as_secs_f64(),
-                            phase: ph.as_secs_f64(),
-                        },
-                        vec![],
-                    )
-                }
-                RawPattern::Bursty { states } => {
-                    if states.is_empty() {
-                        cx.err(&format!("{path}.states"), "needs at least one state");
-                    }
-                    let s = states
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| BurstState {
-                            rate: cx.rate(s.rate, &format!("{path}.states[{i}].rate")),
-                            mean_dwell: {
-                                let d = cx.secs_of(
-                                    &s.mean_duration,
-                                    &format!("{path}.states[{i}].meanDuration"),
-                                );
-                                if d <= 0.0 {
-                                    cx.err(
-                                        &format!("{path}.states[{i}].meanDuration"),
-                                        "must be longer than 0s",
-                                    );
-                                }
-                                d.max(1e-3)
-                            },
-                        })
-                        .collect();
-                    (Pattern::Bursty(s), vec![])
-                }
-            };
+            let prompt = cx.token_dist(t.prompt.as_ref(), "traffic.prompt", d::PROMPT_TOKENS);
+            let output = cx.token_dist(t.output.as_ref(), "traffic.output", d::OUTPUT_TOKENS);
+            let (pattern, changes) = pattern(cx, p);
             Some((
                 Traffic::Pattern {
                     pattern,
@@ -200,57 +38,217 @@ pub(super) fn traffic(
                     "traffic.prompt and traffic.output are ignored with a trace (the trace gives token counts)".into(),
                 );
             }
-            let p = "traffic.trace";
-            let time_scale = tr.time_scale.unwrap_or(1.0);
-            cx.positive(time_scale, &format!("{p}.timeScale"));
-            let mult = tr.rate_multiplier.unwrap_or(1.0);
-            cx.positive(mult, &format!("{p}.rateMultiplier"));
-            let skip = cx.dur(tr.skip.as_ref(), &format!("{p}.skip"), SimDuration::ZERO);
-            let (name, bytes) = match files.read(&tr.file) {
-                Ok(x) => x,
-                Err(e) => {
-                    cx.err(&format!("{p}.file"), e);
-                    return None;
-                }
-            };
-            let parsed = match traces::parse(&bytes, &name, tr.format) {
-                Ok(t) => t,
-                Err(e) => {
-                    cx.errs.extend(e.0);
-                    return None;
-                }
-            };
-            if parsed.reordered {
-                cx.warnings.push(format!(
-                    "{name}: rows were not in time order; replayed sorted"
-                ));
-            }
-            let mut rows = parsed.rows;
-            if tr.spread_ticks.unwrap_or(false) {
-                spread_ticks(&mut rows);
-            }
-            let zero = rows
-                .iter()
-                .filter(|r| r.prompt == 0 || r.output == 0)
-                .count();
-            if zero > 0 {
-                cx.warnings.push(format!(
-                    "{name}: {zero} requests have 0 prompt or output tokens; the engine refuses them (counted as failed)"
-                ));
-            }
-            Some((
-                Traffic::Trace {
-                    rows: rows.into(),
-                    opts: ReplayOptions {
-                        time_scale,
-                        rate_multiplier: mult,
-                        repeat: tr.repeat.unwrap_or(false),
-                        skip_s: skip.as_secs_f64(),
-                    },
-                    file: tr.file.clone(),
-                },
-                vec![],
-            ))
+            trace(cx, tr, files)
         }
     }
+}
+
+/// `traffic.pattern`: the rate over time, and the times the load changes
+/// (for the time-to-scale table).
+fn pattern(cx: &mut Ctx<'_>, p: &RawPattern) -> (Pattern, Vec<SimTime>) {
+    let path = "traffic.pattern";
+    match p {
+        RawPattern::Constant { rate } => (
+            Pattern::Piecewise(vec![(0.0, cx.rate(*rate, &format!("{path}.rate")))]),
+            vec![],
+        ),
+        RawPattern::Ramp {
+            from,
+            to,
+            start,
+            end,
+        } => {
+            let (a, b) = (
+                cx.rate(*from, &format!("{path}.from")),
+                cx.rate(*to, &format!("{path}.to")),
+            );
+            let (s, e) = (
+                cx.secs_of(start, &format!("{path}.start")),
+                cx.secs_of(end, &format!("{path}.end")),
+            );
+            if e < s {
+                cx.err(&format!("{path}.end"), "the ramp ends before it starts");
+            }
+            (Pattern::Piecewise(vec![(s, a), (e, b)]), vec![at(s)])
+        }
+        RawPattern::Step { steps } => {
+            let mut knots = Vec::new();
+            let mut changes = Vec::new();
+            let mut last = f64::NEG_INFINITY;
+            for (i, st) in steps.iter().enumerate() {
+                let s = cx.secs_of(&st.at, &format!("{path}.steps[{i}].at"));
+                let r = cx.rate(st.rate, &format!("{path}.steps[{i}].rate"));
+                if s < last {
+                    cx.err(
+                        &format!("{path}.steps[{i}].at"),
+                        "steps must be in time order",
+                    );
+                }
+                last = s;
+                if let Some(&(_, prev)) = knots.last() {
+                    knots.push((s, prev));
+                    changes.push(at(s));
+                }
+                knots.push((s, r));
+            }
+            if knots.is_empty() {
+                cx.err(&format!("{path}.steps"), "needs at least one step");
+            }
+            (Pattern::Piecewise(knots), changes)
+        }
+        RawPattern::Spike {
+            base,
+            peak,
+            at: start,
+            duration,
+            ramp_up,
+        } => {
+            let (b, pk) = (
+                cx.rate(*base, &format!("{path}.base")),
+                cx.rate(*peak, &format!("{path}.peak")),
+            );
+            let s = cx.secs_of(start, &format!("{path}.at"));
+            let d = cx.secs_of(duration, &format!("{path}.duration"));
+            let r = ramp_up
+                .as_ref()
+                .map_or(0.0, |r| cx.secs_of(r, &format!("{path}.rampUp")));
+            if r > d {
+                cx.err(&format!("{path}.rampUp"), "longer than the spike");
+            }
+            (
+                Pattern::Piecewise(vec![(s, b), (s + r, pk), (s + d, pk), (s + d, b)]),
+                vec![at(s), at(s + d)],
+            )
+        }
+        RawPattern::Decrease {
+            from,
+            to,
+            at: start,
+            over,
+        } => {
+            let (a, b) = (
+                cx.rate(*from, &format!("{path}.from")),
+                cx.rate(*to, &format!("{path}.to")),
+            );
+            let s = cx.secs_of(start, &format!("{path}.at"));
+            let o = over
+                .as_ref()
+                .map_or(0.0, |o| cx.secs_of(o, &format!("{path}.over")));
+            if b > a {
+                cx.warnings.push(
+                    "traffic.pattern: a `decrease` whose `to` is above `from` is an increase"
+                        .into(),
+                );
+            }
+            (Pattern::Piecewise(vec![(s, a), (s + o, b)]), vec![at(s)])
+        }
+        RawPattern::Diurnal {
+            mean,
+            amplitude,
+            period,
+            phase,
+        } => {
+            let m = cx.rate(*mean, &format!("{path}.mean"));
+            let per = cx.dur(
+                period.as_ref(),
+                &format!("{path}.period"),
+                d::DIURNAL_PERIOD,
+            );
+            if per <= SimDuration::ZERO {
+                cx.err(&format!("{path}.period"), "must be longer than 0s");
+            }
+            let ph = cx.dur(phase.as_ref(), &format!("{path}.phase"), SimDuration::ZERO);
+            (
+                Pattern::Diurnal {
+                    mean: m,
+                    amplitude: *amplitude,
+                    period: per.as_secs_f64(),
+                    phase: ph.as_secs_f64(),
+                },
+                vec![],
+            )
+        }
+        RawPattern::Bursty { states } => {
+            if states.is_empty() {
+                cx.err(&format!("{path}.states"), "needs at least one state");
+            }
+            let s = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| BurstState {
+                    rate: cx.rate(s.rate, &format!("{path}.states[{i}].rate")),
+                    mean_dwell: {
+                        let d = cx.secs_of(
+                            &s.mean_duration,
+                            &format!("{path}.states[{i}].meanDuration"),
+                        );
+                        if d <= 0.0 {
+                            cx.err(
+                                &format!("{path}.states[{i}].meanDuration"),
+                                "must be longer than 0s",
+                            );
+                        }
+                        d.max(1e-3)
+                    },
+                })
+                .collect();
+            (Pattern::Bursty(s), vec![])
+        }
+    }
+}
+
+/// `traffic.trace`: a trace file, read and checked, with its replay
+/// settings.
+fn trace(cx: &mut Ctx<'_>, tr: &RawTrace, files: &dyn Files) -> Option<(Traffic, Vec<SimTime>)> {
+    let p = "traffic.trace";
+    let time_scale = tr.time_scale.unwrap_or(1.0);
+    cx.positive(time_scale, &format!("{p}.timeScale"));
+    let mult = tr.rate_multiplier.unwrap_or(1.0);
+    cx.positive(mult, &format!("{p}.rateMultiplier"));
+    let skip = cx.dur(tr.skip.as_ref(), &format!("{p}.skip"), SimDuration::ZERO);
+    let (name, bytes) = match files.read(&tr.file) {
+        Ok(x) => x,
+        Err(e) => {
+            cx.err(&format!("{p}.file"), e);
+            return None;
+        }
+    };
+    let parsed = match traces::parse(&bytes, &name, tr.format) {
+        Ok(t) => t,
+        Err(e) => {
+            cx.errs.extend(e.0);
+            return None;
+        }
+    };
+    if parsed.reordered {
+        cx.warnings.push(format!(
+            "{name}: rows were not in time order; replayed sorted"
+        ));
+    }
+    let mut rows = parsed.rows;
+    if tr.spread_ticks.unwrap_or(false) {
+        spread_ticks(&mut rows);
+    }
+    let zero = rows
+        .iter()
+        .filter(|r| r.prompt == 0 || r.output == 0)
+        .count();
+    if zero > 0 {
+        cx.warnings.push(format!(
+            "{name}: {zero} requests have 0 prompt or output tokens; the engine refuses them (counted as failed)"
+        ));
+    }
+    Some((
+        Traffic::Trace {
+            rows: rows.into(),
+            opts: ReplayOptions {
+                time_scale,
+                rate_multiplier: mult,
+                repeat: tr.repeat.unwrap_or(false),
+                skip_s: skip.as_secs_f64(),
+            },
+            file: tr.file.clone(),
+        },
+        vec![],
+    ))
 }

@@ -561,10 +561,12 @@ pub struct RawTraffic {
     /// A trace to replay.
     #[serde(default)]
     pub trace: Option<RawTrace>,
-    /// Prompt tokens of synthetic requests (log-normal, median 1000).
+    /// Prompt tokens of synthetic requests (log-normal, median 1000, sigma
+    /// 0.6, from 1 to 8000).
     #[serde(default)]
     pub prompt: Option<RawTokenDist>,
-    /// Output tokens of synthetic requests (log-normal, median 200).
+    /// Output tokens of synthetic requests (log-normal, median 200, sigma
+    /// 0.6, from 1 to 2000).
     #[serde(default)]
     pub output: Option<RawTokenDist>,
 }

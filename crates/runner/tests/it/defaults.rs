@@ -33,6 +33,21 @@ fn lognormal(v: &Dist) -> String {
     )
 }
 
+/// A token-count log-normal as the docs write it:
+/// `median 1000, sigma 0.6, from 1 to 8000`.
+fn tokens(v: &Dist) -> String {
+    let Dist::LogNormal {
+        median,
+        sigma,
+        min,
+        max,
+    } = v
+    else {
+        panic!("{v:?} is not a log-normal");
+    };
+    format!("median {median}, sigma {sigma}, from {min} to {max}")
+}
+
 /// Bytes per second as the docs write them: `250MB/s`, `1GB/s`.
 fn bandwidth(bps: f64) -> String {
     if bps >= 1e9 {
