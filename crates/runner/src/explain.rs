@@ -29,7 +29,7 @@ use nimscale_core::hpa::controller::{
 };
 use nimscale_core::hpa::pods::ReadyCondition;
 use nimscale_core::hpa::selector::Selector;
-use nimscale_core::hpa::spec::{MetricId, ObjectRef};
+use nimscale_core::hpa::spec::{HpaSpec, MetricId, ObjectRef};
 use nimscale_core::hpa::validation::{ValidationOptions, validate_spec};
 use nimscale_core::hpa::{
     ConditionStatus, ContainerInfo, PodInfo, PodMetric, PodMetricsList, PodPhase,
@@ -282,22 +282,68 @@ pub struct ExplainInput {
 
 const LONG_AGO: SimTime = SimTime::from_secs(-3600);
 
-fn err(file: &str, text: &str, field: &str, message: String) -> LoadError {
-    LoadError {
-        file: file.to_string(),
-        line: yaml::line_of(text, field),
-        column: None,
-        field: Some(field.to_string()),
-        message,
+/// The explain file's errors, each with the line its field is on.
+struct Errs<'a> {
+    file: &'a str,
+    text: &'a str,
+    list: Vec<LoadError>,
+}
+
+impl Errs<'_> {
+    fn push(&mut self, field: &str, message: String) {
+        self.list.push(LoadError {
+            file: self.file.to_string(),
+            line: yaml::line_of(self.text, field),
+            column: None,
+            field: Some(field.to_string()),
+            message,
+        });
     }
 }
 
 /// Parses and validates an explain file; reports every problem at once.
 pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
     let raw: RawExplain = yaml::from_str(text, file)?;
-    let mut errs = Vec::new();
+    let mut errs = Errs {
+        file,
+        text,
+        list: Vec::new(),
+    };
+    let config = controller_config(&raw.controller, &mut errs);
+    let opts = ValidationOptions {
+        scale_to_zero: config.scale_to_zero,
+        require_scale_target_ref: false,
+    };
+    let Some((name, namespace, spec)) = hpa_of(&raw, opts, &mut errs) else {
+        return Err(LoadErrors(errs.list));
+    };
+    let steps = steps(&raw, &name, &mut errs);
+    if !errs.list.is_empty() {
+        return Err(LoadErrors(errs.list));
+    }
+    let Some(spec) = spec else {
+        return Err(LoadErrors(errs.list));
+    };
+    Ok(ExplainInput {
+        config,
+        hpa: Hpa {
+            namespace,
+            name,
+            spec,
+        },
+        pod_requests: raw
+            .pod_requests
+            .iter()
+            .map(|(k, q)| (k.clone(), q.milli_value()))
+            .collect(),
+        steps,
+    })
+}
+
+/// `controller:`: kube-controller-manager's flags over
+/// [`ControllerConfig::default`].
+fn controller_config(c: &RawController, errs: &mut Errs<'_>) -> ControllerConfig {
     let d = ControllerConfig::default();
-    let c = &raw.controller;
     let config = ControllerConfig {
         sync_period: d.sync_period,
         tolerance: c.tolerance.unwrap_or(d.tolerance),
@@ -315,38 +361,37 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
         scale_to_zero: c.scale_to_zero.unwrap_or(d.scale_to_zero),
     };
     if config.tolerance < 0.0 || !config.tolerance.is_finite() {
-        errs.push(err(
-            file,
-            text,
-            "controller.tolerance",
-            "must be a non-negative number".into(),
-        ));
+        let msg = "must be a non-negative number".into();
+        errs.push("controller.tolerance", msg);
     }
-    let opts = ValidationOptions {
-        scale_to_zero: config.scale_to_zero,
-        require_scale_target_ref: false,
-    };
-    let (name, namespace, spec) = match (&raw.hpa, &raw.hpa_spec) {
+    config
+}
+
+/// The HPA's name, namespace and validated spec (`None` when it is
+/// refused, with the API server's messages in `errs`); `None` altogether
+/// when the file gives neither `hpa` nor `hpaSpec`, or both.
+fn hpa_of(
+    raw: &RawExplain,
+    opts: ValidationOptions,
+    errs: &mut Errs<'_>,
+) -> Option<(String, String, Option<HpaSpec>)> {
+    let (name, namespace, spec, spec_path) = match (&raw.hpa, &raw.hpa_spec) {
         (Some(h), None) => {
             if let Some(k) = h
                 .kind
                 .as_deref()
                 .filter(|k| *k != "HorizontalPodAutoscaler")
             {
-                errs.push(err(
-                    file,
-                    text,
+                errs.push(
                     "hpa.kind",
                     format!("expected HorizontalPodAutoscaler, found {k:?}"),
-                ));
+                );
             }
             if let Some(v) = h.api_version.as_deref().filter(|v| *v != "autoscaling/v2") {
-                errs.push(err(
-                    file,
-                    text,
+                errs.push(
                     "hpa.apiVersion",
                     format!("expected autoscaling/v2, found {v:?}"),
-                ));
+                );
             }
             (
                 h.metadata.name.clone().unwrap_or_else(|| "hpa".to_string()),
@@ -355,64 +400,52 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
                     .clone()
                     .unwrap_or_else(|| "default".to_string()),
                 validate_spec(&h.spec, "hpa.spec", opts),
+                "hpa.spec",
             )
         }
         (None, Some(s)) => (
             "hpa".to_string(),
             "default".to_string(),
             validate_spec(s, "hpaSpec", opts),
+            "hpaSpec",
         ),
         _ => {
-            errs.push(err(file, text, "hpa", "give exactly one of `hpa` (a HorizontalPodAutoscaler) or `hpaSpec` (a NIMService spec.scale.hpa block)".into()));
-            return Err(LoadErrors(errs));
+            errs.push("hpa", "give exactly one of `hpa` (a HorizontalPodAutoscaler) or `hpaSpec` (a NIMService spec.scale.hpa block)".into());
+            return None;
         }
-    };
-    let spec_path = if raw.hpa.is_some() {
-        "hpa.spec"
-    } else {
-        "hpaSpec"
     };
     let spec = match spec {
         Ok(s) if s.max_replicas > MAX_PODS => {
-            errs.push(err(
-                file,
-                text,
+            errs.push(
                 &format!("{spec_path}.maxReplicas"),
                 format!(
                     "{}: hpa explain generates a pod per replica and takes at most {MAX_PODS}",
                     s.max_replicas
                 ),
-            ));
+            );
             None
         }
         Ok(s) => Some(s),
         Err(fe) => {
             for e in fe {
-                let field = e.path.clone();
-                let line = yaml::line_of(text, &field);
                 let body = e.to_string();
                 let message = body
-                    .strip_prefix(&format!("{field}: "))
+                    .strip_prefix(&format!("{}: ", e.path))
                     .unwrap_or(&body)
                     .to_string();
-                errs.push(LoadError {
-                    file: file.to_string(),
-                    line,
-                    column: None,
-                    field: Some(field),
-                    message,
-                });
+                errs.push(&e.path, message);
             }
             None
         }
     };
+    Some((name, namespace, spec))
+}
+
+/// `steps:`: strictly increasing times, replicas from the first, pods
+/// generated or listed, each bounded by [`MAX_PODS`].
+fn steps(raw: &RawExplain, name: &str, errs: &mut Errs<'_>) -> Vec<Step> {
     if raw.steps.is_empty() {
-        errs.push(err(
-            file,
-            text,
-            "steps",
-            "at least one step is required".into(),
-        ));
+        errs.push("steps", "at least one step is required".into());
     }
     let mut steps = Vec::new();
     let mut last = None;
@@ -422,63 +455,40 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
         if let Some(prev) = last
             && now <= prev
         {
-            errs.push(err(
-                file,
-                text,
-                &f("time"),
-                "times must increase from step to step".into(),
-            ));
+            errs.push(&f("time"), "times must increase from step to step".into());
         }
         last = Some(now);
         if i == 0 && s.replicas.is_none() {
-            errs.push(err(
-                file,
-                text,
-                &f("replicas"),
-                "the first step must give the target's replicas".into(),
-            ));
+            let msg = "the first step must give the target's replicas".into();
+            errs.push(&f("replicas"), msg);
         }
         if let Some(r) = s.replicas.filter(|r| *r < 0) {
-            errs.push(err(
-                file,
-                text,
-                &f("replicas"),
-                format!("must be >= 0, found {r}"),
-            ));
+            errs.push(&f("replicas"), format!("must be >= 0, found {r}"));
         }
         for (v, k) in [
             (s.replicas, "replicas"),
             (s.status_replicas, "statusReplicas"),
         ] {
             if let Some(r) = v.filter(|r| *r > MAX_PODS) {
-                errs.push(err(
-                    file,
-                    text,
-                    &f(k),
-                    format!("{r}: at most {MAX_PODS} (a pod is generated per replica)"),
-                ));
+                let msg = format!("{r}: at most {MAX_PODS} (a pod is generated per replica)");
+                errs.push(&f(k), msg);
             }
         }
         if let Some(RawPods::Count(n)) = &s.pods
             && *n > MAX_PODS as u32
         {
-            errs.push(err(
-                file,
-                text,
-                &f("pods"),
-                format!("{n} pods: at most {MAX_PODS}"),
-            ));
+            errs.push(&f("pods"), format!("{n} pods: at most {MAX_PODS}"));
             continue;
         }
         let pods = match &s.pods {
             None => None,
-            Some(RawPods::Count(n)) => Some(generated(*n as i32, &raw.pod_requests, &name)),
+            Some(RawPods::Count(n)) => Some(generated(*n as i32, &raw.pod_requests, name)),
             Some(RawPods::List(list)) => {
                 let mut out = Vec::new();
                 for (j, p) in list.iter().enumerate() {
                     match pod(p) {
                         Ok(p) => out.push(p),
-                        Err(m) => errs.push(err(file, text, &format!("steps[{i}].pods[{j}]"), m)),
+                        Err(m) => errs.push(&format!("steps[{i}].pods[{j}]"), m),
                     }
                 }
                 Some(out)
@@ -493,26 +503,7 @@ pub fn parse(text: &str, file: &str) -> Result<ExplainInput, LoadErrors> {
             metrics: StepMetricsSource(s.metrics.clone()),
         });
     }
-    if !errs.is_empty() {
-        return Err(LoadErrors(errs));
-    }
-    let Some(spec) = spec else {
-        return Err(LoadErrors(errs));
-    };
-    Ok(ExplainInput {
-        config,
-        hpa: Hpa {
-            namespace,
-            name,
-            spec,
-        },
-        pod_requests: raw
-            .pod_requests
-            .iter()
-            .map(|(k, q)| (k.clone(), q.milli_value()))
-            .collect(),
-        steps,
-    })
+    steps
 }
 
 /// Most pods (and replicas) one step may have: each is generated and

@@ -232,6 +232,8 @@ fn schema_documents_every_default_the_loader_applies() {
             "relistInterval",
             format!("({}, ", dur(d::RELIST_INTERVAL)),
         ),
+        ("RawTraffic", "prompt", tokens(&d::PROMPT_TOKENS)),
+        ("RawTraffic", "output", tokens(&d::OUTPUT_TOKENS)),
         (
             "RawEvaluation",
             "sloWindow",
