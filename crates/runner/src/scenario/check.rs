@@ -9,7 +9,7 @@
 //! `minimum`/`maximum`, `enum`, `const`, `oneOf`/`anyOf`, and boolean
 //! schemas.
 
-use nimscale_operator::node::{FieldPath, Node, NodeValue, Pos};
+use nimscale_operator::node::{FieldPath, Key, Node, NodeValue, Pos};
 use serde_json::Value;
 
 /// One structural problem.
@@ -154,41 +154,7 @@ impl<'a> Walker<'a> {
             }
         }
         match &n.value {
-            NodeValue::Map(entries) => {
-                let props = s.get("properties").and_then(Value::as_object);
-                let extra = s.get("additionalProperties");
-                for (k, v) in entries {
-                    let child = path.child(&k.name);
-                    match props.and_then(|p| p.get(&k.name)) {
-                        Some(ps) => self.check(v, ps, &child),
-                        None => match extra {
-                            Some(Value::Bool(false)) => {
-                                let known: Vec<String> = props
-                                    .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
-                                    .unwrap_or_default();
-                                self.problem(
-                                    k.pos,
-                                    &child,
-                                    format!(
-                                        "unknown field `{}`, expected one of {}",
-                                        k.name,
-                                        known.join(", ")
-                                    ),
-                                );
-                            }
-                            Some(es @ Value::Object(_)) => self.check(v, es, &child),
-                            _ => {}
-                        },
-                    }
-                }
-                if let Some(req) = s.get("required").and_then(Value::as_array) {
-                    for r in req.iter().filter_map(Value::as_str) {
-                        if !entries.iter().any(|(k, _)| k.name == r) {
-                            self.problem(n.pos, &path.child(r), "missing field".to_string());
-                        }
-                    }
-                }
-            }
+            NodeValue::Map(entries) => self.check_map(n, entries, s, path),
             NodeValue::Seq(items) => {
                 if let Some(m) = s.get("minItems").and_then(Value::as_u64)
                     && (items.len() as u64) < m
@@ -212,6 +178,44 @@ impl<'a> Walker<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A mapping's keys against `properties` / `additionalProperties`, and
+    /// its `required` keys.
+    fn check_map(&mut self, n: &Node, entries: &[(Key, Node)], s: &'a Value, path: &FieldPath) {
+        let props = s.get("properties").and_then(Value::as_object);
+        let extra = s.get("additionalProperties");
+        for (k, v) in entries {
+            let child = path.child(&k.name);
+            match props.and_then(|p| p.get(&k.name)) {
+                Some(ps) => self.check(v, ps, &child),
+                None => match extra {
+                    Some(Value::Bool(false)) => {
+                        let known: Vec<String> = props
+                            .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
+                            .unwrap_or_default();
+                        self.problem(
+                            k.pos,
+                            &child,
+                            format!(
+                                "unknown field `{}`, expected one of {}",
+                                k.name,
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                    Some(es @ Value::Object(_)) => self.check(v, es, &child),
+                    _ => {}
+                },
+            }
+        }
+        if let Some(req) = s.get("required").and_then(Value::as_array) {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !entries.iter().any(|(k, _)| k.name == r) {
+                    self.problem(n.pos, &path.child(r), "missing field".to_string());
+                }
+            }
         }
     }
 

@@ -71,31 +71,7 @@ fn pattern(cx: &mut Ctx<'_>, p: &RawPattern) -> (Pattern, Vec<SimTime>) {
             }
             (Pattern::Piecewise(vec![(s, a), (e, b)]), vec![at(s)])
         }
-        RawPattern::Step { steps } => {
-            let mut knots = Vec::new();
-            let mut changes = Vec::new();
-            let mut last = f64::NEG_INFINITY;
-            for (i, st) in steps.iter().enumerate() {
-                let s = cx.secs_of(&st.at, &format!("{path}.steps[{i}].at"));
-                let r = cx.rate(st.rate, &format!("{path}.steps[{i}].rate"));
-                if s < last {
-                    cx.err(
-                        &format!("{path}.steps[{i}].at"),
-                        "steps must be in time order",
-                    );
-                }
-                last = s;
-                if let Some(&(_, prev)) = knots.last() {
-                    knots.push((s, prev));
-                    changes.push(at(s));
-                }
-                knots.push((s, r));
-            }
-            if knots.is_empty() {
-                cx.err(&format!("{path}.steps"), "needs at least one step");
-            }
-            (Pattern::Piecewise(knots), changes)
-        }
+        RawPattern::Step { steps } => step_pattern(cx, steps),
         RawPattern::Spike {
             base,
             peak,
@@ -168,33 +144,64 @@ fn pattern(cx: &mut Ctx<'_>, p: &RawPattern) -> (Pattern, Vec<SimTime>) {
                 vec![],
             )
         }
-        RawPattern::Bursty { states } => {
-            if states.is_empty() {
-                cx.err(&format!("{path}.states"), "needs at least one state");
-            }
-            let s = states
-                .iter()
-                .enumerate()
-                .map(|(i, s)| BurstState {
-                    rate: cx.rate(s.rate, &format!("{path}.states[{i}].rate")),
-                    mean_dwell: {
-                        let d = cx.secs_of(
-                            &s.mean_duration,
-                            &format!("{path}.states[{i}].meanDuration"),
-                        );
-                        if d <= 0.0 {
-                            cx.err(
-                                &format!("{path}.states[{i}].meanDuration"),
-                                "must be longer than 0s",
-                            );
-                        }
-                        d.max(1e-3)
-                    },
-                })
-                .collect();
-            (Pattern::Bursty(s), vec![])
-        }
+        RawPattern::Bursty { states } => (Pattern::Bursty(burst_states(cx, states)), vec![]),
     }
+}
+
+/// A `step` pattern: rates from each step's time on, in time order.
+fn step_pattern(cx: &mut Ctx<'_>, steps: &[RawStep]) -> (Pattern, Vec<SimTime>) {
+    let path = "traffic.pattern";
+    let mut knots = Vec::new();
+    let mut changes = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (i, st) in steps.iter().enumerate() {
+        let s = cx.secs_of(&st.at, &format!("{path}.steps[{i}].at"));
+        let r = cx.rate(st.rate, &format!("{path}.steps[{i}].rate"));
+        if s < last {
+            cx.err(
+                &format!("{path}.steps[{i}].at"),
+                "steps must be in time order",
+            );
+        }
+        last = s;
+        if let Some(&(_, prev)) = knots.last() {
+            knots.push((s, prev));
+            changes.push(at(s));
+        }
+        knots.push((s, r));
+    }
+    if knots.is_empty() {
+        cx.err(&format!("{path}.steps"), "needs at least one step");
+    }
+    (Pattern::Piecewise(knots), changes)
+}
+
+/// A `bursty` pattern's states: a rate and a mean dwell time each.
+fn burst_states(cx: &mut Ctx<'_>, states: &[RawBurstState]) -> Vec<BurstState> {
+    let path = "traffic.pattern";
+    if states.is_empty() {
+        cx.err(&format!("{path}.states"), "needs at least one state");
+    }
+    states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| BurstState {
+            rate: cx.rate(s.rate, &format!("{path}.states[{i}].rate")),
+            mean_dwell: {
+                let d = cx.secs_of(
+                    &s.mean_duration,
+                    &format!("{path}.states[{i}].meanDuration"),
+                );
+                if d <= 0.0 {
+                    cx.err(
+                        &format!("{path}.states[{i}].meanDuration"),
+                        "must be longer than 0s",
+                    );
+                }
+                d.max(1e-3)
+            },
+        })
+        .collect()
 }
 
 /// `traffic.trace`: a trace file, read and checked, with its replay

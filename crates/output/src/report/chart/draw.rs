@@ -49,15 +49,9 @@ pub(super) fn log10(v: f64) -> f64 {
     if v > 0.0 { v.log10() } else { f64::NAN }
 }
 
-pub(super) fn draw_time<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    t: &TimeChart,
-) -> Res {
-    let n = t.x.len();
-    let tr = |v: f64| if t.log { log10(v) } else { v };
-    let x0 = t.x.first().copied().unwrap_or(0.0);
-    let x1 = t.x.last().copied().filter(|x| *x > x0).unwrap_or(x0 + 1.0);
+/// A time chart's left-axis range (in drawn units: log10 on a log axis,
+/// with room above for marker texts) and its right-axis range.
+fn time_ranges(t: &TimeChart, tr: &dyn Fn(f64) -> f64) -> ((f64, f64), (f64, f64)) {
     let left = t
         .bands
         .iter()
@@ -84,6 +78,19 @@ pub(super) fn draw_time<DB: DrawingBackend>(
             .copied(),
         true,
     );
+    ((y0, y1), (r0, r1))
+}
+
+pub(super) fn draw_time<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    t: &TimeChart,
+) -> Res {
+    let n = t.x.len();
+    let tr = |v: f64| if t.log { log10(v) } else { v };
+    let x0 = t.x.first().copied().unwrap_or(0.0);
+    let x1 = t.x.last().copied().filter(|x| *x > x0).unwrap_or(x0 + 1.0);
+    let ((y0, y1), (r0, r1)) = time_ranges(t, &tr);
     // Right-axis lines are drawn in left-axis units so one legend lists all.
     let to_left = |v: f64| y0 + (v - r0) / (r1 - r0) * (y1 - y0);
     let mut ch = ChartBuilder::on(root)
