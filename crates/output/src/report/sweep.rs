@@ -145,11 +145,42 @@ fn overlay(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Option<Chart> {
 /// The report of a sweep; `series` (from `series.csv`, may be empty) adds
 /// the points' runs over time.
 pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
-    let metrics = plan.metrics();
-    let idx = |name: &str| metrics.iter().position(|m| m == name);
-    let obj = plan.objective_index();
-    let obj_name = metrics[obj].clone();
-    let runs_per_point = plan.seeds.len() * plan.traces.len().max(1);
+    let order = ranked(plan, o);
+    Report {
+        title: format!("nimscale sweep report: {}", plan.name),
+        facts: facts(plan, o),
+        sections: vec![
+            Section {
+                heading: "Cost against service level".into(),
+                blocks: vec![Block::Chart(pareto_chart(plan, o))],
+            },
+            Section {
+                heading: "Ranking".into(),
+                blocks: ranking(plan, o, &order),
+            },
+            Section {
+                heading: "Side by side".into(),
+                blocks: side_by_side(plan, o, &order),
+            },
+        ]
+        .into_iter()
+        .chain(overlay(plan, o, series).map(|c| Section {
+            heading: "Over time".into(),
+            blocks: vec![Block::Chart(c)],
+        }))
+        .collect(),
+    }
+}
+
+/// Runs per point: traces × seeds.
+fn runs_per_point(plan: &Plan) -> usize {
+    plan.seeds.len() * plan.traces.len().max(1)
+}
+
+/// What was swept and how it was judged.
+fn facts(plan: &Plan, o: &Outcome) -> Vec<(String, String)> {
+    let obj_name = &plan.metrics()[plan.objective_index()];
+    let runs_per_point = runs_per_point(plan);
     let mut facts = vec![
         ("sweep".to_string(), plan.name.clone()),
         (
@@ -182,7 +213,14 @@ pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
                 point_label(plan, w)
             }),
     ));
-    let scatter = Chart {
+    facts
+}
+
+/// The objective against SLO attainment, with the Pareto front.
+fn pareto_chart(plan: &Plan, o: &Outcome) -> Chart {
+    let obj = plan.objective_index();
+    let obj_name = &plan.metrics()[obj];
+    Chart {
         id: "pareto".into(),
         title: format!("{obj_name} vs SLO attainment"),
         caption: "Each point's mean over its runs with 95 % confidence intervals (grey whiskers). The line joins the Pareto front (no other point is both cheaper and better); the winner is the cheapest point at or above the attainment threshold (dashed). Points are numbered as in the table.".to_string(),
@@ -203,9 +241,15 @@ pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
                 })
                 .collect(),
         }),
-    };
-    let order = ranked(plan, o);
-    let side: Vec<Block> = FIGURES
+    }
+}
+
+/// One dot chart per figure, best-ranked point first.
+fn side_by_side(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
+    let metrics = plan.metrics();
+    let idx = |name: &str| metrics.iter().position(|m| m == name);
+    let runs_per_point = runs_per_point(plan);
+    FIGURES
         .iter()
         .filter_map(|(m, title, _)| {
             let i = idx(m)?;
@@ -238,7 +282,13 @@ pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
                 }),
             }))
         })
-        .collect();
+        .collect()
+}
+
+/// The ranking table, and the points left out for want of runs.
+fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
+    let metrics = plan.metrics();
+    let idx = |name: &str| metrics.iter().position(|m| m == name);
     let mut header: Vec<String> = vec!["rank".into(), "point".into()];
     header.extend(plan.axes.iter().cloned());
     header.extend(["runs".into(), "eligible".into(), "Pareto".into()]);
@@ -315,30 +365,7 @@ pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
         ));
         ranking.push(Block::List(incomplete));
     }
-    Report {
-        title: format!("nimscale sweep report: {}", plan.name),
-        facts,
-        sections: vec![
-            Section {
-                heading: "Cost against service level".into(),
-                blocks: vec![Block::Chart(scatter)],
-            },
-            Section {
-                heading: "Ranking".into(),
-                blocks: ranking,
-            },
-            Section {
-                heading: "Side by side".into(),
-                blocks: side,
-            },
-        ]
-        .into_iter()
-        .chain(overlay(plan, o, series).map(|c| Section {
-            heading: "Over time".into(),
-            blocks: vec![Block::Chart(c)],
-        }))
-        .collect(),
-    }
+    ranking
 }
 
 #[cfg(test)]
