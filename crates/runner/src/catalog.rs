@@ -152,114 +152,12 @@ impl Catalog {
             file,
             errors: Vec::new(),
         };
-        let mut gpus = Vec::new();
-        for (name, g) in raw.gpus {
-            let p = |f: &str| format!("gpus.{name}.{f}");
-            if !["ampere", "ada", "hopper", "blackwell"].contains(&g.family.as_str()) {
-                ck.err(
-                    p("family"),
-                    format!(
-                        "unknown family `{}` (expected ampere, ada, hopper or blackwell)",
-                        g.family
-                    ),
-                );
-            }
-            ck.range(p("memoryGiB"), g.memory_gib, 1.0, 4096.0);
-            ck.positive(p("usableMemoryGiB"), g.usable_memory_gib);
-            if g.usable_memory_gib > g.memory_gib * 1.0001 {
-                ck.err(p("usableMemoryGiB"), "cannot exceed memoryGiB".into());
-            }
-            ck.range(
-                p("memoryBandwidthTBps"),
-                g.memory_bandwidth_tbps,
-                0.01,
-                1000.0,
-            );
-            ck.range(p("bf16Tflops"), g.bf16_tflops, 0.1, 1e6);
-            if let Some(f) = g.fp8_tflops {
-                ck.range(p("fp8Tflops"), f, 0.1, 1e6);
-            }
-            ck.range(p("linkBandwidthGBps"), g.link_bandwidth_gbps, 0.1, 1e6);
-            ck.range(p("allreduceLatencyUs"), g.allreduce_latency_us, 0.0, 1e6);
-            let e = &g.efficiency;
-            ck.fraction(p("efficiency.mem"), e.mem);
-            ck.fraction(p("efficiency.cmpBf16"), e.cmp_bf16);
-            ck.fraction(p("efficiency.cmpFp8"), e.cmp_fp8);
-            ck.fraction(p("efficiency.kvMem"), e.kv_mem);
-            gpus.push(GpuSpec {
-                family: g.family,
-                memory_gib: g.memory_gib,
-                usable_memory_gib: g.usable_memory_gib,
-                mem_bandwidth: g.memory_bandwidth_tbps * 1e12,
-                bf16_flops: g.bf16_tflops * 1e12,
-                fp8_flops: g.fp8_tflops.map(|f| f * 1e12),
-                link_bandwidth: g.link_bandwidth_gbps * 1e9,
-                allreduce_latency: g.allreduce_latency_us * 1e-6,
-                efficiency: Efficiency {
-                    mem: e.mem,
-                    cmp_bf16: e.cmp_bf16,
-                    cmp_fp8: e.cmp_fp8,
-                    kv_mem: e.kv_mem,
-                },
-                name,
-            });
-        }
-        let mut models = Vec::new();
-        for (name, m) in raw.models {
-            let p = |f: &str| format!("models.{name}.{f}");
-            for (f, v) in [
-                ("layers", m.layers),
-                ("hidden", m.hidden),
-                ("heads", m.heads),
-                ("kvHeads", m.kv_heads),
-                ("headDim", m.head_dim),
-                ("mlp", m.mlp),
-                ("vocab", m.vocab),
-                ("maxContext", m.max_context),
-            ] {
-                if v == 0 {
-                    ck.err(p(f), "must be positive".into());
-                } else {
-                    ck.range(p(f), f64::from(v), 1.0, 1e8);
-                }
-            }
-            if m.kv_heads > 0 && !m.heads.is_multiple_of(m.kv_heads) {
-                ck.err(
-                    p("kvHeads"),
-                    format!(
-                        "{} query heads are not a multiple of {} KV heads",
-                        m.heads, m.kv_heads
-                    ),
-                );
-            }
-            ck.range(p("stepOverheadMs"), m.step_overhead_ms, 0.0, 60_000.0);
-            ck.range(
-                p("stepOverheadPerSeqUs"),
-                m.step_overhead_per_seq_us,
-                0.0,
-                1e6,
-            );
-            ck.range(p("extraParams"), m.extra_params, 0.0, 1e15);
-            if m.served_name.trim().is_empty() {
-                ck.err(p("servedName"), "must not be empty".into());
-            }
-            models.push(ModelSpec {
-                served_name: m.served_name,
-                layers: m.layers,
-                hidden: m.hidden,
-                heads: m.heads,
-                kv_heads: m.kv_heads,
-                head_dim: m.head_dim,
-                mlp: m.mlp,
-                vocab: m.vocab,
-                tied_embeddings: m.tied_embeddings,
-                extra_params: m.extra_params,
-                max_context: m.max_context,
-                step_overhead: m.step_overhead_ms * 1e-3,
-                step_overhead_per_seq: m.step_overhead_per_seq_us * 1e-6,
-                name,
-            });
-        }
+        let gpus: Vec<GpuSpec> = (raw.gpus.into_iter())
+            .map(|(name, g)| gpu_spec(&mut ck, name, g))
+            .collect();
+        let models: Vec<ModelSpec> = (raw.models.into_iter())
+            .map(|(name, m)| model_spec(&mut ck, name, m))
+            .collect();
         if !ck.errors.is_empty() {
             return Err(LoadErrors(ck.errors));
         }
@@ -286,6 +184,118 @@ impl Catalog {
             let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
             format!("unknown model `{name}` (known: {})", known.join(", "))
         })
+    }
+}
+
+/// A GPU entry, checked: a known family, sizes and rates in range,
+/// efficiencies that are fractions.
+fn gpu_spec(ck: &mut Check<'_>, name: String, g: RawGpu) -> GpuSpec {
+    let p = |f: &str| format!("gpus.{name}.{f}");
+    if !["ampere", "ada", "hopper", "blackwell"].contains(&g.family.as_str()) {
+        ck.err(
+            p("family"),
+            format!(
+                "unknown family `{}` (expected ampere, ada, hopper or blackwell)",
+                g.family
+            ),
+        );
+    }
+    ck.range(p("memoryGiB"), g.memory_gib, 1.0, 4096.0);
+    ck.positive(p("usableMemoryGiB"), g.usable_memory_gib);
+    if g.usable_memory_gib > g.memory_gib * 1.0001 {
+        ck.err(p("usableMemoryGiB"), "cannot exceed memoryGiB".into());
+    }
+    ck.range(
+        p("memoryBandwidthTBps"),
+        g.memory_bandwidth_tbps,
+        0.01,
+        1000.0,
+    );
+    ck.range(p("bf16Tflops"), g.bf16_tflops, 0.1, 1e6);
+    if let Some(f) = g.fp8_tflops {
+        ck.range(p("fp8Tflops"), f, 0.1, 1e6);
+    }
+    ck.range(p("linkBandwidthGBps"), g.link_bandwidth_gbps, 0.1, 1e6);
+    ck.range(p("allreduceLatencyUs"), g.allreduce_latency_us, 0.0, 1e6);
+    let e = &g.efficiency;
+    ck.fraction(p("efficiency.mem"), e.mem);
+    ck.fraction(p("efficiency.cmpBf16"), e.cmp_bf16);
+    ck.fraction(p("efficiency.cmpFp8"), e.cmp_fp8);
+    ck.fraction(p("efficiency.kvMem"), e.kv_mem);
+    GpuSpec {
+        family: g.family,
+        memory_gib: g.memory_gib,
+        usable_memory_gib: g.usable_memory_gib,
+        mem_bandwidth: g.memory_bandwidth_tbps * 1e12,
+        bf16_flops: g.bf16_tflops * 1e12,
+        fp8_flops: g.fp8_tflops.map(|f| f * 1e12),
+        link_bandwidth: g.link_bandwidth_gbps * 1e9,
+        allreduce_latency: g.allreduce_latency_us * 1e-6,
+        efficiency: Efficiency {
+            mem: e.mem,
+            cmp_bf16: e.cmp_bf16,
+            cmp_fp8: e.cmp_fp8,
+            kv_mem: e.kv_mem,
+        },
+        name,
+    }
+}
+
+/// A model entry, checked: positive shapes in range, query heads a multiple
+/// of KV heads, a served name.
+fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
+    let p = |f: &str| format!("models.{name}.{f}");
+    for (f, v) in [
+        ("layers", m.layers),
+        ("hidden", m.hidden),
+        ("heads", m.heads),
+        ("kvHeads", m.kv_heads),
+        ("headDim", m.head_dim),
+        ("mlp", m.mlp),
+        ("vocab", m.vocab),
+        ("maxContext", m.max_context),
+    ] {
+        if v == 0 {
+            ck.err(p(f), "must be positive".into());
+        } else {
+            ck.range(p(f), f64::from(v), 1.0, 1e8);
+        }
+    }
+    if m.kv_heads > 0 && !m.heads.is_multiple_of(m.kv_heads) {
+        ck.err(
+            p("kvHeads"),
+            format!(
+                "{} query heads are not a multiple of {} KV heads",
+                m.heads, m.kv_heads
+            ),
+        );
+    }
+    ck.range(p("stepOverheadMs"), m.step_overhead_ms, 0.0, 60_000.0);
+    ck.range(
+        p("stepOverheadPerSeqUs"),
+        m.step_overhead_per_seq_us,
+        0.0,
+        1e6,
+    );
+    ck.range(p("extraParams"), m.extra_params, 0.0, 1e15);
+    if m.served_name.trim().is_empty() {
+        ck.err(p("servedName"), "must not be empty".into());
+    }
+    ModelSpec {
+        served_name: m.served_name,
+        layers: m.layers,
+        hidden: m.hidden,
+        heads: m.heads,
+        kv_heads: m.kv_heads,
+        head_dim: m.head_dim,
+        mlp: m.mlp,
+        vocab: m.vocab,
+        tied_embeddings: m.tied_embeddings,
+        extra_params: m.extra_params,
+        max_context: m.max_context,
+        step_overhead: m.step_overhead_ms * 1e-3,
+        step_overhead_per_seq: m.step_overhead_per_seq_us * 1e-6,
+        name,
     }
 }
 

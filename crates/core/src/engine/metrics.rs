@@ -392,45 +392,8 @@ impl EngineMetrics {
                 );
             }
         }
-        let mut hist = |short: &str, h: &Histogram| {
-            let n = name(short);
-            let (bucket, sum, count) = (
-                format!("{n}_bucket"),
-                format!("{n}_sum"),
-                format!("{n}_count"),
-            );
-            if keep(&bucket) {
-                for (i, c) in h.cumulative().iter().enumerate() {
-                    let le = h
-                        .bounds
-                        .get(i)
-                        .map_or_else(|| "+Inf".to_owned(), |b| format_le(*b));
-                    let mut labels = vec![("le", le)];
-                    labels.extend(base.iter().cloned());
-                    out.push(Sample {
-                        name: bucket.clone(),
-                        labels,
-                        value: *c as f64,
-                    });
-                }
-            }
-            if keep(&sum) {
-                out.push(Sample {
-                    name: sum,
-                    labels: base.clone(),
-                    value: h.sum,
-                });
-            }
-            if keep(&count) {
-                out.push(Sample {
-                    name: count,
-                    labels: base.clone(),
-                    value: h.count as f64,
-                });
-            }
-        };
         for &(short, f) in families(exp.dialect) {
-            hist(short, self.family(f));
+            expose_histogram(&name(short), self.family(f), &base, keep, out);
         }
     }
 
@@ -582,6 +545,51 @@ pub struct Sample {
     pub labels: Vec<(&'static str, String)>,
     /// Value.
     pub value: f64,
+}
+
+/// One histogram's `_bucket`, `_sum` and `_count` series, those `keep`
+/// accepts, with the `le` label first as Prometheus exposes it.
+fn expose_histogram(
+    n: &str,
+    h: &Histogram,
+    base: &[(&'static str, String)],
+    keep: &mut dyn FnMut(&str) -> bool,
+    out: &mut Vec<Sample>,
+) {
+    let (bucket, sum, count) = (
+        format!("{n}_bucket"),
+        format!("{n}_sum"),
+        format!("{n}_count"),
+    );
+    if keep(&bucket) {
+        for (i, c) in h.cumulative().iter().enumerate() {
+            let le = h
+                .bounds
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |b| format_le(*b));
+            let mut labels = vec![("le", le)];
+            labels.extend(base.iter().cloned());
+            out.push(Sample {
+                name: bucket.clone(),
+                labels,
+                value: *c as f64,
+            });
+        }
+    }
+    if keep(&sum) {
+        out.push(Sample {
+            name: sum,
+            labels: base.to_vec(),
+            value: h.sum,
+        });
+    }
+    if keep(&count) {
+        out.push(Sample {
+            name: count,
+            labels: base.to_vec(),
+            value: h.count as f64,
+        });
+    }
 }
 
 #[cfg(test)]

@@ -223,86 +223,32 @@ fn validate_metric(m: &api::MetricSpec, path: &str, e: &mut Errs) {
     if let Some(o) = &m.object {
         present.push("object");
         if present.len() == 1 {
-            let p = format!("{path}.object");
-            validate_ref(
-                &o.described_object,
-                &format!("{p}.describedObject"),
-                false,
-                e,
-            );
-            validate_id(&o.metric, &format!("{p}.metric"), e);
-            validate_target(&o.target, &format!("{p}.target"), e);
-            if o.target.value.is_none() && o.target.average_value.is_none() {
-                e.required(
-                    format!("{p}.target.averageValue"),
-                    "must set either a target value or averageValue",
-                );
-            }
+            validate_object_source(o, &format!("{path}.object"), e);
         }
     }
     if let Some(x) = &m.external {
         present.push("external");
         if present.len() == 1 {
-            let p = format!("{path}.external");
-            validate_id(&x.metric, &format!("{p}.metric"), e);
-            validate_target(&x.target, &format!("{p}.target"), e);
-            if x.target.value.is_none() && x.target.average_value.is_none() {
-                e.required(
-                    format!("{p}.target.averageValue"),
-                    "must set either a target value for metric or a per-pod target",
-                );
-            }
-            if x.target.value.is_some() && x.target.average_value.is_some() {
-                e.forbidden(
-                    format!("{p}.target.value"),
-                    "may not set both a target value for metric and a per-pod target",
-                );
-            }
+            validate_external_source(x, &format!("{path}.external"), e);
         }
     }
     if let Some(x) = &m.pods {
         present.push("pods");
         if present.len() == 1 {
-            let p = format!("{path}.pods");
-            validate_id(&x.metric, &format!("{p}.metric"), e);
-            validate_target(&x.target, &format!("{p}.target"), e);
-            if x.target.average_value.is_none() {
-                e.required(
-                    format!("{p}.target.averageValue"),
-                    "must specify a positive target averageValue",
-                );
-            }
+            validate_pods_source(x, &format!("{path}.pods"), e);
         }
     }
-    let resource_checks = |name: &str, t: &api::MetricTarget, p: &str, e: &mut Errs| {
-        if name.is_empty() {
-            e.required(format!("{p}.name"), "must specify a resource name");
-        }
-        validate_target(t, &format!("{p}.target"), e);
-        if t.average_utilization.is_none() && t.average_value.is_none() {
-            e.required(
-                format!("{p}.target.averageUtilization"),
-                "must set either a target raw value or a target utilization",
-            );
-        }
-        if t.average_utilization.is_some() && t.average_value.is_some() {
-            e.forbidden(
-                format!("{p}.target.averageValue"),
-                "may not set both a target raw value and a target utilization",
-            );
-        }
-    };
     if let Some(x) = &m.resource {
         present.push("resource");
         if present.len() == 1 {
-            resource_checks(&x.name, &x.target, &format!("{path}.resource"), e);
+            validate_resource_target(&x.name, &x.target, &format!("{path}.resource"), e);
         }
     }
     if let Some(x) = &m.container_resource {
         present.push("containerResource");
         if present.len() == 1 {
             let p = format!("{path}.containerResource");
-            resource_checks(&x.name, &x.target, &p, e);
+            validate_resource_target(&x.name, &x.target, &p, e);
             if x.container.is_empty() {
                 e.required(format!("{p}.container"), "must specify a container");
             }
@@ -333,6 +279,75 @@ fn validate_metric(m: &api::MetricSpec, path: &str, e: &mut Errs) {
                 );
             }
         }
+    }
+}
+
+/// `validateObjectSource`.
+fn validate_object_source(o: &api::ObjectMetricSource, p: &str, e: &mut Errs) {
+    validate_ref(
+        &o.described_object,
+        &format!("{p}.describedObject"),
+        false,
+        e,
+    );
+    validate_id(&o.metric, &format!("{p}.metric"), e);
+    validate_target(&o.target, &format!("{p}.target"), e);
+    if o.target.value.is_none() && o.target.average_value.is_none() {
+        e.required(
+            format!("{p}.target.averageValue"),
+            "must set either a target value or averageValue",
+        );
+    }
+}
+
+/// `validateExternalSource`.
+fn validate_external_source(x: &api::ExternalMetricSource, p: &str, e: &mut Errs) {
+    validate_id(&x.metric, &format!("{p}.metric"), e);
+    validate_target(&x.target, &format!("{p}.target"), e);
+    if x.target.value.is_none() && x.target.average_value.is_none() {
+        e.required(
+            format!("{p}.target.averageValue"),
+            "must set either a target value for metric or a per-pod target",
+        );
+    }
+    if x.target.value.is_some() && x.target.average_value.is_some() {
+        e.forbidden(
+            format!("{p}.target.value"),
+            "may not set both a target value for metric and a per-pod target",
+        );
+    }
+}
+
+/// `validatePodsSource`.
+fn validate_pods_source(x: &api::PodsMetricSource, p: &str, e: &mut Errs) {
+    validate_id(&x.metric, &format!("{p}.metric"), e);
+    validate_target(&x.target, &format!("{p}.target"), e);
+    if x.target.average_value.is_none() {
+        e.required(
+            format!("{p}.target.averageValue"),
+            "must specify a positive target averageValue",
+        );
+    }
+}
+
+/// What `validateResourceSource` and `validateContainerResourceSource`
+/// share: the name and the target.
+fn validate_resource_target(name: &str, t: &api::MetricTarget, p: &str, e: &mut Errs) {
+    if name.is_empty() {
+        e.required(format!("{p}.name"), "must specify a resource name");
+    }
+    validate_target(t, &format!("{p}.target"), e);
+    if t.average_utilization.is_none() && t.average_value.is_none() {
+        e.required(
+            format!("{p}.target.averageUtilization"),
+            "must set either a target raw value or a target utilization",
+        );
+    }
+    if t.average_utilization.is_some() && t.average_value.is_some() {
+        e.forbidden(
+            format!("{p}.target.averageValue"),
+            "may not set both a target raw value and a target utilization",
+        );
     }
 }
 

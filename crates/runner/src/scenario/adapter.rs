@@ -197,6 +197,82 @@ fn regex(s: &str) -> Result<regex_lite::Regex, String> {
     regex_lite::Regex::new(s).map_err(|e| format!("invalid regular expression {s:?}: {e}"))
 }
 
+/// `seriesFilters`: each an `is` or an `isNot` regular expression.
+fn series_filters(
+    r: &RawRule,
+    p: &str,
+    err: &mut dyn FnMut(String, Option<usize>, String),
+    ok: &mut bool,
+) -> Vec<(regex_lite::Regex, bool)> {
+    let mut filters = Vec::new();
+    for (j, f) in r.series_filters.iter().enumerate() {
+        let fp = format!("{p}.seriesFilters[{j}]");
+        match (&f.is, &f.is_not) {
+            (Some(a), None) => match regex(a) {
+                Ok(re) => filters.push((re, true)),
+                Err(e) => {
+                    err(format!("{fp}.is"), None, e);
+                    *ok = false;
+                }
+            },
+            (None, Some(a)) => match regex(a) {
+                Ok(re) => filters.push((re, false)),
+                Err(e) => {
+                    err(format!("{fp}.isNot"), None, e);
+                    *ok = false;
+                }
+            },
+            _ => {
+                err(
+                    fp,
+                    None,
+                    "must have either an `is` or an `isNot` expression, not both".into(),
+                );
+                *ok = false;
+            }
+        }
+    }
+    filters
+}
+
+/// `name`: the `matches` regular expression (`.*` by default) and the
+/// `as` template (`$0`, or `$1` with one capture group, by default).
+fn name_mapping(
+    r: &RawRule,
+    p: &str,
+    err: &mut dyn FnMut(String, Option<usize>, String),
+    ok: &mut bool,
+) -> Option<(regex_lite::Regex, String)> {
+    let m = r.name.as_ref().and_then(|n| n.matches.clone());
+    let re = match regex(m.as_deref().unwrap_or(".*")) {
+        Ok(re) => re,
+        Err(e) => {
+            err(format!("{p}.name.matches"), None, e);
+            return None;
+        }
+    };
+    let as_ = match r.name.as_ref().and_then(|n| n.as_.clone()) {
+        Some(a) if !a.is_empty() => a,
+        _ => match re.captures_len() {
+            1 => "$0".into(),
+            2 => "$1".into(),
+            _ => {
+                err(
+                    format!("{p}.name"),
+                    None,
+                    format!(
+                        "must specify an 'as' value for name matcher {:?}",
+                        m.unwrap_or_default()
+                    ),
+                );
+                *ok = false;
+                String::new()
+            }
+        },
+    };
+    Some((re, as_))
+}
+
 fn rule(r: &RawRule, p: &str, err: &mut dyn FnMut(String, Option<usize>, String)) -> Option<Rule> {
     let mut ok = true;
     let series_query = match promql::parse_selector(&r.series_query) {
@@ -211,64 +287,8 @@ fn rule(r: &RawRule, p: &str, err: &mut dyn FnMut(String, Option<usize>, String)
             None
         }
     };
-    let mut filters = Vec::new();
-    for (j, f) in r.series_filters.iter().enumerate() {
-        let fp = format!("{p}.seriesFilters[{j}]");
-        match (&f.is, &f.is_not) {
-            (Some(a), None) => match regex(a) {
-                Ok(re) => filters.push((re, true)),
-                Err(e) => {
-                    err(format!("{fp}.is"), None, e);
-                    ok = false;
-                }
-            },
-            (None, Some(a)) => match regex(a) {
-                Ok(re) => filters.push((re, false)),
-                Err(e) => {
-                    err(format!("{fp}.isNot"), None, e);
-                    ok = false;
-                }
-            },
-            _ => {
-                err(
-                    fp,
-                    None,
-                    "must have either an `is` or an `isNot` expression, not both".into(),
-                );
-                ok = false;
-            }
-        }
-    }
-    let (name_matches, name_as) = {
-        let m = r.name.as_ref().and_then(|n| n.matches.clone());
-        let re = match regex(m.as_deref().unwrap_or(".*")) {
-            Ok(re) => re,
-            Err(e) => {
-                err(format!("{p}.name.matches"), None, e);
-                return None;
-            }
-        };
-        let as_ = match r.name.as_ref().and_then(|n| n.as_.clone()) {
-            Some(a) if !a.is_empty() => a,
-            _ => match re.captures_len() {
-                1 => "$0".into(),
-                2 => "$1".into(),
-                _ => {
-                    err(
-                        format!("{p}.name"),
-                        None,
-                        format!(
-                            "must specify an 'as' value for name matcher {:?}",
-                            m.unwrap_or_default()
-                        ),
-                    );
-                    ok = false;
-                    String::new()
-                }
-            },
-        };
-        (re, as_)
-    };
+    let filters = series_filters(r, p, err, &mut ok);
+    let (name_matches, name_as) = name_mapping(r, p, err, &mut ok)?;
     let metrics_query = match Template::parse(&r.metrics_query) {
         Ok(t) => Some(t),
         Err(e) => {

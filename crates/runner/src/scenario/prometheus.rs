@@ -88,29 +88,7 @@ pub(super) fn prometheus_path(
     if housekeeping < SimDuration::from_secs(1) {
         cx.err("metrics.housekeeping", "must be at least 1s");
     }
-    let loaded = match ad.and_then(|a| a.config_map.as_ref()) {
-        Some(f) => match files.read(&f.file) {
-            Ok((name, bytes)) => {
-                adapter::load(&String::from_utf8_lossy(&bytes), &name).map_err(|e| {
-                    cx.errs.extend(e.0);
-                })
-            }
-            Err(e) => {
-                cx.err("metrics.adapter.configMap.file", e);
-                Err(())
-            }
-        },
-        None => {
-            let settings = nimscale_operator::adapter::AdapterSettings {
-                dialect: metrics.dialect,
-                window_s: (metrics.window.as_micros() / 1_000_000).max(1) as u32,
-                ..Default::default()
-            };
-            let rules = nimscale_operator::adapter::rules_for(spec, &settings);
-            adapter::generated(&rules).map_err(|e| cx.errs.extend(e.0))
-        }
-    };
-    let loaded = loaded.ok()?;
+    let loaded = adapter_rules(cx, files, ad, spec, metrics).ok()?;
     cx.warnings.extend(loaded.warnings);
     Some(PromConfig {
         scrape: ScrapeConfig {
@@ -141,4 +119,37 @@ pub(super) fn prometheus_path(
         keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
         export_series: false,
     })
+}
+
+/// The adapter's rules: the user's ConfigMap, read unchanged, or the rules
+/// `nimscale export` writes for this NIMService.
+fn adapter_rules(
+    cx: &mut Ctx<'_>,
+    files: &dyn Files,
+    ad: Option<&RawAdapter>,
+    spec: &nimscale_operator::types::NimServiceSpec,
+    metrics: &DirectMetrics,
+) -> Result<adapter::Loaded, ()> {
+    match ad.and_then(|a| a.config_map.as_ref()) {
+        Some(f) => match files.read(&f.file) {
+            Ok((name, bytes)) => {
+                adapter::load(&String::from_utf8_lossy(&bytes), &name).map_err(|e| {
+                    cx.errs.extend(e.0);
+                })
+            }
+            Err(e) => {
+                cx.err("metrics.adapter.configMap.file", e);
+                Err(())
+            }
+        },
+        None => {
+            let settings = nimscale_operator::adapter::AdapterSettings {
+                dialect: metrics.dialect,
+                window_s: (metrics.window.as_micros() / 1_000_000).max(1) as u32,
+                ..Default::default()
+            };
+            let rules = nimscale_operator::adapter::rules_for(spec, &settings);
+            adapter::generated(&rules).map_err(|e| cx.errs.extend(e.0))
+        }
+    }
 }
