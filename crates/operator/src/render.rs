@@ -612,150 +612,27 @@ pub fn render(admitted: &Admitted, opts: &RenderOptions) -> Rendered {
         spec_hash,
     };
     let mut out = Rendered::default();
-    let labels = ctx.standard_labels();
 
     // 1-3: RBAC.
-    out.objects.push(with_sync_hash(json!({
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": ctx.meta(&name, &labels, None),
-    })));
-    out.objects.push(with_sync_hash(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": ctx.meta(&name, &labels, None),
-        "rules": [{
-            "apiGroups": ["security.openshift.io"],
-            "resources": ["securitycontextconstraints"],
-            "resourceNames": [ctx.scc()],
-            "verbs": ["use"],
-        }],
-    })));
-    out.objects.push(with_sync_hash(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": ctx.meta(&name, &labels, None),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-    })));
-
+    out.objects.extend(ctx.rbac());
     // 4: Service.
-    if !is_dns1035_label(&name) {
-        out.failure = Some(ReconcileFailure {
-            error: format!(
-                "Service \"{name}\" is invalid: metadata.name: Invalid value: \"{name}\": a DNS-1035 label must \
-                 consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end \
-                 with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is \
-                 '[a-z]([-a-z0-9]*[a-z0-9])?')"
-            ),
-            explanation: "the Service takes the NIMService's name, and Service names must be DNS-1035 labels \
-                          (start with a letter, at most 63 characters); rename the NIMService"
-                .into(),
-        });
-        return out;
-    }
-    let svc = spec.expose.as_ref().and_then(|e| e.service.as_ref());
-    let empty = StringMap::new();
-    let mut svc_labels = labels.clone();
-    for (k, v) in svc.map_or(&empty, |s| &s.labels) {
-        svc_labels.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    let svc_annotations = ctx.annotations(&[svc.map_or(&empty, |s| &s.annotations)]);
-    let mut ports =
-        vec![json!({"name": "api", "port": ctx.port(), "targetPort": "api", "protocol": "TCP"})];
-    if let Some(g) = svc.and_then(|s| s.grpc_port) {
-        ports.push(json!({"name": "grpc", "port": g, "targetPort": "grpc", "protocol": "TCP"}));
-    }
-    if let Some(m) = svc.and_then(|s| s.metrics_port) {
-        ports.push(
-            json!({"name": "metrics", "port": m, "targetPort": "metrics", "protocol": "TCP"}),
-        );
-    }
-    let multi_node = spec.multi_node.is_some();
-    let selector = if multi_node {
-        json!({"app": format!("{name}-lws"), "nim-llm-role": "leader"})
-    } else {
-        json!({"app": name})
-    };
-    out.objects.push(with_sync_hash(json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": ctx.meta(&name, &svc_labels, Some(&svc_annotations)),
-        "spec": {
-            "type": svc.and_then(|s| s.type_.clone()).filter(|t| !t.is_empty()).unwrap_or_else(|| "ClusterIP".into()),
-            "ports": ports,
-            "selector": selector,
-        },
-    })));
-
-    // 8: HPA.
-    if spec.autoscaling()
-        && let Some(hpa) = spec.scale.as_ref().and_then(|s| s.hpa.as_ref())
-    {
-        if let Some(f) = hpa_failure(&ctx, hpa) {
+    match ctx.service() {
+        Ok(svc) => out.objects.push(svc),
+        Err(f) => {
             out.failure = Some(f);
             return out;
         }
-        let scale_annotations = spec.scale.as_ref().map_or(&empty, |s| &s.annotations);
-        let mut metrics = hpa.metrics.clone();
-        // Sorted by the type string; Rust's sort is stable, like Go's
-        // insertion sort for the short lists the operator sorts.
-        metrics.sort_by(|a, b| a.type_.cmp(&b.type_));
-        let mut hspec = json!({
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": hpa.min_replicas.unwrap_or(1),
-            "maxReplicas": hpa.max_replicas,
-        });
-        if !metrics.is_empty() {
-            hspec["metrics"] = to_json(&metrics);
-        }
-        if let Some(b) = &hpa.behavior {
-            hspec["behavior"] = to_json(b);
-        }
-        out.objects.push(with_sync_hash(json!({
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": ctx.meta(&name, &labels, Some(&ctx.annotations(&[scale_annotations]))),
-            "spec": hspec,
-        })));
     }
-
+    // 8: HPA.
+    match ctx.hpa() {
+        Ok(hpa) => out.objects.extend(hpa),
+        Err(f) => {
+            out.failure = Some(f);
+            return out;
+        }
+    }
     // 9: ServiceMonitor.
-    if spec.metrics_enabled() {
-        let sm = spec
-            .metrics
-            .as_ref()
-            .and_then(|m| m.service_monitor.clone())
-            .unwrap_or_default();
-        let mut sm_labels = labels.clone();
-        for (k, v) in &sm.additional_labels {
-            sm_labels.insert(k.clone(), v.clone());
-        }
-        let endpoint = |port: &str, path: &str| {
-            let mut e = json!({"port": port, "path": path});
-            if let Some(i) = sm.interval.as_deref().filter(|s| !s.is_empty()) {
-                e["interval"] = json!(i);
-            }
-            if let Some(t) = sm.scrape_timeout.as_deref().filter(|s| !s.is_empty()) {
-                e["scrapeTimeout"] = json!(t);
-            }
-            e
-        };
-        let mut endpoints = vec![endpoint("api", "/v1/metrics")];
-        if svc.and_then(|s| s.metrics_port).is_some() {
-            endpoints.push(endpoint("metrics", "/metrics"));
-        }
-        out.objects.push(with_sync_hash(json!({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": ctx.meta(&name, &sm_labels, Some(&ctx.annotations(&[&sm.annotations]))),
-            "spec": {
-                "namespaceSelector": {"matchNames": [namespace]},
-                "selector": {"matchLabels": labels},
-                "endpoints": endpoints,
-            },
-        })));
-    }
+    out.objects.extend(ctx.service_monitor());
 
     // The env is built before the workload; without expose.service the
     // operator dereferences a nil port here and panics.
@@ -799,7 +676,7 @@ pub fn render(admitted: &Admitted, opts: &RenderOptions) -> Rendered {
     match spec.pipeline() {
         Some(pp) if pp > 1 => workload.multi_node(&ctx, pp, &mut out.objects),
         _ => {
-            if multi_node {
+            if spec.multi_node.is_some() {
                 out.notes.push(
                     "multiNode with pipeline 1 renders a Deployment whose pods the Service never selects \
                      (it selects the LeaderWorkerSet's leader): the NIMService never becomes Ready"
@@ -1243,6 +1120,8 @@ else
   /opt/nim/llm/.venv/bin/python3 -m nim_llm_sdk.entrypoints.openai.api_server
 fi
 "#;
+
+mod objects;
 
 #[cfg(test)]
 mod tests;
