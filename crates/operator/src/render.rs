@@ -505,6 +505,110 @@ pub fn render(admitted: &Admitted, opts: &RenderOptions) -> Rendered {
     out
 }
 
+/// The container's resources: the NIMService's, with the NIMCache
+/// profile's `tp` as the GPU count when it sets none; `None` when empty.
+fn resources(spec: &NimServiceSpec, store: &ModelStore) -> Option<Value> {
+    let mut resources = spec.resources.as_ref().map(|r| {
+        let mut v = json!({});
+        if let Some(l) = &r.limits {
+            v["limits"] = to_json(l);
+        }
+        if let Some(q) = &r.requests {
+            v["requests"] = to_json(q);
+        }
+        v
+    });
+    if let Some((_, Some(tp))) = &store.profile {
+        let has_gpu = |r: &Option<Value>, k: &str| {
+            r.as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(|m| m.get("nvidia.com/gpu"))
+                .is_some()
+        };
+        if !has_gpu(&resources, "limits") && !has_gpu(&resources, "requests") {
+            let mut r = resources.take().unwrap_or_else(|| json!({}));
+            for k in ["limits", "requests"] {
+                if !r[k].is_object() {
+                    r[k] = json!({});
+                }
+                r[k]["nvidia.com/gpu"] = json!(tp);
+            }
+            resources = Some(r);
+        }
+    }
+    resources.filter(|r| r.as_object().is_some_and(|m| !m.is_empty()))
+}
+
+/// The pod spec's fields besides containers and volumes: security
+/// context, pull secrets, node selector, tolerations (four fields each, as
+/// the operator's template keeps them), affinity, runtime, scheduler and
+/// priority class.
+fn pod_extra(spec: &NimServiceSpec) -> serde_json::Map<String, Value> {
+    let mut pod_extra = serde_json::Map::new();
+    pod_extra.insert(
+        "securityContext".into(),
+        json!({
+            "runAsUser": spec.user_id.unwrap_or(1000),
+            "runAsGroup": spec.group_id.unwrap_or(2000),
+            "fsGroup": spec.group_id.unwrap_or(2000),
+        }),
+    );
+    if !spec.image.pull_secrets.is_empty() {
+        let secrets: Vec<Value> = spec
+            .image
+            .pull_secrets
+            .iter()
+            .map(|s| json!({"name": s}))
+            .collect();
+        pod_extra.insert("imagePullSecrets".into(), json!(secrets));
+    }
+    if !spec.node_selector.is_empty() {
+        pod_extra.insert("nodeSelector".into(), json!(spec.node_selector));
+    }
+    if !spec.tolerations.is_empty() {
+        // The operator's template keeps only these four fields.
+        let t: Vec<Value> = spec
+            .tolerations
+            .iter()
+            .map(|t| {
+                let mut m = serde_json::Map::new();
+                for (k, v) in [
+                    ("key", &t.key),
+                    ("operator", &t.operator),
+                    ("value", &t.value),
+                    ("effect", &t.effect),
+                ] {
+                    if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
+                        m.insert(k.into(), json!(v));
+                    }
+                }
+                Value::Object(m)
+            })
+            .collect();
+        pod_extra.insert("tolerations".into(), json!(t));
+    }
+    let mut affinity = spec.affinity.as_ref().map(to_json);
+    if let Some(pa) = &spec.pod_affinity {
+        let a = affinity.get_or_insert_with(|| json!({}));
+        if a.get("podAffinity").is_none() {
+            a["podAffinity"] = to_json(pa);
+        }
+    }
+    if let Some(a) = affinity {
+        pod_extra.insert("affinity".into(), a);
+    }
+    for (k, v) in [
+        ("runtimeClassName", &spec.runtime_class_name),
+        ("schedulerName", &spec.scheduler_name),
+        ("priorityClassName", &spec.priority_class_name),
+    ] {
+        if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
+            pod_extra.insert(k.into(), json!(v));
+        }
+    }
+    pod_extra
+}
+
 struct Workload {
     env: Vec<EnvVar>,
     resources: Option<Value>,
@@ -520,35 +624,7 @@ impl Workload {
         if let Some((profile, _)) = &store.profile {
             env = merge_env(&env, &[plain("NIM_MODEL_PROFILE", profile.clone())]);
         }
-        let mut resources = spec.resources.as_ref().map(|r| {
-            let mut v = json!({});
-            if let Some(l) = &r.limits {
-                v["limits"] = to_json(l);
-            }
-            if let Some(q) = &r.requests {
-                v["requests"] = to_json(q);
-            }
-            v
-        });
-        if let Some((_, Some(tp))) = &store.profile {
-            let has_gpu = |r: &Option<Value>, k: &str| {
-                r.as_ref()
-                    .and_then(|v| v.get(k))
-                    .and_then(|m| m.get("nvidia.com/gpu"))
-                    .is_some()
-            };
-            if !has_gpu(&resources, "limits") && !has_gpu(&resources, "requests") {
-                let mut r = resources.take().unwrap_or_else(|| json!({}));
-                for k in ["limits", "requests"] {
-                    if !r[k].is_object() {
-                        r[k] = json!({});
-                    }
-                    r[k]["nvidia.com/gpu"] = json!(tp);
-                }
-                resources = Some(r);
-            }
-        }
-        let resources = resources.filter(|r| r.as_object().is_some_and(|m| !m.is_empty()));
+        let resources = resources(spec, store);
         let mut store_mount = json!({"name": "model-store", "mountPath": "/model-store"});
         if let Some(sp) = &store.sub_path {
             store_mount["subPath"] = json!(sp);
@@ -565,68 +641,7 @@ impl Workload {
             json!({"name": "dshm", "emptyDir": dshm}),
             store.volume.clone(),
         ];
-        let mut pod_extra = serde_json::Map::new();
-        pod_extra.insert(
-            "securityContext".into(),
-            json!({
-                "runAsUser": spec.user_id.unwrap_or(1000),
-                "runAsGroup": spec.group_id.unwrap_or(2000),
-                "fsGroup": spec.group_id.unwrap_or(2000),
-            }),
-        );
-        if !spec.image.pull_secrets.is_empty() {
-            let secrets: Vec<Value> = spec
-                .image
-                .pull_secrets
-                .iter()
-                .map(|s| json!({"name": s}))
-                .collect();
-            pod_extra.insert("imagePullSecrets".into(), json!(secrets));
-        }
-        if !spec.node_selector.is_empty() {
-            pod_extra.insert("nodeSelector".into(), json!(spec.node_selector));
-        }
-        if !spec.tolerations.is_empty() {
-            // The operator's template keeps only these four fields.
-            let t: Vec<Value> = spec
-                .tolerations
-                .iter()
-                .map(|t| {
-                    let mut m = serde_json::Map::new();
-                    for (k, v) in [
-                        ("key", &t.key),
-                        ("operator", &t.operator),
-                        ("value", &t.value),
-                        ("effect", &t.effect),
-                    ] {
-                        if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
-                            m.insert(k.into(), json!(v));
-                        }
-                    }
-                    Value::Object(m)
-                })
-                .collect();
-            pod_extra.insert("tolerations".into(), json!(t));
-        }
-        let mut affinity = spec.affinity.as_ref().map(to_json);
-        if let Some(pa) = &spec.pod_affinity {
-            let a = affinity.get_or_insert_with(|| json!({}));
-            if a.get("podAffinity").is_none() {
-                a["podAffinity"] = to_json(pa);
-            }
-        }
-        if let Some(a) = affinity {
-            pod_extra.insert("affinity".into(), a);
-        }
-        for (k, v) in [
-            ("runtimeClassName", &spec.runtime_class_name),
-            ("schedulerName", &spec.scheduler_name),
-            ("priorityClassName", &spec.priority_class_name),
-        ] {
-            if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
-                pod_extra.insert(k.into(), json!(v));
-            }
-        }
+        let pod_extra = pod_extra(spec);
         Workload {
             env,
             resources,
@@ -753,175 +768,6 @@ impl Workload {
             "spec": dspec,
         }))
     }
-
-    fn multi_node(&self, ctx: &Ctx<'_>, pipeline: i32, objects: &mut Vec<Value>) {
-        let spec = ctx.spec;
-        let name = &ctx.name;
-        let labels = ctx.standard_labels();
-        let tensor = spec
-            .multi_node
-            .as_ref()
-            .and_then(|m| m.parallelism.as_ref())
-            .and_then(|p| p.tensor)
-            .unwrap_or(1);
-        let timeout = spec
-            .multi_node
-            .as_ref()
-            .and_then(|m| m.mpi.as_ref())
-            .and_then(|m| m.mpi_start_timeout)
-            .unwrap_or(300);
-        let replicas = spec.replicas.unwrap_or(1);
-
-        let mut hostfiles = BTreeMap::new();
-        for i in 0..replicas.max(1) {
-            let mut text = format!("localhost slots={tensor}\n");
-            for j in 1..pipeline {
-                text.push_str(&format!(
-                    "{name}-lws-{i}-{j}.{name}-lws.{}.svc slots={tensor}\n",
-                    ctx.namespace
-                ));
-            }
-            hostfiles.insert(format!("hostfile-{i}"), text);
-        }
-        objects.push(with_sync_hash(json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": ctx.meta(&format!("{name}-mpi-config"), &labels, None),
-            "data": hostfiles,
-        })));
-        objects.push(with_sync_hash(json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": ctx.meta(&format!("{name}-mpi-start-script"), &labels, None),
-            "data": {"start-mpi-cluster.sh": MPI_START_SCRIPT},
-        })));
-        objects.push(with_sync_hash(json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": ctx.meta(&format!("{name}-ssh-pk"), &labels, None),
-            // The operator generates a fresh RSA key here; nimscale does not
-            // invent key material. The value decodes to that sentence.
-            "data": {"private.key": SSH_KEY_PLACEHOLDER_B64},
-        })));
-
-        let common = vec![
-            plain("NIM_MPI_ALLOW_RUN_AS_ROOT", "0"),
-            plain("NIM_NUM_COMPUTE_NODES", pipeline.to_string()),
-            plain("NIM_MULTI_NODE", "1"),
-            plain("NIM_TENSOR_PARALLEL_SIZE", tensor.to_string()),
-            plain("NIM_PIPELINE_PARALLEL_SIZE", pipeline.to_string()),
-            field_ref(
-                "NIM_NODE_RANK",
-                "metadata.labels['leaderworkerset.sigs.k8s.io/worker-index']",
-            ),
-        ];
-        let mut leader_env = common.clone();
-        leader_env.extend([
-            plain("NIM_LEADER_ROLE", "1"),
-            plain("OMPI_MCA_orte_keep_fqdn_hostnames", "true"),
-            plain("OMPI_MCA_plm_rsh_args", "-o ConnectionAttempts=20"),
-            plain("GPUS_PER_NODE", tensor.to_string()),
-            plain("CLUSTER_START_TIMEOUT", timeout.to_string()),
-            field_ref(
-                "CLUSTER_SIZE",
-                "metadata.annotations['leaderworkerset.sigs.k8s.io/size']",
-            ),
-            field_ref(
-                "GROUP_INDEX",
-                "metadata.labels['leaderworkerset.sigs.k8s.io/group-index']",
-            ),
-        ]);
-        let mut worker_env = common;
-        worker_env.extend([
-            plain("NIM_LEADER_ROLE", "0"),
-            field_ref(
-                "LEADER_NAME",
-                "metadata.annotations['leaderworkerset.sigs.k8s.io/leader-name']",
-            ),
-            field_ref("NAMESPACE", "metadata.namespace"),
-            field_ref(
-                "LWS_NAME",
-                "metadata.labels['leaderworkerset.sigs.k8s.io/name']",
-            ),
-        ]);
-        let leader_env = merge_env(&self.env, &leader_env);
-        let worker_env = merge_env(&self.env, &worker_env);
-
-        let ssh_dotfiles = json!({"name": "ssh-dotfiles", "emptyDir": {}});
-        let ssh_pk = json!({"name": "ssh-pk", "secret": {"secretName": format!("{name}-ssh-pk"), "defaultMode": 256}});
-        let start_script = json!({"name": "start-mpi-script", "configMap": {"name": format!("{name}-mpi-start-script")}});
-        let script_mount = json!({"name": "start-mpi-script", "mountPath": "/opt/nim/start-mpi-cluster.sh", "subPath": "start-mpi-cluster.sh"});
-
-        let mut leader = self.container(ctx, "nim-leader", &leader_env, true, false);
-        let mut lm = self.mounts.clone();
-        lm.extend([
-            json!({"name": "mpi-config", "mountPath": "/etc/mpi"}),
-            json!({"name": "ssh-dotfiles", "mountPath": "/opt/nim/llm/.ssh"}),
-            json!({"name": "ssh-pk", "mountPath": "/opt/nim/llm/pk"}),
-            script_mount.clone(),
-        ]);
-        leader["volumeMounts"] = json!(lm);
-        let mut lv = self.volumes.clone();
-        lv.extend([
-            json!({"name": "mpi-config", "configMap": {"name": format!("{name}-mpi-config")}}),
-            ssh_dotfiles.clone(),
-            ssh_pk.clone(),
-            start_script.clone(),
-        ]);
-        let mut worker = self.container(ctx, "nim-worker", &worker_env, false, false);
-        let mut wm = self.mounts.clone();
-        wm.extend([
-            json!({"name": "ssh-confs", "mountPath": "/ssh-confs"}),
-            json!({"name": "ssh-dotfiles", "mountPath": "/opt/nim/llm/.ssh"}),
-            json!({"name": "ssh-pk", "mountPath": "/opt/nim/llm/pk"}),
-            script_mount,
-        ]);
-        worker["volumeMounts"] = json!(wm);
-        let mut wv = self.volumes.clone();
-        wv.extend([
-            json!({"name": "ssh-confs", "emptyDir": {}}),
-            ssh_dotfiles,
-            ssh_pk,
-            start_script,
-        ]);
-
-        let pod = |container: Value, volumes: Vec<Value>| {
-            let mut p = self.pod_extra.clone();
-            p.insert("containers".into(), json!([container]));
-            p.insert("volumes".into(), json!(volumes));
-            Value::Object(p)
-        };
-        let mut leader_labels = ctx.standard_labels();
-        leader_labels.insert("app".into(), format!("{name}-lws"));
-        leader_labels.insert("nim-llm-role".into(), "leader".into());
-        let pod_annotations = Workload::pod_annotations(ctx);
-        objects.push(with_sync_hash(json!({
-            "apiVersion": "leaderworkerset.x-k8s.io/v1",
-            "kind": "LeaderWorkerSet",
-            "metadata": ctx.meta(&format!("{name}-lws"), &labels, Some(&ctx.annotations(&[]))),
-            "spec": {
-                "replicas": replicas,
-                "startupPolicy": "LeaderCreated",
-                "networkConfig": {"subdomainPolicy": "Shared"},
-                "rolloutStrategy": {
-                    "type": "RollingUpdate",
-                    "rollingUpdateConfiguration": {"maxSurge": 0, "maxUnavailable": 1},
-                },
-                "leaderWorkerTemplate": {
-                    "size": pipeline,
-                    "restartPolicy": "RecreateGroupOnPodRestart",
-                    "leaderTemplate": {
-                        "metadata": {"labels": leader_labels, "annotations": pod_annotations},
-                        "spec": pod(leader, lv),
-                    },
-                    "workerTemplate": {
-                        "metadata": {"annotations": pod_annotations},
-                        "spec": pod(worker, wv),
-                    },
-                },
-            },
-        })));
-    }
 }
 
 /// Base64 of "generated by the NIM Operator at reconcile time (RSA private key)".
@@ -937,6 +783,7 @@ else
 fi
 "#;
 
+mod lws;
 mod objects;
 mod storage;
 
