@@ -9,7 +9,7 @@ use crate::adapter::{self, AdapterSettings};
 use crate::admission::{API_VERSION, Admitted};
 use crate::lint::{self, Lint, LintContext};
 use crate::render::{self, RenderOptions};
-use crate::types::NimCacheStatus;
+use crate::types::{NimCache, NimCacheStatus, NimServiceSpec};
 use crate::yaml::to_yaml_stream;
 
 /// A model cache the scenario asks for, when the input has no NIMCache.
@@ -107,41 +107,7 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(name.as_str()))
     {
-        let Some(m) = &req.model_cache else {
-            return Err(format!(
-                "the NIMService reads NIMCache {name:?}, which is not in the input: add the NIMCache document, or \
-                 give a model cache size to create one"
-            ));
-        };
-        let mut pvc =
-            json!({"create": true, "size": m.size, "volumeAccessMode": m.volume_access_mode});
-        if let Some(sc) = &m.storage_class {
-            pvc["storageClass"] = json!(sc);
-        }
-        let mut ngc = json!({
-            "modelPuller": format!("{}:{}", spec.image.repository, spec.image.tag),
-            "authSecret": spec.auth_secret.clone().unwrap_or_default(),
-            "model": {},
-        });
-        if let Some(ps) = spec.image.pull_secrets.first() {
-            ngc["pullSecret"] = json!(ps);
-        }
-        let profile = spec
-            .storage
-            .nim_cache
-            .as_ref()
-            .map(|c| c.profile.clone())
-            .unwrap_or_default();
-        if !profile.is_empty() {
-            ngc["model"] = json!({"profiles": [profile]});
-        }
-        let doc = json!({
-            "apiVersion": API_VERSION,
-            "kind": "NIMCache",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"source": {"ngc": ngc}, "storage": {"pvc": pvc}},
-        });
-        caches.push(serde_json::from_value(doc).map_err(|e| e.to_string())?);
+        caches.push(new_cache(spec, req, name, &namespace)?);
     }
     let cache_docs: Vec<Value> = caches
         .iter()
@@ -233,34 +199,7 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
             ],
         ) + &to_yaml_stream(&rendered.objects),
     });
-    let mut readme = format!("# nimscale export: NIMService `{namespace}/{name}`\n\n");
-    if !req.summary.is_empty() {
-        readme.push_str("## What was simulated\n\n");
-        for s in &req.summary {
-            readme.push_str(&format!("- {s}\n"));
-        }
-        readme.push('\n');
-    }
-    readme.push_str("## Files\n\n");
-    for f in &files {
-        readme.push_str(&format!("- `{}`\n", f.name));
-    }
-    readme.push_str(
-        "\nApply `nimservice.yaml` (the NIM Operator must be installed) and the adapter rules; \
-                     `operator-objects.yaml` shows what the operator will create.\n",
-    );
-    if !admitted.warnings.is_empty() || !lints.is_empty() || !rules.notes.is_empty() {
-        readme.push_str("\n## Warnings\n\n");
-        for w in &admitted.warnings {
-            readme.push_str(&format!("- operator webhook: {w}\n"));
-        }
-        for l in &lints {
-            readme.push_str(&format!("- `{}` ({}): {}\n", l.code, l.field, l.message));
-        }
-        for n in &rules.notes {
-            readme.push_str(&format!("- adapter: {n}\n"));
-        }
-    }
+    let readme = readme(admitted, req, &files, &lints, &rules, (&namespace, &name));
     files.push(BundleFile {
         name: "README.md".into(),
         content: readme,
@@ -391,4 +330,90 @@ pub fn read_export_input(
         }
     }
     admit_documents(nodes).map(|a| (a, req))
+}
+
+/// The NIMCache the NIMService names but the input lacks, made from the
+/// request's model cache: an NGC pull of the NIMService's image into a new
+/// PVC.
+fn new_cache(
+    spec: &NimServiceSpec,
+    req: &ExportRequest,
+    name: &str,
+    namespace: &str,
+) -> Result<NimCache, String> {
+    let Some(m) = &req.model_cache else {
+        return Err(format!(
+            "the NIMService reads NIMCache {name:?}, which is not in the input: add the NIMCache document, or \
+             give a model cache size to create one"
+        ));
+    };
+    let mut pvc = json!({"create": true, "size": m.size, "volumeAccessMode": m.volume_access_mode});
+    if let Some(sc) = &m.storage_class {
+        pvc["storageClass"] = json!(sc);
+    }
+    let mut ngc = json!({
+        "modelPuller": format!("{}:{}", spec.image.repository, spec.image.tag),
+        "authSecret": spec.auth_secret.clone().unwrap_or_default(),
+        "model": {},
+    });
+    if let Some(ps) = spec.image.pull_secrets.first() {
+        ngc["pullSecret"] = json!(ps);
+    }
+    let profile = spec
+        .storage
+        .nim_cache
+        .as_ref()
+        .map(|c| c.profile.clone())
+        .unwrap_or_default();
+    if !profile.is_empty() {
+        ngc["model"] = json!({"profiles": [profile]});
+    }
+    let doc = json!({
+        "apiVersion": API_VERSION,
+        "kind": "NIMCache",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"source": {"ngc": ngc}, "storage": {"pvc": pvc}},
+    });
+    serde_json::from_value(doc).map_err(|e| e.to_string())
+}
+
+/// The bundle's README: what was simulated, the files, and every warning
+/// (webhook, lint, adapter).
+fn readme(
+    admitted: &Admitted,
+    req: &ExportRequest,
+    files: &[BundleFile],
+    lints: &[Lint],
+    rules: &adapter::AdapterRules,
+    (namespace, name): (&str, &str),
+) -> String {
+    let mut readme = format!("# nimscale export: NIMService `{namespace}/{name}`\n\n");
+    if !req.summary.is_empty() {
+        readme.push_str("## What was simulated\n\n");
+        for s in &req.summary {
+            readme.push_str(&format!("- {s}\n"));
+        }
+        readme.push('\n');
+    }
+    readme.push_str("## Files\n\n");
+    for f in files {
+        readme.push_str(&format!("- `{}`\n", f.name));
+    }
+    readme.push_str(
+        "\nApply `nimservice.yaml` (the NIM Operator must be installed) and the adapter rules; \
+                     `operator-objects.yaml` shows what the operator will create.\n",
+    );
+    if !admitted.warnings.is_empty() || !lints.is_empty() || !rules.notes.is_empty() {
+        readme.push_str("\n## Warnings\n\n");
+        for w in &admitted.warnings {
+            readme.push_str(&format!("- operator webhook: {w}\n"));
+        }
+        for l in lints {
+            readme.push_str(&format!("- `{}` ({}): {}\n", l.code, l.field, l.message));
+        }
+        for n in &rules.notes {
+            readme.push_str(&format!("- adapter: {n}\n"));
+        }
+    }
+    readme
 }
