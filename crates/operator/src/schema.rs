@@ -241,7 +241,6 @@ impl Schema {
             ));
             return;
         }
-        let p = path.to_string();
         if let Some(allowed) = &self.enum_
             && !allowed.contains(value)
         {
@@ -255,107 +254,10 @@ impl Schema {
         match value {
             Value::Number(n) => {
                 let x = n.as_f64().unwrap_or(f64::NAN);
-                if let Some(min) = self.minimum {
-                    let bad = if self.exclusive_minimum {
-                        x <= min
-                    } else {
-                        x < min
-                    };
-                    if bad {
-                        let rel = if self.exclusive_minimum {
-                            "greater than"
-                        } else {
-                            "greater than or equal to"
-                        };
-                        errs.push(FieldError::invalid(
-                            path.clone(),
-                            BadValue::of(value),
-                            format!(
-                                "{p} in body should be {rel} {}",
-                                crate::field::go_float(min)
-                            ),
-                        ));
-                    }
-                }
-                if let Some(max) = self.maximum {
-                    let bad = if self.exclusive_maximum {
-                        x >= max
-                    } else {
-                        x > max
-                    };
-                    if bad {
-                        let rel = if self.exclusive_maximum {
-                            "less than"
-                        } else {
-                            "less than or equal to"
-                        };
-                        errs.push(FieldError::invalid(
-                            path.clone(),
-                            BadValue::of(value),
-                            format!(
-                                "{p} in body should be {rel} {}",
-                                crate::field::go_float(max)
-                            ),
-                        ));
-                    }
-                }
+                self.validate_number(x, value, path, errs);
             }
-            Value::String(s) => {
-                let len = s.chars().count() as u64;
-                if let Some(max) = self.max_length
-                    && len > max
-                {
-                    errs.push(FieldError {
-                        path: path.clone(),
-                        kind: ErrorKind::TooLong,
-                        detail: format!("may not be more than {max} bytes"),
-                    });
-                }
-                if let Some(min) = self.min_length
-                    && len < min
-                {
-                    errs.push(FieldError::invalid(
-                        path.clone(),
-                        BadValue::of(value),
-                        format!("{p} in body should be at least {min} chars long"),
-                    ));
-                }
-                if let Some(pat) = &self.pattern
-                    && !pattern_matches(pat, s)
-                {
-                    errs.push(FieldError::invalid(
-                        path.clone(),
-                        BadValue::of(value),
-                        format!("{p} in body should match '{pat}'"),
-                    ));
-                }
-            }
-            Value::Array(items) => {
-                let n = items.len() as u64;
-                if let Some(max) = self.max_items
-                    && n > max
-                {
-                    errs.push(FieldError {
-                        path: path.clone(),
-                        kind: ErrorKind::TooMany(BadValue::Int(n as i64)),
-                        detail: format!("must have at most {max} items"),
-                    });
-                }
-                if let Some(min) = self.min_items
-                    && n < min
-                {
-                    errs.push(FieldError::invalid(
-                        path.clone(),
-                        BadValue::Str("array".into()),
-                        format!("{p} in body should have at least {min} items"),
-                    ));
-                }
-                if let Some(s) = &self.items {
-                    for (i, v) in items.iter().enumerate() {
-                        s.validate(v, &path.index(i), errs);
-                    }
-                }
-            }
+            Value::String(s) => self.validate_string(s, value, path, errs),
+            Value::Array(items) => self.validate_items(items, path, errs),
             Value::Object(map) => {
                 for r in &self.required {
                     if !map.contains_key(r) {
@@ -392,6 +294,124 @@ impl Schema {
                     BadValue::Str("object".into()),
                     e,
                 )),
+            }
+        }
+    }
+
+    /// kube-openapi's number validator: minimum and maximum, exclusive or
+    /// not.
+    fn validate_number(&self, x: f64, value: &Value, path: &FieldPath, errs: &mut Vec<FieldError>) {
+        let p = path.to_string();
+        if let Some(min) = self.minimum {
+            let bad = if self.exclusive_minimum {
+                x <= min
+            } else {
+                x < min
+            };
+            if bad {
+                let rel = if self.exclusive_minimum {
+                    "greater than"
+                } else {
+                    "greater than or equal to"
+                };
+                errs.push(FieldError::invalid(
+                    path.clone(),
+                    BadValue::of(value),
+                    format!(
+                        "{p} in body should be {rel} {}",
+                        crate::field::go_float(min)
+                    ),
+                ));
+            }
+        }
+        if let Some(max) = self.maximum {
+            let bad = if self.exclusive_maximum {
+                x >= max
+            } else {
+                x > max
+            };
+            if bad {
+                let rel = if self.exclusive_maximum {
+                    "less than"
+                } else {
+                    "less than or equal to"
+                };
+                errs.push(FieldError::invalid(
+                    path.clone(),
+                    BadValue::of(value),
+                    format!(
+                        "{p} in body should be {rel} {}",
+                        crate::field::go_float(max)
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// kube-openapi's string validator: length (in characters) and pattern.
+    fn validate_string(
+        &self,
+        s: &str,
+        value: &Value,
+        path: &FieldPath,
+        errs: &mut Vec<FieldError>,
+    ) {
+        let p = path.to_string();
+        let len = s.chars().count() as u64;
+        if let Some(max) = self.max_length
+            && len > max
+        {
+            errs.push(FieldError {
+                path: path.clone(),
+                kind: ErrorKind::TooLong,
+                detail: format!("may not be more than {max} bytes"),
+            });
+        }
+        if let Some(min) = self.min_length
+            && len < min
+        {
+            errs.push(FieldError::invalid(
+                path.clone(),
+                BadValue::of(value),
+                format!("{p} in body should be at least {min} chars long"),
+            ));
+        }
+        if let Some(pat) = &self.pattern
+            && !pattern_matches(pat, s)
+        {
+            errs.push(FieldError::invalid(
+                path.clone(),
+                BadValue::of(value),
+                format!("{p} in body should match '{pat}'"),
+            ));
+        }
+    }
+
+    /// kube-openapi's slice validator: item counts, then each item.
+    fn validate_items(&self, items: &[Value], path: &FieldPath, errs: &mut Vec<FieldError>) {
+        let p = path.to_string();
+        let n = items.len() as u64;
+        if let Some(max) = self.max_items
+            && n > max
+        {
+            errs.push(FieldError {
+                path: path.clone(),
+                kind: ErrorKind::TooMany(BadValue::Int(n as i64)),
+                detail: format!("must have at most {max} items"),
+            });
+        }
+        if let Some(min) = self.min_items
+            && n < min
+        {
+            errs.push(FieldError::invalid(
+                path.clone(),
+                BadValue::Str("array".into()),
+                format!("{p} in body should have at least {min} items"),
+            ));
+        }
+        if let Some(s) = &self.items {
+            for (i, v) in items.iter().enumerate() {
+                s.validate(v, &path.index(i), errs);
             }
         }
     }
