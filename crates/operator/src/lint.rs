@@ -140,78 +140,7 @@ pub fn lint(spec: &NimServiceSpec, rules: &AdapterRules, ctx: &LintContext) -> V
         }
         let mut custom = false;
         for (i, m) in hpa.metrics.iter().enumerate() {
-            let field = format!("spec.scale.hpa.metrics[{i}]");
-            let (name, target) = match m.type_.as_str() {
-                "Object" => (
-                    m.object.as_ref().map(|o| o.metric.name.clone()),
-                    m.object.as_ref().map(|o| o.target.clone()),
-                ),
-                "Pods" => (
-                    m.pods.as_ref().map(|o| o.metric.name.clone()),
-                    m.pods.as_ref().map(|o| o.target.clone()),
-                ),
-                "External" => (
-                    m.external.as_ref().map(|o| o.metric.name.clone()),
-                    m.external.as_ref().map(|o| o.target.clone()),
-                ),
-                "Resource" => {
-                    if let Some(r) = &m.resource
-                        && r.target.type_ == "Utilization"
-                    {
-                        let requested = spec
-                            .resources
-                            .as_ref()
-                            .and_then(|x| x.requests.as_ref())
-                            .is_some_and(|q| q.contains_key(&r.name));
-                        if !requested {
-                            add(
-                                "utilization-without-request",
-                                &field,
-                                format!(
-                                    "{} Utilization is a percentage of the pod's {} request, and the spec requests \
-                                     none: the HPA reports FailedGetResourceMetric (missing request) and never scales",
-                                    r.name, r.name
-                                ),
-                            );
-                        }
-                    }
-                    (None, None)
-                }
-                _ => (None, None),
-            };
-            let (Some(name), Some(target)) = (name, target) else {
-                continue;
-            };
-            custom = true;
-            let plain = name.strip_prefix("vllm_").unwrap_or(&name);
-            if plain == "gpu_cache_usage_perc" || plain == "kv_cache_usage_perc" {
-                let value = target.value.as_ref().or(target.average_value.as_ref());
-                if let Some(q) = value
-                    && nimscale_core::quantity::Quantity::parse(&q.0)
-                        .is_ok_and(|q| q.approx_f64() > 1.0)
-                {
-                    add(
-                        "kv-cache-target-as-percent",
-                        &field,
-                        format!(
-                            "{name} is a fraction 0..1 despite its name; a target of {} can never be reached, so \
-                             the HPA never scales up (write 0.5 for half the KV cache)",
-                            q.0
-                        ),
-                    );
-                }
-            }
-            if m.type_ == "Object" && target.type_ == "Value" {
-                add(
-                    "object-value-scales-by-ready-pods",
-                    &field,
-                    format!(
-                        "an Object metric with a Value target sets desired = ceil(ready pods x {name} / target): \
-                         the metric must be an average over pods (as avg KV usage is); if it is a total (queue \
-                         length, request rate), the HPA over-scales; use an AverageValue target for totals"
-                    ),
-                );
-            }
+            custom |= lint_metric(spec, i, m, &mut add);
         }
         if custom && !spec.metrics_enabled() {
             add(
@@ -235,6 +164,93 @@ pub fn lint(spec: &NimServiceSpec, rules: &AdapterRules, ctx: &LintContext) -> V
             );
         }
     }
+    lint_rules(rules, scrape, &mut add);
+    out
+}
+
+/// One HPA metric's lints; whether it is a custom metric (served by the
+/// adapter).
+fn lint_metric(
+    spec: &NimServiceSpec,
+    i: usize,
+    m: &k8s_openapi::api::autoscaling::v2::MetricSpec,
+    add: &mut dyn FnMut(&'static str, &str, String),
+) -> bool {
+    let field = format!("spec.scale.hpa.metrics[{i}]");
+    let (name, target) = match m.type_.as_str() {
+        "Object" => (
+            m.object.as_ref().map(|o| o.metric.name.clone()),
+            m.object.as_ref().map(|o| o.target.clone()),
+        ),
+        "Pods" => (
+            m.pods.as_ref().map(|o| o.metric.name.clone()),
+            m.pods.as_ref().map(|o| o.target.clone()),
+        ),
+        "External" => (
+            m.external.as_ref().map(|o| o.metric.name.clone()),
+            m.external.as_ref().map(|o| o.target.clone()),
+        ),
+        "Resource" => {
+            if let Some(r) = &m.resource
+                && r.target.type_ == "Utilization"
+            {
+                let requested = spec
+                    .resources
+                    .as_ref()
+                    .and_then(|x| x.requests.as_ref())
+                    .is_some_and(|q| q.contains_key(&r.name));
+                if !requested {
+                    add(
+                        "utilization-without-request",
+                        &field,
+                        format!(
+                            "{} Utilization is a percentage of the pod's {} request, and the spec requests \
+                             none: the HPA reports FailedGetResourceMetric (missing request) and never scales",
+                            r.name, r.name
+                        ),
+                    );
+                }
+            }
+            (None, None)
+        }
+        _ => (None, None),
+    };
+    let (Some(name), Some(target)) = (name, target) else {
+        return false;
+    };
+    let plain = name.strip_prefix("vllm_").unwrap_or(&name);
+    if plain == "gpu_cache_usage_perc" || plain == "kv_cache_usage_perc" {
+        let value = target.value.as_ref().or(target.average_value.as_ref());
+        if let Some(q) = value
+            && nimscale_core::quantity::Quantity::parse(&q.0).is_ok_and(|q| q.approx_f64() > 1.0)
+        {
+            add(
+                "kv-cache-target-as-percent",
+                &field,
+                format!(
+                    "{name} is a fraction 0..1 despite its name; a target of {} can never be reached, so \
+                     the HPA never scales up (write 0.5 for half the KV cache)",
+                    q.0
+                ),
+            );
+        }
+    }
+    if m.type_ == "Object" && target.type_ == "Value" {
+        add(
+            "object-value-scales-by-ready-pods",
+            &field,
+            format!(
+                "an Object metric with a Value target sets desired = ceil(ready pods x {name} / target): \
+                 the metric must be an average over pods (as avg KV usage is); if it is a total (queue \
+                 length, request rate), the HPA over-scales; use an AverageValue target for totals"
+            ),
+        );
+    }
+    true
+}
+
+/// The adapter rules' lints: range windows shorter than two scrapes.
+fn lint_rules(rules: &AdapterRules, scrape: f64, add: &mut dyn FnMut(&'static str, &str, String)) {
     for rule in rules.rules.iter().chain(&rules.external_rules) {
         let q = rule
             .get("metricsQuery")
@@ -258,7 +274,6 @@ pub fn lint(spec: &NimServiceSpec, rules: &AdapterRules, ctx: &LintContext) -> V
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
