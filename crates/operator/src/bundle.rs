@@ -93,48 +93,7 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
         .namespace
         .clone()
         .unwrap_or_else(|| "default".into());
-    // NIMCaches: the ones given (as new objects, status dropped) or one made
-    // from the request; for rendering they are taken as Ready.
-    let mut caches = admitted.caches.clone();
-    let wanted = spec
-        .storage
-        .nim_cache
-        .as_ref()
-        .map(|c| c.name.clone())
-        .filter(|n| !n.is_empty());
-    if let Some(name) = &wanted
-        && !caches
-            .iter()
-            .any(|c| c.metadata.name.as_deref() == Some(name.as_str()))
-    {
-        caches.push(new_cache(spec, req, name, &namespace)?);
-    }
-    let cache_docs: Vec<Value> = caches
-        .iter()
-        .map(|c| {
-            json!({
-                "apiVersion": API_VERSION,
-                "kind": "NIMCache",
-                "metadata": {"name": c.metadata.name, "namespace": c.metadata.namespace.clone().unwrap_or_else(|| namespace.clone())},
-                "spec": c.spec,
-            })
-        })
-        .collect();
-    for c in &mut caches {
-        if c.status.state.as_deref() != Some("Ready") {
-            let pvc = c
-                .spec
-                .pointer("/storage/pvc/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{}-pvc", c.metadata.name.clone().unwrap_or_default()));
-            c.status = NimCacheStatus {
-                state: Some("Ready".into()),
-                pvc: Some(pvc),
-                ..c.status.clone()
-            };
-        }
-    }
+    let (caches, cache_docs) = caches(admitted, req, &namespace)?;
     let with_caches = Admitted {
         caches,
         ..admitted.clone()
@@ -330,6 +289,58 @@ pub fn read_export_input(
         }
     }
     admit_documents(nodes).map(|a| (a, req))
+}
+
+/// The NIMCaches: the ones given (as new objects, status dropped) or one
+/// made from the request. Returned twice: for rendering, taken as Ready,
+/// and as the documents the bundle carries.
+fn caches(
+    admitted: &Admitted,
+    req: &ExportRequest,
+    namespace: &str,
+) -> Result<(Vec<NimCache>, Vec<Value>), String> {
+    let spec = &admitted.nimservice.spec;
+    let mut caches = admitted.caches.clone();
+    let wanted = spec
+        .storage
+        .nim_cache
+        .as_ref()
+        .map(|c| c.name.clone())
+        .filter(|n| !n.is_empty());
+    if let Some(name) = &wanted
+        && !caches
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(name.as_str()))
+    {
+        caches.push(new_cache(spec, req, name, &namespace)?);
+    }
+    let cache_docs: Vec<Value> = caches
+        .iter()
+        .map(|c| {
+            json!({
+                "apiVersion": API_VERSION,
+                "kind": "NIMCache",
+                "metadata": {"name": c.metadata.name, "namespace": c.metadata.namespace.clone().unwrap_or_else(|| namespace.to_string())},
+                "spec": c.spec,
+            })
+        })
+        .collect();
+    for c in &mut caches {
+        if c.status.state.as_deref() != Some("Ready") {
+            let pvc = c
+                .spec
+                .pointer("/storage/pvc/name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}-pvc", c.metadata.name.clone().unwrap_or_default()));
+            c.status = NimCacheStatus {
+                state: Some("Ready".into()),
+                pvc: Some(pvc),
+                ..c.status.clone()
+            };
+        }
+    }
+    Ok((caches, cache_docs))
 }
 
 /// The NIMCache the NIMService names but the input lacks, made from the
