@@ -312,7 +312,7 @@ fn caches(
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(name.as_str()))
     {
-        caches.push(new_cache(spec, req, name, &namespace)?);
+        caches.push(new_cache(spec, req, name, namespace)?);
     }
     let cache_docs: Vec<Value> = caches
         .iter()
