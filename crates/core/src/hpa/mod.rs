@@ -20,6 +20,7 @@ pub mod conditions;
 pub mod controller;
 pub mod history;
 pub mod legacy;
+pub mod normalize;
 pub mod pods;
 pub mod replica_calc;
 pub mod selector;
