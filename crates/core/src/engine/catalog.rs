@@ -209,36 +209,3 @@ impl Deployment {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(crate) fn llama8b() -> ModelSpec {
-        ModelSpec {
-            name: "llama-3.1-8b-instruct".into(),
-            served_name: "meta/llama-3.1-8b-instruct".into(),
-            layers: 32,
-            hidden: 4096,
-            heads: 32,
-            kv_heads: 8,
-            head_dim: 128,
-            mlp: 14336,
-            vocab: 128_256,
-            tied_embeddings: false,
-            extra_params: 0.0,
-            max_context: 131_072,
-            step_overhead: 0.0013,
-            step_overhead_per_seq: 0.0,
-        }
-    }
-
-    #[test]
-    fn llama_8b_parameter_counts_match_the_design_note() {
-        let m = llama8b();
-        // gpu-model.md §4.2: 8.03 B parameters, P_lin 7.50 B, 14.96 GiB BF16.
-        assert!((m.total_params() / 1e9 - 8.03).abs() < 0.01);
-        assert!((m.linear_params() / 1e9 - 7.50).abs() < 0.01);
-        assert!((m.total_params() * 2.0 / GIB - 14.96).abs() < 0.01);
-    }
-}

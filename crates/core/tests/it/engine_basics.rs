@@ -247,3 +247,12 @@ fn engines_are_send() {
     send::<nimscale_core::engine::Engine<Roofline>>();
     send::<nimscale_core::engine::Engine<Box<dyn StepTimeModel>>>();
 }
+
+#[test]
+fn llama_8b_parameter_counts_match_the_design_note() {
+    let m = deployment().model;
+    // gpu-model.md §4.2: 8.03 B parameters, P_lin 7.50 B, 14.96 GiB BF16.
+    assert!((m.total_params() / 1e9 - 8.03).abs() < 0.01);
+    assert!((m.linear_params() / 1e9 - 7.50).abs() < 0.01);
+    assert!((m.total_params() * 2.0 / nimscale_core::engine::catalog::GIB - 14.96).abs() < 0.01);
+}

@@ -1,56 +1,23 @@
-//! Shared fixtures for the engine tests: catalog entries built in code (the
-//! YAML catalog belongs to the runner) and a small driver.
+//! Shared fixtures for the engine tests: a deployment from the built-in
+//! catalog and a small driver.
 
 use nimscale_core::engine::capacity::{self, EngineProfile};
 use nimscale_core::engine::{
-    Deployment, Dialect, Efficiency, Engine, EngineConfig, GpuSpec, KvDtype, ModelSpec, Precision,
-    RequestOutcome, RequestSpec, Roofline, StepTimeModel, UsageModel,
+    Deployment, Dialect, Engine, EngineConfig, KvDtype, Precision, RequestOutcome, RequestSpec,
+    Roofline, StepTimeModel, UsageModel,
 };
 use nimscale_core::time::SimTime;
+use nimscale_runner::catalog::Catalog;
 
-pub fn h100() -> GpuSpec {
-    GpuSpec {
-        name: "h100-sxm".into(),
-        family: "hopper".into(),
-        memory_gib: 80.0,
-        usable_memory_gib: 79.6,
-        mem_bandwidth: 3.35e12,
-        bf16_flops: 989e12,
-        fp8_flops: Some(1979e12),
-        link_bandwidth: 450e9,
-        allreduce_latency: 12e-6,
-        efficiency: Efficiency {
-            mem: 0.77,
-            cmp_bf16: 0.76,
-            cmp_fp8: 0.45,
-            kv_mem: 0.7,
-        },
-    }
-}
-
-pub fn llama8b() -> ModelSpec {
-    ModelSpec {
-        name: "llama-3.1-8b-instruct".into(),
-        served_name: "meta/llama-3.1-8b-instruct".into(),
-        layers: 32,
-        hidden: 4096,
-        heads: 32,
-        kv_heads: 8,
-        head_dim: 128,
-        mlp: 14336,
-        vocab: 128_256,
-        tied_embeddings: false,
-        extra_params: 0.0,
-        max_context: 131_072,
-        step_overhead: 0.0013,
-        step_overhead_per_seq: 2e-6,
-    }
-}
-
+/// Llama-3.1-8B BF16 on one H100 SXM, as the built-in catalog has them
+/// (one source for every test and bench, so fixtures cannot drift).
 pub fn deployment() -> Deployment {
+    let catalog = Catalog::builtin().expect("the built-in catalog loads");
     Deployment {
-        gpu: h100(),
-        model: llama8b(),
+        gpu: catalog.gpu("h100-sxm").expect("h100-sxm").clone(),
+        model: (catalog.model("llama-3.1-8b-instruct"))
+            .expect("llama-3.1-8b-instruct")
+            .clone(),
         precision: Precision::Bf16,
         kv_dtype: KvDtype::Bf16,
         tp: 1,
