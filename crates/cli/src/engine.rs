@@ -236,20 +236,12 @@ pub fn run_engine(command: EngineCommand) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let figures = nimscale_output::engine::BenchmarkFigures {
-                ttft: s.ttft,
-                itl: s.itl,
-                e2e: s.e2e,
-                output_tokens_per_s: s.output_tokens_per_s,
-                requests_per_s: s.requests_per_s,
-                measured: s.measured,
-            };
             let json = nimscale_output::engine::benchmark_json(
                 &resolved.deployment,
                 concurrency,
                 isl,
                 osl,
-                &figures,
+                &s,
             );
             writeln!(out, "{json}")?;
         }

@@ -3,6 +3,7 @@
 
 use nimscale_core::engine::capacity::Capacity;
 use nimscale_core::engine::catalog::GIB;
+use nimscale_core::engine::closed_loop::ClosedLoopStats;
 use nimscale_core::engine::{BatchShape, Deployment, StepTime};
 use serde::Serialize;
 
@@ -141,30 +142,13 @@ struct BenchmarkJson<'a> {
     requests_per_s: f64,
 }
 
-/// Means of a closed-loop benchmark (seconds, per second).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct BenchmarkFigures {
-    /// Mean time to first token.
-    pub ttft: f64,
-    /// Mean inter-token latency.
-    pub itl: f64,
-    /// Mean end-to-end latency.
-    pub e2e: f64,
-    /// Output tokens per second.
-    pub output_tokens_per_s: f64,
-    /// Requests per second.
-    pub requests_per_s: f64,
-    /// Requests measured.
-    pub measured: u32,
-}
-
 /// A closed-loop benchmark's means as a JSON object.
 pub fn benchmark_json(
     dep: &Deployment,
     concurrency: u32,
     isl: u32,
     osl: u32,
-    s: &BenchmarkFigures,
+    s: &ClosedLoopStats,
 ) -> String {
     let r3 = |x: f64| (x * 1e3).round() / 1e3;
     let j = BenchmarkJson {

@@ -1,131 +1,13 @@
-//! AIPerf-style closed-loop benchmark of one engine: `concurrency` clients
-//! each send a request, wait for it to finish, and send the next. This is how
-//! NVIDIA's NIM benchmarking tables are produced, so it is how nimscale's
-//! engine is validated against them.
+//! The steady-state benchmark of a resolved deployment, as NVIDIA's NIM
+//! benchmarking tables are produced (AIPerf's closed loop, in
+//! `nimscale_core::engine::closed_loop`), so it is how nimscale's engine is
+//! validated against them.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use nimscale_core::engine::{Dialect, Engine, RequestOutcome, StepTimeModel, simple_request};
-use nimscale_core::time::{SimDuration, SimTime};
+use nimscale_core::engine::Dialect;
+pub use nimscale_core::engine::closed_loop::{ClosedLoop, ClosedLoopStats, closed_loop};
+use nimscale_core::time::SimDuration;
 
 use crate::engine::Resolved;
-
-/// What to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClosedLoop {
-    /// Clients.
-    pub concurrency: u32,
-    /// Prompt tokens per request.
-    pub isl: u32,
-    /// Output tokens per request.
-    pub osl: u32,
-    /// Requests measured after warm-up.
-    pub requests: u32,
-    /// Requests completed before measuring starts.
-    pub warmup: u32,
-    /// Clients start evenly spread over this span. Identical requests sent
-    /// at the same instant stay in lock-step forever in a deterministic
-    /// simulation; real clients drift apart, so spread them over about one
-    /// request's duration.
-    pub ramp: SimDuration,
-}
-
-/// Means over the measured requests, AIPerf's definitions.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ClosedLoopStats {
-    /// Mean time to first token, seconds.
-    pub ttft: f64,
-    /// Mean inter-token latency `(e2e − ttft)/(osl − 1)`, seconds.
-    pub itl: f64,
-    /// Mean end-to-end latency, seconds.
-    pub e2e: f64,
-    /// Output tokens per second over the measurement window.
-    pub output_tokens_per_s: f64,
-    /// Requests per second over the measurement window.
-    pub requests_per_s: f64,
-    /// Requests measured.
-    pub measured: u32,
-}
-
-/// Runs the closed loop on `engine`; `frontend` is the delay between a
-/// client sending and the scheduler seeing a request.
-pub fn closed_loop<M: StepTimeModel>(
-    engine: &mut Engine<M>,
-    frontend: SimDuration,
-    spec: ClosedLoop,
-) -> ClosedLoopStats {
-    // (delivery to the scheduler, id, sent by the client)
-    let mut pending: BinaryHeap<Reverse<(SimTime, u64, SimTime)>> = BinaryHeap::new();
-    let mut sent = 0u64;
-    let mut send = |t: SimTime, pending: &mut BinaryHeap<Reverse<(SimTime, u64, SimTime)>>| {
-        pending.push(Reverse((t + frontend, sent, t)));
-        sent += 1;
-        sent
-    };
-    for i in 0..spec.concurrency {
-        let offset = spec.ramp.as_micros() * i64::from(i) / i64::from(spec.concurrency.max(1));
-        send(SimTime::from_micros(offset), &mut pending);
-    }
-    let mut sent_count = u64::from(spec.concurrency);
-    let total = spec.warmup + spec.requests;
-    let mut done: Vec<RequestOutcome> = Vec::new();
-    let mut window_start = None;
-    let mut window_end = SimTime::ZERO;
-    while (done.len() as u32) < total {
-        let wake = engine.next_wakeup();
-        let arrival = pending.peek().map(|Reverse((t, ..))| *t);
-        match (arrival, wake) {
-            (Some(a), w) if w.is_none_or(|w| a <= w) => {
-                let Some(Reverse((t, id, at))) = pending.pop() else {
-                    break;
-                };
-                engine.submit(t, simple_request(id, at, spec.isl, spec.osl));
-            }
-            (_, Some(w)) => engine.advance(w),
-            _ => break,
-        }
-        let finished: Vec<RequestOutcome> = engine.drain_outcomes().collect();
-        for o in finished {
-            let end = o.arrival + SimDuration::from_micros((o.e2e * 1e6).round() as i64);
-            if done.len() as u32 == spec.warmup {
-                window_start = Some(end);
-            }
-            if (done.len() as u32) >= spec.warmup {
-                window_end = end;
-            }
-            done.push(o);
-            if sent_count < u64::from(total + spec.concurrency) {
-                sent_count = send(end, &mut pending);
-            }
-        }
-    }
-    let measured = &done[spec.warmup.min(done.len() as u32) as usize..];
-    let n = measured.len().max(1) as f64;
-    let ttft = measured.iter().filter_map(|o| o.ttft).sum::<f64>() / n;
-    let e2e = measured.iter().map(|o| o.e2e).sum::<f64>() / n;
-    let itl = measured
-        .iter()
-        .filter(|o| o.output_tokens > 1)
-        .map(|o| (o.e2e - o.ttft.unwrap_or(0.0)) / f64::from(o.output_tokens - 1))
-        .sum::<f64>()
-        / n;
-    let span = window_start.map_or(0.0, |s| window_end.since(s).as_secs_f64());
-    let tokens: u64 = measured
-        .iter()
-        .skip(1)
-        .map(|o| u64::from(o.output_tokens))
-        .sum();
-    let rate = |x: f64| if span > 0.0 { x / span } else { 0.0 };
-    ClosedLoopStats {
-        ttft,
-        itl,
-        e2e,
-        output_tokens_per_s: rate(tokens as f64),
-        requests_per_s: rate((measured.len().saturating_sub(1)) as f64),
-        measured: measured.len() as u32,
-    }
-}
 
 /// The steady-state benchmark of a resolved deployment: one request alone
 /// gives the ramp, then `concurrency` clients start spread over it, and the

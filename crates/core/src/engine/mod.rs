@@ -23,6 +23,7 @@
 
 pub mod capacity;
 pub mod catalog;
+pub mod closed_loop;
 #[allow(clippy::module_inception)]
 pub mod engine;
 mod kv;
