@@ -16,4 +16,5 @@ pub use nimscale_operator as k8s;
 pub mod openmetrics;
 pub mod report;
 pub mod simulate;
+pub mod summary;
 pub mod sweep;

@@ -3,9 +3,7 @@
 
 use std::fmt::Write as _;
 
-use nimscale_core::sim::record::{
-    LatencyStats, MetricColumn, SecondRow, SimResult, StartupRecord, SyncRecord,
-};
+use nimscale_core::sim::record::{MetricColumn, SecondRow, SimResult, SyncRecord};
 use nimscale_core::time::SimTime;
 use serde_json::{Map, Value, json};
 
@@ -229,112 +227,9 @@ pub fn decisions_lines(columns: &[MetricColumn], syncs: &[SyncRecord], out: &mut
     }
 }
 
-fn latency(l: &LatencyStats) -> Value {
-    json!({
-        "count": l.count,
-        "mean": jnum(l.mean),
-        "p50": jnum(l.p50),
-        "p90": jnum(l.p90),
-        "p95": jnum(l.p95),
-        "p99": jnum(l.p99),
-        "max": jnum(l.max),
-    })
-}
-
-fn startup(r: &StartupRecord) -> Value {
-    let since =
-        |x: Option<SimTime>| x.map_or(Value::Null, |x| jnum(x.since(r.created).as_secs_f64()));
-    json!({
-        "pod": r.pod,
-        "created_s": t(r.created),
-        "scheduled_after_s": since(r.scheduled),
-        "container_started_after_s": since(r.container_started),
-        "model_loaded_after_s": since(r.model_loaded),
-        "server_up_after_s": since(r.server_up),
-        "startup_probe_passed_after_s": since(r.startup_passed),
-        "ready_after_s": since(r.ready),
-        "deleted_s": opt_t(r.deleted),
-        "restarts": r.restarts,
-        "waited_for_node": r.waited_for_node,
-        "pulled_image": r.pulled_image,
-        "requests_dispatched": r.dispatched,
-    })
-}
-
 /// `summary.json`.
 pub fn summary_json(info: &RunInfo, res: &SimResult) -> Value {
-    let s = &res.summary;
-    let rq = &s.requests;
-    json!({
-        "scenario": info.scenario,
-        "file": info.file,
-        "description": info.description,
-        "seed": info.seed,
-        "nimservice": info.nimservice,
-        "gpu": info.gpu,
-        "model": info.model,
-        "gpusPerPod": info.gpus_per_pod,
-        "metricsSource": info.metrics_source,
-        "duration_s": jnum(s.duration_s),
-        "requests": {
-            "arrived": rq.arrived,
-            "completed": rq.completed,
-            "failed": rq.failed(),
-            "rejectedNoEndpoint": rq.rejected_no_endpoint,
-            "frontQueueTimeout": rq.front_queue_timeout,
-            "abortedOnDrain": rq.aborted_on_drain,
-            "refusedByEngine": rq.refused_by_engine,
-            "unfinished": rq.unfinished,
-        },
-        "latency_s": {
-            "ttft": latency(&s.ttft),
-            "e2e": latency(&s.e2e),
-            "itl": latency(&s.itl),
-        },
-        "slos": s.slos.iter().map(|r| json!({
-            "name": r.slo.name,
-            "metric": r.slo.metric.as_str(),
-            "percentile": jnum(r.slo.percentile),
-            "threshold_s": jnum(r.slo.threshold),
-            "requests": r.requests,
-            "within": r.within,
-            "attainment": jnum(r.attainment),
-            "overall_s": jnum(r.overall),
-            "met": r.met,
-            "windows": r.windows,
-            "windowsMet": r.windows_met,
-        })).collect::<Vec<_>>(),
-        "gpuHours": jnum(s.gpu_hours),
-        "nodeHours": jnum(s.node_hours),
-        "cost": s.cost.map_or(Value::Null, jnum),
-        "replicas": {
-            "meanReady": jnum(s.mean_ready),
-            "minDesired": s.min_desired,
-            "maxDesired": s.max_desired,
-        },
-        "peakGpus": s.peak_gpus,
-        "peakNodes": s.peak_nodes,
-        "scaleUps": s.scale_ups,
-        "scaleDowns": s.scale_downs,
-        "flaps": s.flaps,
-        "hpaSyncs": s.syncs,
-        "hpaSyncsWithMetricErrors": s.syncs_with_metric_errors,
-        "loadChanges": s.load_changes.iter().map(|c| json!({
-            "at_s": t(c.at),
-            "readyBefore": c.ready_before,
-            "desiredAfter": c.desired_after,
-            "firstRescale_s": c.first_rescale_s.map_or(Value::Null, jnum),
-            "settled_s": c.settled_s.map_or(Value::Null, jnum),
-        })).collect::<Vec<_>>(),
-        "nodes": {
-            "added": s.nodes_added,
-            "removed": s.nodes_removed,
-            "provisioningFailed": s.nodes_failed,
-        },
-        "containerRestarts": s.restarts,
-        "podStartups": s.startups.iter().map(startup).collect::<Vec<_>>(),
-        "warnings": info.warnings,
-    })
+    crate::summary::Summary::of(info, res).to_json()
 }
 
 fn fmt_s(v: f64) -> String {
