@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use nimscale_output::report::{self, Format, Report, data};
 use nimscale_output::sweep::Plan;
-use nimscale_runner::sweep::{self as rsweep, stats};
+use nimscale_runner::sweep::stats;
 
 use crate::{errln, fail, outdir};
 
@@ -75,7 +75,7 @@ fn load(dir: &Path) -> anyhow::Result<Result<Report, String>> {
         Err(e) => return Ok(Err(format!("{pn}: {e}"))),
     };
     let (rn, rt) = read(dir, "results.csv")?;
-    let rows = match rsweep::parse_results(&rt, &rn, &plan) {
+    let rows = match nimscale_output::sweep::parse_results(&rt, &rn, &plan) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e.to_string())),
     };

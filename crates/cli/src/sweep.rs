@@ -453,7 +453,7 @@ fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
         .ok_or_else(|| fail::user(format!("{shown}: complete: expected true or false")))?;
     let rpath = d.join("results.csv");
     let rname = rpath.display().to_string();
-    let rows = sweep::parse_results(&fail::read_input(&rpath)?, &rname, &plan)
+    let rows = out::parse_results(&fail::read_input(&rpath)?, &rname, &plan)
         .map_err(|e| fail::user(e.to_string()))?;
     let mine = sweep::shard_points(plan.points.len(), shard, of);
     if let Some(r) = rows.iter().find(|r| mine.binary_search(&r.point).is_err()) {

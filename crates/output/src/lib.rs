@@ -9,6 +9,7 @@
 //! assert!(text.contains("tolerance 0.1"));
 //! ```
 
+pub mod csv_text;
 pub mod engine;
 pub mod explain;
 /// The NIM Operator emulation, its own crate (`nimscale-operator`).

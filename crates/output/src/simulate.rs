@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::csv_text::CsvOut;
+
 use nimscale_core::sim::record::{MetricColumn, SecondRow, SimResult, SyncRecord};
 use nimscale_core::time::SimTime;
 use serde_json::{Map, Value, json};
@@ -75,60 +77,100 @@ pub fn timeseries_csv(res: &SimResult) -> String {
     out
 }
 
+/// The fixed columns of `timeseries.csv`, before two per HPA metric
+/// (`<metric>_seen`, `<metric>_target`).
+pub const TIMESERIES_COLUMNS: [&str; 28] = [
+    "t_s",
+    "arrivals",
+    "completed",
+    "failed",
+    "in_flight",
+    "queued",
+    "front_queue",
+    "replicas_desired",
+    "replicas_current",
+    "replicas_ready",
+    "replicas_starting",
+    "replicas_terminating",
+    "gpus",
+    "nodes",
+    "nodes_provisioning",
+    "kv_usage_mean",
+    "kv_usage_max",
+    "kv_usage_min",
+    "kv_usage_median",
+    "queue_pod_min",
+    "queue_pod_median",
+    "queue_pod_max",
+    "ttft_p50_s",
+    "ttft_p95_s",
+    "e2e_p50_s",
+    "e2e_p95_s",
+    "itl_p50_s",
+    "itl_p95_s",
+];
+
 /// `timeseries.csv`'s header line.
 pub fn timeseries_header(columns: &[MetricColumn]) -> String {
-    let mut out = String::new();
-    out.push_str(
-        "t_s,arrivals,completed,failed,in_flight,queued,front_queue,replicas_desired,replicas_current,replicas_ready,replicas_starting,replicas_terminating,gpus,nodes,nodes_provisioning,kv_usage_mean,kv_usage_max,kv_usage_min,kv_usage_median,queue_pod_min,queue_pod_median,queue_pod_max,ttft_p50_s,ttft_p95_s,e2e_p50_s,e2e_p95_s,itl_p50_s,itl_p95_s",
+    let mut out = CsvOut::default();
+    let metrics = columns
+        .iter()
+        .flat_map(|c| [format!("{}_seen", c.name), format!("{}_target", c.name)]);
+    out.record(
+        TIMESERIES_COLUMNS
+            .map(String::from)
+            .into_iter()
+            .chain(metrics),
     );
-    for c in columns {
-        let _ = write!(out, ",{}_seen,{}_target", c.name, c.name);
-    }
-    out.push('\n');
-    out
+    out.finish()
 }
 
 /// `timeseries.csv`'s lines for `rows`, appended to `out` (so a run can be
 /// written as it goes).
 pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut String) {
+    let mut w = CsvOut::default();
     for r in rows {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.t,
+        let t = r.t.to_string();
+        let counts = [
             r.arrivals,
             r.completed,
             r.failed,
             r.in_flight,
             r.queued,
             r.front_queue,
-            r.desired,
-            r.current,
-            r.ready,
-            r.starting,
-            r.terminating,
-            r.gpus,
-            r.nodes,
-            r.nodes_provisioning,
-            num(r.kv_mean),
-            num(r.kv_max),
-            num(r.kv_min),
-            num(r.kv_median),
-            num(r.queue_min),
-            num(r.queue_median),
-            num(r.queue_max),
-            num(r.ttft_p50),
-            num(r.ttft_p95),
-            num(r.e2e_p50),
-            num(r.e2e_p95),
-            num(r.itl_p50),
-            num(r.itl_p95),
+        ]
+        .map(|v| v.to_string());
+        let pods =
+            [r.desired, r.current, r.ready, r.starting, r.terminating].map(|v| v.to_string());
+        let nodes = [r.gpus, r.nodes, r.nodes_provisioning].map(|v| v.to_string());
+        let figures = [
+            r.kv_mean,
+            r.kv_max,
+            r.kv_min,
+            r.kv_median,
+            r.queue_min,
+            r.queue_median,
+            r.queue_max,
+            r.ttft_p50,
+            r.ttft_p95,
+            r.e2e_p50,
+            r.e2e_p95,
+            r.itl_p50,
+            r.itl_p95,
+        ]
+        .map(num);
+        let metrics = (columns.iter().zip(&r.metrics))
+            .flat_map(|(c, v)| [v.map_or(String::new(), num), num(c.target)]);
+        w.record(
+            std::iter::once(t)
+                .chain(counts)
+                .chain(pods)
+                .chain(nodes)
+                .chain(figures)
+                .chain(metrics),
         );
-        for (c, v) in columns.iter().zip(&r.metrics) {
-            let _ = write!(out, ",{},{}", v.map_or(String::new(), num), num(c.target));
-        }
-        out.push('\n');
     }
+    out.push_str(&w.finish());
 }
 
 /// One JSON object per HPA sync.

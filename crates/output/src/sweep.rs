@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use crate::csv_text::{self, CsvOut};
+
 // The shapes are plain data the runner fills: they live in core.
 pub use nimscale_core::sweep::{
     Outcome, Plan, PointSeries, PointSummary, RunRow, Stat, bucket_series,
@@ -16,46 +18,44 @@ pub use nimscale_core::sweep::{
 
 /// `series.csv`: every point's series, in point order.
 pub fn series_csv(series: &[PointSeries]) -> String {
-    let mut out = String::from("point,t_s,arrivals_per_s,replicas_desired,replicas_ready,gpus\n");
+    let mut out = CsvOut::default();
+    out.record([
+        "point",
+        "t_s",
+        "arrivals_per_s",
+        "replicas_desired",
+        "replicas_ready",
+        "gpus",
+    ]);
     for s in series {
         for r in &s.rows {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{}",
-                s.point,
-                num(r[0]),
-                num(r[1]),
-                num(r[2]),
-                num(r[3]),
-                num(r[4])
-            );
+            out.record(std::iter::once(s.point.to_string()).chain(r.iter().map(|v| num(*v))));
         }
     }
-    out
+    out.finish()
 }
 
 /// Reads `series.csv` back (the file name is for errors).
 pub fn parse_series(text: &str, file: &str) -> Result<Vec<PointSeries>, String> {
     let mut out: Vec<PointSeries> = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').collect();
+    for rec in csv_text::reader(text).records() {
+        let cells = rec.map_err(|e| format!("{file}: {e}"))?;
+        // Counting lines is linear in the file: only for a problem.
+        let line = || csv_text::line_of(text, &cells);
         if cells.len() != 6 {
             return Err(format!(
                 "{file}:{}: {} fields, expected 6",
-                i + 1,
+                line(),
                 cells.len()
             ));
         }
         let point: usize = cells[0]
             .parse()
-            .map_err(|_| format!("{file}:{}: point: {:?} is not an index", i + 1, cells[0]))?;
+            .map_err(|_| format!("{file}:{}: point: {:?} is not an index", line(), &cells[0]))?;
         let mut row = [0.0; 5];
-        for (k, c) in cells[1..].iter().enumerate() {
+        for (k, c) in cells.iter().skip(1).enumerate() {
             row[k] = c.parse().map_err(|_| {
-                format!("{file}:{}: column {}: {c:?} is not a number", i + 1, k + 2)
+                format!("{file}:{}: column {}: {c:?} is not a number", line(), k + 2)
             })?;
         }
         match out.last_mut() {
@@ -77,80 +77,140 @@ fn num(v: f64) -> String {
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// `results.csv`: one row per run.
+pub fn results_csv(plan: &Plan, rows: &[RunRow]) -> String {
+    let mut out = CsvOut::default();
+    let head = ["point", "trace", "seed"].map(String::from);
+    out.record(
+        head.into_iter()
+            .chain(plan.axes.iter().cloned())
+            .chain(plan.metrics()),
+    );
+    for r in rows {
+        let ids = [r.point.to_string(), r.trace.to_string(), r.seed.to_string()];
+        let labels = plan.points.get(r.point).into_iter().flatten().cloned();
+        out.record(
+            ids.into_iter()
+                .chain(labels)
+                .chain(r.values.iter().map(|v| num(*v))),
+        );
+    }
+    out.finish()
+}
+
+/// Reads `results.csv` back (for `merge` and `report`); every bad line
+/// named, as `file:line: problem`.
+pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>, String> {
+    // At most this many problems are listed (finding a line is a count
+    // from the start of the file).
+    const SHOWN: usize = 20;
+    let want = 3 + plan.axes.len() + plan.metrics().len();
+    let mut rows = Vec::new();
+    let mut errs = Vec::new();
+    let mut more = 0usize;
+    for rec in csv_text::reader(text).records() {
+        let problem = match rec {
+            Err(e) => format!("{file}: {e}"),
+            Ok(fields) => match run_row(&fields, plan, want) {
+                Ok(row) => {
+                    rows.push(row);
+                    continue;
+                }
+                Err(_) if errs.len() >= SHOWN => String::new(),
+                Err(m) => format!("{file}:{}: {m}", csv_text::line_of(text, &fields)),
+            },
+        };
+        if errs.len() < SHOWN {
+            errs.push(problem);
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        errs.push(format!("{file}: {more} more problems not shown"));
+    }
+    match errs.len() {
+        0 => Ok(rows),
+        1 => Err(errs.remove(0)),
+        n => Err(format!("{n} problems:\n{}", errs.join("\n"))),
     }
 }
 
-/// `results.csv`: one row per run.
-pub fn results_csv(plan: &Plan, rows: &[RunRow]) -> String {
-    let mut out = String::from("point,trace,seed");
-    for a in &plan.axes {
-        let _ = write!(out, ",{}", csv_field(a));
+/// One `results.csv` record as a run's row.
+fn run_row(fields: &csv::StringRecord, plan: &Plan, want: usize) -> Result<RunRow, String> {
+    if fields.len() != want {
+        return Err(format!("{} fields, expected {want}", fields.len()));
     }
-    for m in plan.metrics() {
-        let _ = write!(out, ",{}", csv_field(&m));
+    let (Ok(point), Ok(trace), Ok(seed)) = (
+        fields[0].parse::<usize>(),
+        fields[1].parse::<usize>(),
+        fields[2].parse::<u64>(),
+    ) else {
+        return Err("point, trace and seed must be non-negative integers".into());
+    };
+    if point >= plan.points.len() {
+        return Err(format!("point {point} is not in the sweep"));
     }
-    out.push('\n');
-    for r in rows {
-        let _ = write!(out, "{},{},{}", r.point, r.trace, r.seed);
-        for v in plan.points.get(r.point).into_iter().flatten() {
-            let _ = write!(out, ",{}", csv_field(v));
-        }
-        for v in &r.values {
-            let _ = write!(out, ",{}", num(*v));
-        }
-        out.push('\n');
-    }
-    out
+    let values: Result<Vec<f64>, _> = (fields.iter().skip(3 + plan.axes.len()))
+        .map(str::parse::<f64>)
+        .collect();
+    let values = values.map_err(|_| "a metric value is not a number".to_string())?;
+    Ok(RunRow {
+        point,
+        trace,
+        seed,
+        values,
+    })
 }
 
 /// `summary.csv`: one row per point with mean and CI of every metric.
 pub fn summary_csv(plan: &Plan, o: &Outcome) -> String {
-    let mut out = String::from("point");
-    for a in &plan.axes {
-        let _ = write!(out, ",{}", csv_field(a));
-    }
-    out.push_str(",runs,eligible,pareto,winner");
-    for m in plan.metrics() {
-        let _ = write!(out, ",{m}_mean,{m}_ci95");
-    }
-    out.push('\n');
+    let mut out = CsvOut::default();
+    let stats = plan
+        .metrics()
+        .into_iter()
+        .flat_map(|m| [format!("{m}_mean"), format!("{m}_ci95")]);
+    let flags = ["runs", "eligible", "pareto", "winner"].map(String::from);
+    out.record(
+        std::iter::once("point".to_string())
+            .chain(plan.axes.iter().cloned())
+            .chain(flags)
+            .chain(stats),
+    );
     for p in &o.points {
-        let _ = write!(out, "{}", p.point);
-        for v in &plan.points[p.point] {
-            let _ = write!(out, ",{}", csv_field(v));
-        }
-        let _ = write!(
-            out,
-            ",{},{},{},{}",
-            p.runs,
-            p.eligible,
-            p.pareto,
-            o.winner == Some(p.point)
+        let flags = [
+            p.runs.to_string(),
+            p.eligible.to_string(),
+            p.pareto.to_string(),
+            (o.winner == Some(p.point)).to_string(),
+        ];
+        out.record(
+            std::iter::once(p.point.to_string())
+                .chain(plan.points[p.point].iter().cloned())
+                .chain(flags)
+                .chain(p.stats.iter().flat_map(|s| [num(s.mean), num(s.ci95)])),
         );
-        for s in &p.stats {
-            let _ = write!(out, ",{},{}", num(s.mean), num(s.ci95));
-        }
-        out.push('\n');
     }
-    out
+    out.finish()
 }
 
 /// `pareto.csv`: the front of (objective, attainment), cheapest first.
 pub fn pareto_csv(plan: &Plan, o: &Outcome) -> String {
     let obj = plan.objective_index();
     let obj_name = &plan.metrics()[obj];
-    let mut out = String::from("point");
-    for a in &plan.axes {
-        let _ = write!(out, ",{}", csv_field(a));
-    }
-    let _ = writeln!(
-        out,
-        ",{obj_name}_mean,{obj_name}_ci95,slo_attainment_mean,slo_attainment_ci95,eligible,winner"
+    let mut out = CsvOut::default();
+    let tail = [
+        format!("{obj_name}_mean"),
+        format!("{obj_name}_ci95"),
+        "slo_attainment_mean".into(),
+        "slo_attainment_ci95".into(),
+        "eligible".into(),
+        "winner".into(),
+    ];
+    out.record(
+        std::iter::once("point".to_string())
+            .chain(plan.axes.iter().cloned())
+            .chain(tail),
     );
     let mut front: Vec<&PointSummary> = o.points.iter().filter(|p| p.pareto).collect();
     front.sort_by(|a, b| {
@@ -160,22 +220,21 @@ pub fn pareto_csv(plan: &Plan, o: &Outcome) -> String {
             .then(a.point.cmp(&b.point))
     });
     for p in front {
-        let _ = write!(out, "{}", p.point);
-        for v in &plan.points[p.point] {
-            let _ = write!(out, ",{}", csv_field(v));
-        }
-        let _ = writeln!(
-            out,
-            ",{},{},{},{},{},{}",
+        let tail = [
             num(p.stats[obj].mean),
             num(p.stats[obj].ci95),
             num(p.stats[0].mean),
             num(p.stats[0].ci95),
-            p.eligible,
-            o.winner == Some(p.point)
+            p.eligible.to_string(),
+            (o.winner == Some(p.point)).to_string(),
+        ];
+        out.record(
+            std::iter::once(p.point.to_string())
+                .chain(plan.points[p.point].iter().cloned())
+                .chain(tail),
         );
     }
-    out
+    out.finish()
 }
 
 /// `mean ± ci` with `digits` decimals (`-` without a value).
@@ -332,5 +391,36 @@ mod tests {
         assert_eq!(back[1].rows.len(), 10);
         let e = parse_series("h\n1,2,x,4,5,6\n", "series.csv").unwrap_err();
         assert_eq!(e, "series.csv:2: column 3: \"x\" is not a number");
+    }
+
+    #[test]
+    fn results_read_back_whatever_the_labels_hold() {
+        // An explicit behavior axis value is a JSON label with commas and
+        // quotes; a string axis may hold a line break. The line-based
+        // reader split such a row in two.
+        let plan = Plan {
+            name: "s".into(),
+            axes: vec!["behavior".into(), "note".into()],
+            points: vec![vec![
+                r#"{"scaleUp":{"policies":[{"type":"Pods","value":4}]}}"#.into(),
+                "two\nlines, \"quoted\"".into(),
+            ]],
+            seeds: vec![1],
+            traces: Vec::new(),
+            slos: vec!["ttft, p95".into()],
+            minimize: "gpuHours".into(),
+            threshold: 0.95,
+        };
+        let n = plan.metrics().len();
+        let rows = vec![RunRow {
+            point: 0,
+            trace: 0,
+            seed: 1,
+            values: (0..n).map(|i| i as f64 + 0.5).collect(),
+        }];
+        let text = results_csv(&plan, &rows);
+        assert_eq!(parse_results(&text, "results.csv", &plan), Ok(rows));
+        let e = parse_results("h\n0,0,1,x\n", "results.csv", &plan).unwrap_err();
+        assert!(e.starts_with("results.csv:2: 4 fields, expected"), "{e}");
     }
 }

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::csv_text;
+
 /// A problem in a run's files.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputError {
@@ -98,11 +100,14 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 
 /// Parses `timeseries.csv`.
 pub fn parse_timeseries(text: &str, file: &str) -> Result<Columns, InputError> {
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .ok_or_else(|| err(file, 0, "", "empty file (no header)"))?;
-    let names: Vec<String> = header.split(',').map(str::to_string).collect();
+    if text.trim().is_empty() {
+        return Err(err(file, 0, "", "empty file (no header)"));
+    }
+    let mut reader = csv_text::reader(text);
+    let names: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
+        Err(e) => return Err(err(file, 1, "", e.to_string())),
+    };
     for want in REQUIRED_COLUMNS {
         if !names.iter().any(|n| n == want) {
             return Err(err(
@@ -114,28 +119,26 @@ pub fn parse_timeseries(text: &str, file: &str) -> Result<Columns, InputError> {
         }
     }
     let mut values = vec![Vec::new(); names.len()];
-    for (i, line) in lines.enumerate() {
-        let no = i + 2;
-        if line.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').collect();
+    for rec in reader.records() {
+        let cells = rec.map_err(|e| err(file, 0, "", e.to_string()))?;
+        // Counting lines is linear in the file: only for a problem.
+        let no = || csv_text::line_of(text, &cells);
         if cells.len() != names.len() {
             return Err(err(
                 file,
-                no,
+                no(),
                 "",
                 format!("{} fields, the header has {}", cells.len(), names.len()),
             ));
         }
         for ((cell, col), name) in cells.iter().zip(values.iter_mut()).zip(&names) {
-            let v = match *cell {
+            let v = match cell {
                 "" => f64::NAN,
                 "inf" => f64::INFINITY,
                 "-inf" => f64::NEG_INFINITY,
                 c => c
                     .parse::<f64>()
-                    .map_err(|_| err(file, no, name, format!("{c:?} is not a number")))?,
+                    .map_err(|_| err(file, no(), name, format!("{c:?} is not a number")))?,
             };
             col.push(v);
         }

@@ -164,6 +164,12 @@ struct Collect<'a> {
 }
 
 impl Collect<'_> {
+    /// Whether another problem would still be shown (so that its line is
+    /// worth counting).
+    fn shows_more(&self) -> bool {
+        self.errs.len() < MAX_PROBLEMS
+    }
+
     fn push_err(&mut self, line: usize, field: Option<&str>, message: String) {
         if self.errs.len() < MAX_PROBLEMS {
             self.errs.push(err(self.file, line, field, message));
@@ -179,18 +185,37 @@ impl Collect<'_> {
     }
 }
 
+/// The 1-based line of `text` that a record at `byte` starts on. The `csv`
+/// crate's own line count is one short after CRLF line ends, and its byte
+/// offset then points at the `\n`: counting the line breaks up to and
+/// including that byte is right for both.
+fn line_at(text: &str, byte: u64) -> usize {
+    let b = text.as_bytes();
+    1 + b
+        .get(..=byte as usize)
+        .unwrap_or(b)
+        .iter()
+        .filter(|c| **c == b'\n')
+        .count()
+}
+
 fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
-    let mut lines = text.split('\n').enumerate();
-    let Some((_, header)) = lines.next() else {
-        c.push_err(1, None, "empty file".into());
-        return;
+    // RFC 4180 through the `csv` crate: quoted fields, CRLF or LF line
+    // ends; any width, so that a wrong row is named rather than refused.
+    let text = text.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let cols: Vec<String> = match reader.headers() {
+        Ok(h) if !(h.len() == 1 && h[0].trim().is_empty()) => {
+            h.iter().map(|s| s.trim().to_string()).collect()
+        }
+        _ => {
+            c.push_err(1, None, "empty file".into());
+            return;
+        }
     };
-    let cols: Vec<String> = header
-        .trim_start_matches('\u{feff}')
-        .trim_end_matches('\r')
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect();
     let want: [&str; 3] = if azure {
         ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
     } else {
@@ -213,23 +238,33 @@ fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
         return;
     }
     let idx: Vec<usize> = idx.into_iter().flatten().collect();
-    for (i, line) in lines {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
+    for rec in reader.records() {
+        let f = match rec {
+            Ok(f) => f,
+            Err(e) => {
+                let n = (e.position().filter(|_| c.shows_more()))
+                    .map_or(0, |p| line_at(text, p.byte()));
+                c.push_err(n, None, format!("not CSV: {e}"));
+                continue;
+            }
+        };
+        if f.iter().all(|x| x.trim().is_empty()) {
             continue;
         }
-        let n = i + 1;
-        let f: Vec<&str> = line.split(',').collect();
+        // Counting lines is linear in the file: only for shown problems.
+        let line = |c: &Collect<'_>| {
+            (f.position().filter(|_| c.shows_more())).map_or(0, |p| line_at(text, p.byte()))
+        };
         if f.len() != cols.len() {
             c.push_err(
-                n,
+                line(c),
                 None,
                 format!("expected {} columns, found {}", cols.len(), f.len()),
             );
             continue;
         }
         let t = if azure {
-            parse_timestamp(f[idx[0]])
+            parse_timestamp(&f[idx[0]])
         } else {
             f[idx[0]]
                 .trim()
@@ -245,18 +280,18 @@ fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
                 "a non-negative number of seconds"
             };
             c.push_err(
-                n,
+                line(c),
                 Some(want[0]),
-                format!("cannot read {:?} as {what}", f[idx[0]]),
+                format!("cannot read {:?} as {what}", &f[idx[0]]),
             );
             continue;
         };
-        let (Some(p), Some(o)) = (tokens(f[idx[1]]), tokens(f[idx[2]])) else {
-            let which = if tokens(f[idx[1]]).is_none() { 1 } else { 2 };
+        let (Some(p), Some(o)) = (tokens(&f[idx[1]]), tokens(&f[idx[2]])) else {
+            let which = if tokens(&f[idx[1]]).is_none() { 1 } else { 2 };
             c.push_err(
-                n,
+                line(c),
                 Some(want[which]),
-                format!("cannot read {:?} as a token count", f[idx[which]]),
+                format!("cannot read {:?} as a token count", &f[idx[which]]),
             );
             continue;
         };

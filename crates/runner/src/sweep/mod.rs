@@ -36,7 +36,6 @@ use serde_json::Value;
 use nimscale_core::sim::config::Recording;
 use nimscale_core::sweep::{Plan, PointSeries, RunRow, bucket_series};
 
-use crate::error::{LoadError, LoadErrors};
 use crate::scenario::Scenario;
 
 /// A loaded sweep: its plan, and the scenario of every (point, trace).
@@ -226,81 +225,4 @@ pub fn winner_yaml(
     );
     text.push_str(&nimscale_operator::yaml::to_yaml(&Value::Object(m)));
     text
-}
-
-/// Reads `results.csv` back (for `merge`); every bad line named.
-pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>, LoadErrors> {
-    let n_metrics = plan.metrics().len();
-    let mut rows = Vec::new();
-    let mut errs = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.is_empty() {
-            continue;
-        }
-        let fields = split_csv(line);
-        let bad = |m: String| LoadError {
-            file: file.into(),
-            line: Some(i + 1),
-            column: None,
-            field: None,
-            message: m,
-        };
-        let want = 3 + plan.axes.len() + n_metrics;
-        if fields.len() != want {
-            errs.push(bad(format!("{} fields, expected {want}", fields.len())));
-            continue;
-        }
-        let (Ok(point), Ok(trace), Ok(seed)) = (
-            fields[0].parse::<usize>(),
-            fields[1].parse::<usize>(),
-            fields[2].parse::<u64>(),
-        ) else {
-            errs.push(bad(
-                "point, trace and seed must be non-negative integers".into()
-            ));
-            continue;
-        };
-        if point >= plan.points.len() {
-            errs.push(bad(format!("point {point} is not in the sweep")));
-            continue;
-        }
-        let values: Result<Vec<f64>, _> = fields[3 + plan.axes.len()..]
-            .iter()
-            .map(|f| f.parse::<f64>())
-            .collect();
-        match values {
-            Ok(values) => rows.push(RunRow {
-                point,
-                trace,
-                seed,
-                values,
-            }),
-            Err(_) => errs.push(bad("a metric value is not a number".into())),
-        }
-    }
-    if errs.is_empty() {
-        Ok(rows)
-    } else {
-        Err(LoadErrors(errs))
-    }
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
 }
