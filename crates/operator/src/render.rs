@@ -1,7 +1,6 @@
 //! The NIM Operator's standalone reconcile: the objects it creates from an
 //! admitted NIMService, in its creation order, and where it stops when a step
-//! fails (operator commit f63f74d7ad22; see the `nim-operator-objects` notes
-//! in ARCHITECTURE.md).
+//! fails (operator commit f63f74d7ad22; see docs/design/nim-operator-objects.md).
 
 use std::collections::BTreeMap;
 
