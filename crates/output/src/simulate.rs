@@ -40,16 +40,32 @@ pub struct RunInfo {
 /// A number for CSV: empty for NaN, integers without a fraction, others
 /// with at most 6 decimals (deterministic, locale-free).
 pub fn num(v: f64) -> String {
+    let mut s = String::new();
+    push_num(&mut s, v);
+    s
+}
+
+/// [`num`], appended to `out` (no allocation).
+pub fn push_num(out: &mut String, v: f64) {
     if v.is_nan() {
-        String::new()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf".into() } else { "-inf".into() }
+        return;
+    }
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "inf" } else { "-inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
+        let _ = write!(out, "{}", v as i64);
     } else {
-        let s = format!("{v:.6}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s == "-0" { "0".into() } else { s.to_string() }
+        let start = out.len();
+        let _ = write!(out, "{v:.6}");
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
+        if &out[start..] == "-0" {
+            out.truncate(start);
+            out.push('0');
+        }
     }
 }
 
@@ -126,24 +142,31 @@ pub fn timeseries_header(columns: &[MetricColumn]) -> String {
 }
 
 /// `timeseries.csv`'s lines for `rows`, appended to `out` (so a run can be
-/// written as it goes).
+/// written as it goes). Every field is a number (`num`'s digits, `.`, `-`,
+/// `inf`) or empty, which CSV never quotes, so the rows are written
+/// directly: this is the one CSV written once per simulated second.
 pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut String) {
-    let mut w = CsvOut::default();
     for r in rows {
-        let t = r.t.to_string();
-        let counts = [
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.t,
             r.arrivals,
             r.completed,
             r.failed,
             r.in_flight,
             r.queued,
             r.front_queue,
-        ]
-        .map(|v| v.to_string());
-        let pods =
-            [r.desired, r.current, r.ready, r.starting, r.terminating].map(|v| v.to_string());
-        let nodes = [r.gpus, r.nodes, r.nodes_provisioning].map(|v| v.to_string());
-        let figures = [
+            r.desired,
+            r.current,
+            r.ready,
+            r.starting,
+            r.terminating,
+            r.gpus,
+            r.nodes,
+            r.nodes_provisioning,
+        );
+        for v in [
             r.kv_mean,
             r.kv_max,
             r.kv_min,
@@ -157,20 +180,20 @@ pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut S
             r.e2e_p95,
             r.itl_p50,
             r.itl_p95,
-        ]
-        .map(num);
-        let metrics = (columns.iter().zip(&r.metrics))
-            .flat_map(|(c, v)| [v.map_or(String::new(), num), num(c.target)]);
-        w.record(
-            std::iter::once(t)
-                .chain(counts)
-                .chain(pods)
-                .chain(nodes)
-                .chain(figures)
-                .chain(metrics),
-        );
+        ] {
+            out.push(',');
+            push_num(out, v);
+        }
+        for (c, v) in columns.iter().zip(&r.metrics) {
+            out.push(',');
+            if let Some(v) = v {
+                push_num(out, *v);
+            }
+            out.push(',');
+            push_num(out, c.target);
+        }
+        out.push('\n');
     }
-    out.push_str(&w.finish());
 }
 
 /// One JSON object per HPA sync.
