@@ -74,29 +74,9 @@ impl Columns {
     }
 }
 
-/// Columns every `timeseries.csv` has; a report needs all of them.
-pub const REQUIRED_COLUMNS: &[&str] = &[
-    "t_s",
-    "arrivals",
-    "replicas_desired",
-    "replicas_ready",
-    "replicas_starting",
-    "gpus",
-    "queued",
-    "kv_usage_mean",
-    "kv_usage_max",
-    "kv_usage_min",
-    "kv_usage_median",
-    "queue_pod_min",
-    "queue_pod_median",
-    "queue_pod_max",
-    "ttft_p50_s",
-    "ttft_p95_s",
-    "e2e_p50_s",
-    "e2e_p95_s",
-    "itl_p50_s",
-    "itl_p95_s",
-];
+/// The columns a report needs: every fixed column `simulate` writes (the
+/// writer's own list, so the two cannot drift).
+pub const REQUIRED_COLUMNS: &[&str] = &crate::simulate::TIMESERIES_COLUMNS;
 
 /// Parses `timeseries.csv`.
 pub fn parse_timeseries(text: &str, file: &str) -> Result<Columns, InputError> {
@@ -267,7 +247,7 @@ mod tests {
     fn csv_errors_name_line_and_column() {
         let mut header = REQUIRED_COLUMNS.join(",");
         let e = parse_timeseries("t_s,arrivals\n1,2\n", "ts.csv").unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (1, "replicas_desired"));
+        assert_eq!((e.line, e.field.as_str()), (1, "completed"));
         let row: Vec<&str> = REQUIRED_COLUMNS.iter().map(|_| "1").collect();
         let mut bad = row.clone();
         bad[1] = "x";
