@@ -190,7 +190,8 @@ impl FinishReason {
         }
     }
 
-    const ALL: [FinishReason; 4] = [
+    /// Every reason, in exposition order.
+    pub const ALL: [FinishReason; 4] = [
         FinishReason::Stop,
         FinishReason::Length,
         FinishReason::Abort,

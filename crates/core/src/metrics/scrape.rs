@@ -6,7 +6,7 @@
 
 use super::labels::{Labels, NAME};
 use super::tsdb::{SeriesId, Tsdb, stale_nan};
-use crate::engine::Sample;
+use crate::engine::{Dialect, Engine, FinishReason, Sample, StepTimeModel};
 
 /// Where and how often a pod is scraped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,43 @@ fn fnv64(s: &str) -> u64 {
 
 /// A series as last scraped: name, exposition labels and its id.
 type Scraped = (String, Vec<(&'static str, String)>, SeriesId);
+
+/// The label sets of every series a serving NIM pod named `pod` exposes to
+/// a ServiceMonitor scrape (target labels, `up` included): what a warm
+/// prometheus-adapter has discovered, and what a loader checks the HPA's
+/// metric names against. With `every`, also the counters an idle engine
+/// leaves out until they count (the NIM dialect's `request_finish_total`
+/// per finish reason).
+pub fn nim_series<M: StepTimeModel>(
+    engine: &Engine<M>,
+    cfg: &ScrapeConfig,
+    pod: &str,
+    every: bool,
+) -> Vec<Labels> {
+    let mut samples = Vec::new();
+    engine.expose(&mut samples);
+    let model_labels = samples
+        .first()
+        .map(|s| s.labels.clone())
+        .unwrap_or_default();
+    let finish = every && engine.config().dialect == Dialect::Nim1;
+    for r in FinishReason::ALL.iter().filter(|_| finish) {
+        let mut labels = model_labels.clone();
+        labels.push(("finished_reason", r.as_str().to_owned()));
+        samples.push(Sample {
+            name: "request_finish_total".into(),
+            labels,
+            value: 0.0,
+        });
+    }
+    samples.push(Sample {
+        name: "up".into(),
+        labels: Vec::new(),
+        value: 1.0,
+    });
+    let target = Target::new(cfg, pod, "10.0.0.1");
+    samples.iter().map(|s| target.labels_of(s)).collect()
+}
 
 /// One scrape target (one pod).
 #[derive(Clone, Debug)]

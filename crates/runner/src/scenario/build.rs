@@ -6,18 +6,19 @@
 
 use super::cluster::{cluster_autoscaler, front_end, node_pool, pod_template, startup};
 use super::defaults as d;
+use super::prometheus::check_served;
 use super::*;
 
 /// Where the NIMService came from, so that its errors point into its own
 /// file (the user's, read unchanged) at its own line.
-struct NsSource<'a> {
+pub(super) struct NsSource<'a> {
     admitted: &'a Admitted,
     file: &'a str,
     prefix: &'a str,
 }
 
 impl NsSource<'_> {
-    fn err(&self, cx: &mut Ctx<'_>, path: &str, message: String) {
+    pub(super) fn err(&self, cx: &mut Ctx<'_>, path: &str, message: String) {
         let pos = self.admitted.source.locate(&FieldPath::parse(path).0);
         cx.errs.push(LoadError {
             file: self.file.to_string(),
@@ -118,7 +119,8 @@ pub(super) fn build(
     let facts = NsFacts::of(ns);
     let model = model(raw, cx, &facts, ns_ok, catalog);
     let controller = controller(raw, cx);
-    let hpa = hpa(cx, &src, &facts, &controller, model.dialect);
+    let direct = raw.metrics.as_ref().and_then(|m| m.source) == Some(RawMetricSource::Direct);
+    let hpa = hpa(cx, &src, &facts, &controller, model.dialect, direct);
     let cl = raw.cluster.as_ref();
     let (pool, initial_replicas) = node_pool(cx, cl, ns, hpa.as_ref(), model.tp);
     let autoscaler = cluster_autoscaler(cx, cl.and_then(|c| c.autoscaler.as_ref()));
@@ -127,6 +129,9 @@ pub(super) fn build(
     let (balancer, front_queue) = front_end(cx, cl);
     let metrics = direct_metrics(cx, raw.metrics.as_ref(), model.dialect);
     let prometheus = prometheus_path(raw, cx, files, &ns.spec, &template, &metrics);
+    if let (Some(h), Some(pc), Some(r)) = (&hpa, &prometheus, &model.resolved) {
+        check_served(cx, &src, raw, h, pc, r, model.dialect);
+    }
     let (traffic, load_changes) = traffic(raw, cx, files)?;
     let (slos, slo_window, flap_window) = objectives(raw, cx);
     let warnings = std::mem::take(&mut cx.warnings);
@@ -402,6 +407,7 @@ fn hpa(
     facts: &NsFacts,
     controller: &Controller,
     dialect: Dialect,
+    direct: bool,
 ) -> Option<Hpa> {
     if !src.admitted.nimservice.spec.autoscaling() {
         return None;
@@ -442,21 +448,28 @@ fn hpa(
         name: facts.name.clone(),
         spec,
     };
-    check_hpa_metrics(cx, src, facts, &hpa, dialect);
+    check_hpa_metrics(cx, src, facts, &hpa, dialect, direct);
     Some(hpa)
 }
 
-/// Each metric of a valid HPA spec has a recipe, a Service to be served on,
-/// and (for utilization) a request to divide by.
+/// Each metric of a valid HPA spec has a Service to be served on, a request
+/// to divide by (for utilization) and, on the direct path, a recipe. (On the
+/// Prometheus path the adapter's rules are the recipe: `check_served`.)
 fn check_hpa_metrics(
     cx: &mut Ctx<'_>,
     src: &NsSource<'_>,
     facts: &NsFacts,
     h: &Hpa,
     dialect: Dialect,
+    direct: bool,
 ) {
     let ns_name = &facts.name;
-    for name in unknown_metrics(&h.spec, dialect) {
+    let unknown = if direct {
+        unknown_metrics(&h.spec, dialect)
+    } else {
+        Vec::new()
+    };
+    for name in unknown {
         let idx = h.spec.metrics.iter().position(|m| match m {
             MetricSpec::Pods { metric, .. }
             | MetricSpec::Object { metric, .. }
@@ -467,7 +480,7 @@ fn check_hpa_metrics(
             cx,
             &format!("spec.scale.hpa.metrics[{}]", idx.unwrap_or(0)),
             format!(
-                "nimscale has no recipe for the metric {name:?}: use a NIM gauge (gpu_cache_usage_perc, num_requests_running, num_requests_waiting), <histogram>_over_<X>s_fraction, <histogram>_p<NN> or <counter>_per_second"
+                "metrics.source: direct has no recipe for the metric {name:?}: use a NIM gauge (gpu_cache_usage_perc, num_requests_running, num_requests_waiting), <histogram>_over_<X>s_fraction, <histogram>_p<NN> or <counter>_per_second, or the Prometheus path, where the adapter's rules serve any name"
             ),
         );
     }

@@ -153,3 +153,93 @@ fn adapter_rules(
         }
     }
 }
+
+/// On the Prometheus path the adapter's rules are the recipe: every
+/// custom or external metric the HPA names must be one a rule exposes for
+/// the NIM's series, as prometheus-adapter's discovery finds them (the
+/// `seriesQuery` and its filters, `name.matches`/`as`, the resources a
+/// series' labels map to). A name no rule exposes would leave the HPA
+/// blind for the whole run: it is refused, naming both files.
+pub(super) fn check_served(
+    cx: &mut Ctx<'_>,
+    src: &super::build::NsSource<'_>,
+    raw: &RawScenario,
+    hpa: &Hpa,
+    pc: &PromConfig,
+    resolved: &Resolved,
+    dialect: Dialect,
+) {
+    let engine = resolved.roofline_engine(dialect, false);
+    let pod = format!("{}-0", pc.scrape.service);
+    let series = nimscale_core::metrics::scrape::nim_series(&engine, &pc.scrape, &pod, true);
+    let reg = pc.adapter.discover_from(&series);
+    let config_map = raw
+        .metrics
+        .as_ref()
+        .and_then(|m| m.adapter.as_ref())
+        .and_then(|a| a.config_map.as_ref());
+    let user_rules = config_map.is_some();
+    let rules = config_map.map_or_else(
+        || "the rules `nimscale export` writes for this NIMService".to_string(),
+        |f| format!("the adapter configuration {}", f.file),
+    );
+    let custom: Vec<String> = reg
+        .custom
+        .keys()
+        .map(|(m, r)| format!("{m} ({r})"))
+        .collect();
+    let external: Vec<String> = reg.external.keys().cloned().collect();
+    for (i, m) in hpa.spec.metrics.iter().enumerate() {
+        let (kind, name, served) = match m {
+            MetricSpec::Pods { metric, .. } => (
+                "pods",
+                &metric.name,
+                reg.custom
+                    .contains_key(&(metric.name.clone(), "pod".into())),
+            ),
+            MetricSpec::Object {
+                metric,
+                described_object,
+                ..
+            } => {
+                let res = nimscale_core::metrics::adapter::singular(
+                    &described_object.kind.to_lowercase(),
+                );
+                (
+                    "object",
+                    &metric.name,
+                    reg.custom.contains_key(&(metric.name.clone(), res)),
+                )
+            }
+            MetricSpec::External { metric, .. } => (
+                "external",
+                &metric.name,
+                reg.external.contains_key(&metric.name),
+            ),
+            _ => continue,
+        };
+        if served {
+            continue;
+        }
+        let exposes = match kind {
+            "external" if external.is_empty() => "no external metric".to_string(),
+            "external" => format!("external metrics {}", external.join(", ")),
+            _ if custom.is_empty() => "no custom metric".to_string(),
+            _ => format!("custom metrics {}", custom.join(", ")),
+        };
+        let msg = if user_rules {
+            format!(
+                "no rule of {rules} exposes {name:?} for this metric type over the NIM's series (prometheus-adapter's discovery: seriesQuery, seriesFilters, name.matches/as, resources); it exposes {exposes}"
+            )
+        } else {
+            format!(
+                "no adapter rule serves {name:?}: without metrics.adapter.configMap nimscale simulates the rules `nimscale export` writes, and it writes them only for metrics it has a recipe for (a NIM gauge such as gpu_cache_usage_perc, num_requests_running or num_requests_waiting, <histogram>_over_<X>s_fraction, <histogram>_p<NN>, <counter>_per_second); name your prometheus-adapter ConfigMap in metrics.adapter.configMap to serve {name:?} with your own rule"
+            )
+        };
+        src.err(
+            cx,
+            &format!("spec.scale.hpa.metrics[{i}].{kind}.metric.name"),
+            msg,
+        );
+    }
+}

@@ -157,7 +157,13 @@ fn an_unknown_hpa_metric_points_into_the_nimservice() {
     );
     let e = load(&text, &[]).unwrap_err();
     assert!(
-        e.contains("s.yaml:17:11: nimservice.spec.scale.hpa.metrics[0]: nimscale has no recipe for the metric \"queue_len\""),
+        e.contains("s.yaml:19:22: nimservice.spec.scale.hpa.metrics[0].pods.metric.name: no adapter rule serves \"queue_len\": without metrics.adapter.configMap"),
+        "{e}"
+    );
+    // On the direct path there are no rules: a name needs a recipe.
+    let e = load(&format!("{text}metrics: {{source: direct}}\n"), &[]).unwrap_err();
+    assert!(
+        e.contains("s.yaml:17:11: nimservice.spec.scale.hpa.metrics[0]: metrics.source: direct has no recipe for the metric \"queue_len\""),
         "{e}"
     );
 }
@@ -534,6 +540,109 @@ fn scheduled_scaling_follows_its_steps() {
     let e = load(&bad, &[]).unwrap_err();
     assert!(
         e.contains("autoscaler.schedule.steps[2].at: must be within the period"),
+        "{e}"
+    );
+}
+
+/// The VLM guide's spike scenario with the user's files renamed: the metric
+/// is whatever the adapter rule's `name.as` says.
+fn renamed_vlm(name: &str, extra_rules: &str) -> Result<scenario::Scenario, String> {
+    let old = "e2e_request_latency_seconds_over_1s_fraction";
+    let ns =
+        std::fs::read_to_string(repo().join("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+            .unwrap()
+            .replace(old, name);
+    let adapter =
+        std::fs::read_to_string(repo().join("scenarios/adapter/vlm-latency-fraction.yaml"))
+            .unwrap()
+            .replace(old, name)
+            .replace("    rules:\n", &format!("{extra_rules}    rules:\n"));
+    let text = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml"))
+        .unwrap()
+        .replace("duration: 1h", "duration: 30m");
+    load(
+        &text,
+        &[
+            ("nimservice/cosmos-reason1-7b-latency.yaml", &ns),
+            ("adapter/vlm-latency-fraction.yaml", &adapter),
+        ],
+    )
+}
+
+fn scale_ups(sc: &scenario::Scenario) -> u32 {
+    let rec = nimscale_core::sim::config::Recording {
+        timeseries: false,
+        decisions: false,
+    };
+    sc.simulation(sc.seed, rec).finish().summary.scale_ups
+}
+
+#[test]
+fn the_users_own_metric_names_are_served_by_their_rules() {
+    // Any name the rule's `name.as` gives: the rule is the recipe.
+    let sc = renamed_vlm("vlm_slow_request_ratio", "").unwrap();
+    assert!(scale_ups(&sc) > 0, "the HPA scales on the renamed metric");
+    // An External rule over the NIM's waiting requests, as the user wrote it.
+    let external = "    externalRules:\n    - seriesQuery: 'num_requests_waiting{namespace!=\"\"}'\n      resources:\n        overrides:\n          namespace: {resource: namespace}\n      name: {matches: '^num_requests_waiting$', as: 'nim_waiting_total'}\n      metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>})'\n";
+    let hpa_external = "      - type: External\n        external:\n          metric:\n            name: nim_waiting_total\n          target:\n            type: AverageValue\n            averageValue: \"2\"\n";
+    let ns =
+        std::fs::read_to_string(repo().join("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+            .unwrap()
+            .replace(
+                "      metrics:\n",
+                &format!("      metrics:\n{hpa_external}"),
+            );
+    let adapter =
+        std::fs::read_to_string(repo().join("scenarios/adapter/vlm-latency-fraction.yaml"))
+            .unwrap()
+            .replace("    rules:\n", &format!("{external}    rules:\n"));
+    let text = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml"))
+        .unwrap()
+        .replace("duration: 1h", "duration: 30m");
+    let sc = load(
+        &text,
+        &[
+            ("nimservice/cosmos-reason1-7b-latency.yaml", &ns),
+            ("adapter/vlm-latency-fraction.yaml", &adapter),
+        ],
+    )
+    .unwrap();
+    let res = sc
+        .simulation(
+            sc.seed,
+            nimscale_core::sim::config::Recording {
+                timeseries: false,
+                decisions: true,
+            },
+        )
+        .finish();
+    // The external metric reached the HPA (a value in most syncs).
+    let read = res
+        .syncs
+        .iter()
+        .filter_map(SyncRecord::hpa)
+        .filter(|s| s.seen.first().is_some_and(Option::is_some))
+        .count();
+    assert!(read > 50, "{read} syncs read nim_waiting_total");
+    assert!(res.summary.scale_ups > 0);
+}
+
+#[test]
+fn a_metric_no_rule_exposes_is_refused_naming_both_files() {
+    let ns =
+        std::fs::read_to_string(repo().join("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+            .unwrap()
+            .replace(
+                "e2e_request_latency_seconds_over_1s_fraction",
+                "vlm_slow_request_ratio",
+            );
+    let text = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml")).unwrap();
+    let e = load(&text, &[("nimservice/cosmos-reason1-7b-latency.yaml", &ns)]).unwrap_err();
+    assert!(
+        e.contains("nimservice/cosmos-reason1-7b-latency.yaml:71:")
+            && e.contains("spec.scale.hpa.metrics[0].object.metric.name")
+            && e.contains("no rule of the adapter configuration adapter/vlm-latency-fraction.yaml exposes \"vlm_slow_request_ratio\"")
+            && e.contains("e2e_request_latency_seconds_over_1s_fraction (service)"),
         "{e}"
     );
 }

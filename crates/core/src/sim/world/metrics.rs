@@ -2,6 +2,7 @@
 //! TSDB, metrics-server housekeeping and the adapter's relist.
 
 use super::*;
+use crate::metrics::scrape::nim_series;
 
 /// Whether a scrape stores series `n`: all of them when asked to (or for
 /// `--metrics-out`), else those some adapter rule reads (remembered per
@@ -32,19 +33,8 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.cfg.model.clone(),
             SimTime::ZERO,
         );
-        let mut samples = Vec::new();
-        engine.expose(&mut samples);
-        let target = Target::new(
-            &pc.scrape,
-            &format!("{}-warm", self.cfg.template.name),
-            "10.0.0.1",
-        );
-        let mut labels: Vec<_> = samples.iter().map(|s| target.labels_of(s)).collect();
-        labels.push(target.labels_of(&Sample {
-            name: "up".into(),
-            labels: Vec::new(),
-            value: 1.0,
-        }));
+        let pod = format!("{}-warm", self.cfg.template.name);
+        let labels = nim_series(&engine, &pc.scrape, &pod, false);
         state.registry = pc.adapter.discover_from(&labels);
     }
 
