@@ -113,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalog,
             metrics_out,
             metrics_epoch,
+            strict,
             limits,
         }) => simulate::run(
             &scenario,
@@ -122,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 metrics_out,
                 metrics_epoch,
+                strict,
                 limits: limits.limits(),
             },
             &catalog,

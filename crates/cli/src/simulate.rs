@@ -44,6 +44,10 @@ pub struct SimulateCmd {
     /// --metrics-out (default 2026-01-01T00:00:00Z).
     #[arg(long, default_value_t = 1_767_225_600)]
     pub metrics_epoch: i64,
+    /// Exit with status 4 when the run has an error-severity diagnostic
+    /// (its outputs are written all the same).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -137,6 +141,7 @@ pub struct Options {
     pub seed: Option<u64>,
     pub metrics_out: Option<PathBuf>,
     pub metrics_epoch: i64,
+    pub strict: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -237,6 +242,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         seed,
         metrics_out,
         metrics_epoch,
+        strict,
         limits,
     } = opts;
     let mut sc = match load(path, catalogs)? {
@@ -292,6 +298,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         ))));
     }
     let mut res = sim.finish();
+    res.summary.diagnostics = sc.diagnostics(std::mem::take(&mut res.summary.diagnostics));
     // The last chunk ends at the run's end, so `finish` has nothing left
     // to record; whatever it holds is written all the same.
     let (rows, syncs) = (
@@ -327,5 +334,12 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         res.summary.requests.arrived,
         wall.as_secs_f64()
     )?;
+    if strict
+        && (res.summary.diagnostics.iter())
+            .any(|d| d.severity == nimscale_core::sim::record::Severity::Error)
+    {
+        errln!("error: --strict: the run has error diagnostics (listed first above)");
+        return Ok(ExitCode::from(4));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -315,6 +315,10 @@ pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
     let s = &res.summary;
     let rq = &s.requests;
     let mut o = String::new();
+    // What the figures cannot be trusted without comes first.
+    for d in &s.diagnostics {
+        let _ = writeln!(o, "{} {}: {}", d.severity.as_str(), d.code, d.message);
+    }
     let _ = writeln!(
         o,
         "{}: {} on {} × {} per pod, {:.0} s simulated, seed {}",

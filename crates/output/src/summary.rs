@@ -159,6 +159,21 @@ pub struct Summary {
     pub pod_startups: Vec<Startup>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Findings with stable codes, errors first (`nimscale simulate` prints
+    /// them before the figures).
+    #[serde(default)]
+    pub diagnostics: Vec<DiagnosticEntry>,
+}
+
+/// One finding of `diagnostics`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticEntry {
+    /// Stable identifier (`hpa-metric-never-available`, …).
+    pub code: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// What happened and what to do.
+    pub message: String,
 }
 
 /// `v` rounded to 6 decimals (as every figure in `summary.json`);
@@ -293,6 +308,13 @@ impl Summary {
             container_restarts: u64::from(s.restarts),
             pod_startups: s.startups.iter().map(Startup::of).collect(),
             warnings: info.warnings.clone(),
+            diagnostics: (s.diagnostics.iter())
+                .map(|d| DiagnosticEntry {
+                    code: d.code.clone(),
+                    severity: d.severity.as_str().to_string(),
+                    message: d.message.clone(),
+                })
+                .collect(),
         }
     }
 

@@ -770,3 +770,68 @@ fn metrics_out_replays_what_the_hpa_received() {
     assert_eq!(((v * 1000.0) as i64) as f64 / 1000.0, seen, "{v} vs {seen}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_blind_hpa_is_diagnosed_first_and_strict_fails() {
+    // The VLM guide as written: no ServiceMonitor interval (Prometheus'
+    // 60 s) under the adapter's increase(...[1m]): the HPA never gets a
+    // value.
+    let dir = std::env::temp_dir().join(format!("nimscale-blind-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nimservice")).expect("dir");
+    std::fs::create_dir_all(dir.join("adapter")).expect("dir");
+    let ns = std::fs::read_to_string(repo("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+        .expect("ns")
+        .replace("      interval: 15s\n", "");
+    std::fs::write(dir.join("nimservice/cosmos-reason1-7b-latency.yaml"), ns).expect("write");
+    std::fs::copy(
+        repo("scenarios/adapter/vlm-latency-fraction.yaml"),
+        dir.join("adapter/vlm-latency-fraction.yaml"),
+    )
+    .expect("copy");
+    let scenario = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
+        .expect("scenario")
+        .replace("duration: 1h", "duration: 20m");
+    std::fs::write(dir.join("s.yaml"), scenario).expect("write");
+    let run = |strict: bool, out: &str| {
+        let mut c = nimscale();
+        c.arg("simulate")
+            .arg(dir.join("s.yaml"))
+            .arg("--out")
+            .arg(dir.join(out));
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().expect("runs")
+    };
+    let out = run(false, "run");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("error hpa-metric-never-available: the HPA received no value for object:e2e_request_latency_seconds_over_1s_fraction in 81 of 81 syncs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning range-window-too-short:"),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(dir.join("run/summary.json")).expect("summary");
+    let v: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    assert_eq!(v["diagnostics"][0]["code"], "hpa-metric-never-available");
+    assert_eq!(v["diagnostics"][0]["severity"], "error");
+    let report = nimscale()
+        .arg("report")
+        .arg(dir.join("run"))
+        .args(["--format", "md"])
+        .output()
+        .expect("runs");
+    assert_eq!(report.status.code(), Some(0));
+    let md = std::fs::read_to_string(dir.join("run/report/report.md")).expect("report");
+    let banner = md.find("ERROR hpa-metric-never-available").expect("banner");
+    assert!(banner < md.find("Service levels").expect("figures"), "{md}");
+    let strict = run(true, "strict");
+    assert_eq!(strict.status.code(), Some(4));
+    // The outputs are written all the same.
+    assert!(dir.join("strict/summary.json").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -217,6 +217,8 @@ pub struct Rule {
     pub name_as: String,
     /// `metricsQuery`.
     pub metrics_query: Template,
+    /// `metricsQuery` as written (for lints and messages).
+    pub metrics_query_text: String,
     /// `resources.namespaced` (external rules): `false` leaves the
     /// request's namespace out of the query.
     pub namespaced: bool,

@@ -14,6 +14,7 @@
 
 pub mod autoscaler;
 pub mod config;
+pub mod diagnose;
 pub mod direct;
 pub mod dist;
 pub mod queue;

@@ -332,6 +332,61 @@ pub struct Summary {
     pub restarts: u32,
     /// Every pod's start-up.
     pub startups: Vec<StartupRecord>,
+    /// How the HPA read each of its metrics (spec order).
+    pub metric_reads: Vec<MetricReads>,
+    /// The HPA's `maxReplicas` (none without an HPA).
+    pub max_replicas: Option<i32>,
+    /// Simulated seconds during which desired replicas were `maxReplicas`.
+    pub seconds_at_max: f64,
+    /// What the run says about the configuration (`diagnose`).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// How the HPA read one metric over a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricReads {
+    /// The column name (`object:…`, `pods:…`, `resource:cpu`, …).
+    pub name: String,
+    /// Syncs that asked for it.
+    pub syncs: u32,
+    /// Syncs that received a value.
+    pub available: u32,
+    /// Why the first sync without a value had none.
+    pub first_error: Option<String>,
+    /// The lowest value received (natural units; NaN: none).
+    pub min_seen: f64,
+    /// Its target (natural units; NaN: none).
+    pub target: f64,
+}
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The answer cannot be acted on (`--strict` fails the run).
+    Error,
+    /// The answer holds, with a caveat the user should read.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A finding about a run or its configuration, with a stable code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Stable identifier (`hpa-metric-never-available`, …).
+    pub code: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What happened, with the figures, and what to do.
+    pub message: String,
 }
 
 /// Everything a run produced.

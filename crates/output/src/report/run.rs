@@ -595,6 +595,19 @@ pub fn report(run: &Run) -> Report {
             blocks: startup_table(run),
         },
     ];
+    if !s.diagnostics.is_empty() {
+        // A banner above the figures: what they cannot be read without.
+        let items = (s.diagnostics.iter())
+            .map(|d| format!("{} {}: {}", d.severity.to_uppercase(), d.code, d.message))
+            .collect();
+        sections.insert(
+            0,
+            Section {
+                heading: "Diagnostics: read these before the figures".into(),
+                blocks: vec![Block::List(items)],
+            },
+        );
+    }
     if !s.warnings.is_empty() {
         sections.push(Section {
             heading: "Warnings".into(),

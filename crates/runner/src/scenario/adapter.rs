@@ -345,6 +345,7 @@ fn rule(r: &RawRule, p: &str, err: &mut dyn FnMut(String, Option<usize>, String)
         name_matches,
         name_as,
         metrics_query: metrics_query?,
+        metrics_query_text: r.metrics_query.clone(),
         namespaced: r.resources.as_ref().and_then(|x| x.namespaced) != Some(false),
     })
 }

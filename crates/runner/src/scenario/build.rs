@@ -6,7 +6,7 @@
 
 use super::cluster::{cluster_autoscaler, front_end, node_pool, pod_template, startup};
 use super::defaults as d;
-use super::prometheus::check_served;
+use super::prometheus::{check_served, preflight};
 use super::*;
 
 /// Where the NIMService came from, so that its errors point into its own
@@ -129,9 +129,11 @@ pub(super) fn build(
     let (balancer, front_queue) = front_end(cx, cl);
     let metrics = direct_metrics(cx, raw.metrics.as_ref(), model.dialect);
     let prometheus = prometheus_path(raw, cx, files, &ns.spec, &template, &metrics);
-    if let (Some(h), Some(pc), Some(r)) = (&hpa, &prometheus, &model.resolved) {
-        check_served(cx, &src, raw, h, pc, r, model.dialect);
-    }
+    let serving = match (&hpa, &prometheus, &model.resolved) {
+        (Some(h), Some(pc), Some(r)) => check_served(cx, &src, raw, h, pc, r, model.dialect),
+        _ => Vec::new(),
+    };
+    let preflight = preflight(&ns.spec, prometheus.as_ref(), serving, &controller);
     let (traffic, load_changes) = traffic(raw, cx, files)?;
     let (slos, slo_window, flap_window) = objectives(raw, cx);
     let warnings = std::mem::take(&mut cx.warnings);
@@ -163,6 +165,7 @@ pub(super) fn build(
         traffic,
         load_changes,
         warnings,
+        preflight,
         admitted,
     })
 }

@@ -40,6 +40,7 @@ use nimscale_core::sim::config::{
 };
 use nimscale_core::sim::direct::unknown_metrics;
 use nimscale_core::sim::dist::{Dist, secs};
+use nimscale_core::sim::record::{Diagnostic, Severity};
 use nimscale_core::sim::traffic::{
     BurstState, Generator, Pattern, Replay, ReplayOptions, Source, TraceRow, spread_ticks,
 };
@@ -140,6 +141,8 @@ pub struct Scenario {
     pub controller: Controller,
     /// Replicas at time zero.
     pub initial_replicas: i32,
+    /// The export lints that apply to this run, found before it starts.
+    pub preflight: Vec<nimscale_operator::lint::Lint>,
     /// Initial pods Ready at time zero.
     pub warm_start: bool,
     /// Metric reader (the direct path's settings; dialect for both).
@@ -681,6 +684,22 @@ pub fn load(
         return Err(LoadErrors(cx.errs));
     }
     built.ok_or_else(|| LoadErrors(Vec::new()))
+}
+
+impl Scenario {
+    /// A run's findings with this scenario's pre-flight lints: errors
+    /// first, then the lints (found before the run), then the run's
+    /// warnings.
+    pub fn diagnostics(&self, run: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        let (errors, warnings): (Vec<_>, Vec<_>) =
+            run.into_iter().partition(|d| d.severity == Severity::Error);
+        let lints = self.preflight.iter().map(|l| Diagnostic {
+            code: l.code.to_string(),
+            severity: Severity::Warning,
+            message: format!("{}: {}", l.field, l.message),
+        });
+        errors.into_iter().chain(lints).chain(warnings).collect()
+    }
 }
 
 /// Checks a name that becomes an output folder (`reports/<name>`): 1 to

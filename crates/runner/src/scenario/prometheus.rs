@@ -168,7 +168,7 @@ pub(super) fn check_served(
     pc: &PromConfig,
     resolved: &Resolved,
     dialect: Dialect,
-) {
+) -> Vec<Value> {
     let engine = resolved.roofline_engine(dialect, false);
     let pod = format!("{}-0", pc.scrape.service);
     let series = nimscale_core::metrics::scrape::nim_series(&engine, &pc.scrape, &pod, true);
@@ -189,13 +189,33 @@ pub(super) fn check_served(
         .map(|(m, r)| format!("{m} ({r})"))
         .collect();
     let external: Vec<String> = reg.external.keys().cloned().collect();
+    // The rules that serve the HPA's metrics, as the lints read them.
+    let mut serving = Vec::new();
+    let mut rule = |external: bool, at: Option<&(usize, String)>, name: &str| {
+        let rules = if external {
+            &pc.adapter.external_rules
+        } else {
+            &pc.adapter.rules
+        };
+        let found = at.and_then(|(i, _)| rules.get(*i));
+        if let Some(r) = found {
+            serving.push(serde_json::json!({
+                "metricsQuery": r.metrics_query_text,
+                "name": {"as": name},
+            }));
+        }
+        found.is_some()
+    };
     for (i, m) in hpa.spec.metrics.iter().enumerate() {
         let (kind, name, served) = match m {
             MetricSpec::Pods { metric, .. } => (
                 "pods",
                 &metric.name,
-                reg.custom
-                    .contains_key(&(metric.name.clone(), "pod".into())),
+                rule(
+                    false,
+                    reg.custom.get(&(metric.name.clone(), "pod".into())),
+                    &metric.name,
+                ),
             ),
             MetricSpec::Object {
                 metric,
@@ -208,13 +228,17 @@ pub(super) fn check_served(
                 (
                     "object",
                     &metric.name,
-                    reg.custom.contains_key(&(metric.name.clone(), res)),
+                    rule(
+                        false,
+                        reg.custom.get(&(metric.name.clone(), res)),
+                        &metric.name,
+                    ),
                 )
             }
             MetricSpec::External { metric, .. } => (
                 "external",
                 &metric.name,
-                reg.external.contains_key(&metric.name),
+                rule(true, reg.external.get(&metric.name), &metric.name),
             ),
             _ => continue,
         };
@@ -242,4 +266,45 @@ pub(super) fn check_served(
             msg,
         );
     }
+    serving
+}
+
+/// The export lints, run before simulating: the NIMService's HPA against
+/// the adapter rules that serve it (on the Prometheus path), the HPA sync
+/// period and the scrape interval the run uses. Lints about Prometheus are
+/// left out on the direct path, where they do not apply.
+pub(super) fn preflight(
+    spec: &nimscale_operator::types::NimServiceSpec,
+    prometheus: Option<&PromConfig>,
+    serving: Vec<Value>,
+    controller: &Controller,
+) -> Vec<nimscale_operator::lint::Lint> {
+    use nimscale_operator::lint::{LintContext, lint};
+    let rules = nimscale_operator::adapter::AdapterRules {
+        rules: serving,
+        external_rules: Vec::new(),
+        notes: Vec::new(),
+    };
+    let ctx = LintContext {
+        hpa_sync_s: (controller.config.sync_period.as_micros() / 1_000_000).max(1) as u32,
+        prometheus_default_scrape_s: prometheus
+            .map_or(60, |p| (p.scrape.interval_ms / 1000).max(1) as u32),
+        production: true,
+    };
+    let prometheus_only = [
+        "custom-metric-without-servicemonitor",
+        "scrape-slower-than-hpa-sync",
+        "range-window-too-short",
+    ];
+    let mut out: Vec<nimscale_operator::lint::Lint> = Vec::new();
+    for l in lint(spec, &rules, &ctx) {
+        // A query with the same short window three times is one finding.
+        let repeated = out
+            .iter()
+            .any(|o| o.code == l.code && o.message == l.message);
+        if !repeated && (prometheus.is_some() || !prometheus_only.contains(&l.code)) {
+            out.push(l);
+        }
+    }
+    out
 }

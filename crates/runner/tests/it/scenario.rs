@@ -646,3 +646,43 @@ fn a_metric_no_rule_exposes_is_refused_naming_both_files() {
         "{e}"
     );
 }
+
+#[test]
+fn a_target_below_the_metrics_floor_is_diagnosed_as_pinned() {
+    // CPU at 1 % of the request: an idle NIM pod already uses more, so the
+    // HPA can only scale up and sits at maxReplicas.
+    let text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
+        .unwrap()
+        .replace("averageUtilization: 70}", "averageUtilization: 1}")
+        .replace("duration: 1h", "duration: 30m");
+    let sc = load(&text, &[]).unwrap();
+    let rec = nimscale_core::sim::config::Recording {
+        timeseries: false,
+        decisions: false,
+    };
+    let res = sc.simulation(sc.seed, rec).finish();
+    let codes: Vec<&str> = (res.summary.diagnostics.iter())
+        .map(|d| d.code.as_str())
+        .collect();
+    assert!(codes.contains(&"never-below-target"), "{codes:?}");
+    assert!(codes.contains(&"pinned-at-max"), "{codes:?}");
+    assert!(res.summary.seconds_at_max > 0.9 * 1800.0);
+    // The shipped configuration (target 70 %) is neither.
+    let sc = load(
+        &std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
+            .unwrap()
+            .replace("duration: 1h", "duration: 30m"),
+        &[],
+    )
+    .unwrap();
+    let res = sc.simulation(sc.seed, rec).finish();
+    assert!(
+        (res.summary.diagnostics.iter())
+            .all(|d| d.code != "pinned-at-max" && d.code != "never-below-target"),
+        "{:?}",
+        res.summary.diagnostics
+    );
+    // Pre-flight: the export lints that apply, found at load.
+    let lints: Vec<&str> = sc.preflight.iter().map(|l| l.code).collect();
+    assert_eq!(lints, ["min-replicas-below-2", "no-behavior"]);
+}

@@ -26,6 +26,7 @@ fn vlm_rule() -> AdapterConfig {
             name_matches: re("^e2e_request_latency_seconds_count$"),
             name_as: "e2e_request_latency_seconds_over_1s_fraction".into(),
             metrics_query: Template::parse(mq).unwrap(),
+            metrics_query_text: String::new(),
             namespaced: true,
         }],
         external_rules: vec![],
@@ -190,6 +191,7 @@ fn external_rules_leave_the_namespace_out_when_not_namespaced() {
         name_matches: re("^queue$"),
         name_as: "queue".into(),
         metrics_query: Template::parse("sum(<<.Series>>{<<.LabelMatchers>>})").unwrap(),
+        metrics_query_text: String::new(),
         namespaced,
     };
     let mut db = Tsdb::new();

@@ -158,6 +158,20 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.record.seen = (0..self.record.columns.len())
             .map(|i| d.metric_statuses.get(i).and_then(seen_natural))
             .collect();
+        for (i, r) in self.record.reads.iter_mut().enumerate() {
+            r.syncs += 1;
+            match self.record.seen[i] {
+                Some(v) => {
+                    r.available += 1;
+                    r.min_seen = r.min_seen.min(v);
+                }
+                None if r.first_error.is_none() => {
+                    let why = d.metrics.get(i).and_then(|m| m.error.clone());
+                    r.first_error = why.or_else(|| d.error.clone());
+                }
+                None => {}
+            }
+        }
         if d.rescale {
             self.apply_rescale(&d, now);
         }

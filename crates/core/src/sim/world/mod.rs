@@ -11,8 +11,8 @@ use super::direct::{DirectView, Layout, PodHistory, PodSample};
 use super::dist::secs;
 use super::queue::{Classified, EventQueue};
 use super::record::{
-    HpaSync, LatencyStats, LoadChange, MetricColumn, RequestCounts, SecondRow, SimResult,
-    SimpleSync, SloResult, StartupRecord, Summary, SyncRecord,
+    HpaSync, LatencyStats, LoadChange, MetricColumn, MetricReads, RequestCounts, SecondRow,
+    SimResult, SimpleSync, SloResult, StartupRecord, Summary, SyncRecord,
 };
 use super::stats::{Bucket, Integral, LogHistogram};
 use super::traffic::{Arrival, Source};
@@ -257,6 +257,19 @@ fn column_name(m: &MetricSpec) -> (String, Option<&MetricTarget>) {
         }
         _ => ("unknown".to_string(), None),
     }
+}
+
+/// Simulated seconds before `end` during which the logged value was `v`
+/// (the log holds each change, from time zero).
+fn time_at(log: &[(SimTime, i32)], v: i32, end: SimTime) -> f64 {
+    let mut total = 0.0;
+    for (i, (t, x)) in log.iter().enumerate() {
+        let until = log.get(i + 1).map_or(end, |n| n.0).min(end);
+        if *x == v && until > *t {
+            total += until.since(*t).as_secs_f64();
+        }
+    }
+    total
 }
 
 impl<M: StepTimeModel + Clone> Simulation<M> {
@@ -618,7 +631,21 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             nodes_failed: self.record.nodes_failed,
             restarts: self.record.restarts,
             startups,
+            metric_reads: std::mem::take(&mut self.record.reads),
+            max_replicas: self
+                .cfg
+                .scaling
+                .as_ref()
+                .and_then(Autoscaler::hpa)
+                .map(|h| h.spec.max_replicas),
+            seconds_at_max: 0.0,
+            diagnostics: Vec::new(),
         };
+        let mut summary = summary;
+        if let Some(max) = summary.max_replicas {
+            summary.seconds_at_max = time_at(&self.record.desired_log, max, self.end);
+        }
+        summary.diagnostics = super::diagnose::diagnose(&summary);
         let keep = self
             .cfg
             .prometheus

@@ -12,6 +12,8 @@ pub(super) struct Recorder {
     pub(super) band_queue: Vec<f64>,
     pub(super) columns: Vec<MetricColumn>,
     pub(super) seen: Vec<Option<f64>>,
+    /// Per HPA metric (spec order): how its reads went.
+    pub(super) reads: Vec<MetricReads>,
     pub(super) rows: Vec<SecondRow>,
     pub(super) syncs: Vec<SyncRecord>,
     pub(super) second: Second,
@@ -49,6 +51,16 @@ impl Recorder {
             band_kv: Vec::new(),
             band_queue: Vec::new(),
             seen: vec![None; columns.len()],
+            reads: (columns.iter())
+                .map(|c| MetricReads {
+                    name: c.name.clone(),
+                    syncs: 0,
+                    available: 0,
+                    first_error: None,
+                    min_seen: f64::NAN,
+                    target: c.target,
+                })
+                .collect(),
             columns,
             rows: Vec::new(),
             syncs: Vec::new(),
