@@ -144,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit_job,
             image,
             claim,
+            allow_degenerate,
             catalog,
             limits,
         }) => sweep::run_sweep(sweep::SweepArgs {
@@ -156,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image,
             claim,
             catalogs: catalog,
+            allow_degenerate,
             limits: limits.limits(),
         }),
         Command::Compare(sweep::CompareCmd {
@@ -166,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads,
             out,
             force,
+            allow_degenerate,
             catalog,
             limits,
         }) => sweep::run_compare(sweep::CompareArgs {
@@ -177,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
             catalogs: catalog,
+            allow_degenerate,
             limits: limits.limits(),
         }),
         Command::Merge(sweep::MergeCmd { dirs, out, force }) => {

@@ -45,6 +45,11 @@ pub struct SweepCmd {
     /// PersistentVolumeClaim the shards write to (--emit-job).
     #[arg(long, default_value = "nimscale-results")]
     pub claim: String,
+    /// Let a point whose runs are degenerate (its HPA never read its
+    /// metric, sat at maxReplicas, or its metric never fell to its target)
+    /// win; by default such points are not eligible.
+    #[arg(long)]
+    pub allow_degenerate: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -74,6 +79,11 @@ pub struct CompareCmd {
     /// Replace an earlier nimscale output at --out (never anything else).
     #[arg(long)]
     pub force: bool,
+    /// Let a point whose runs are degenerate (its HPA never read its
+    /// metric, sat at maxReplicas, or its metric never fell to its target)
+    /// win; by default such points are not eligible.
+    #[arg(long)]
+    pub allow_degenerate: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -295,6 +305,7 @@ pub struct SweepArgs {
     pub image: String,
     pub claim: String,
     pub catalogs: Vec<PathBuf>,
+    pub allow_degenerate: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -302,9 +313,10 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let name = a.file.display().to_string();
     let text = fail::read_input(&a.file)?;
     let base = a.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let Some(sw) = load_text(&text, &name, &base, &a.catalogs, &a.limits)? else {
+    let Some(mut sw) = load_text(&text, &name, &base, &a.catalogs, &a.limits)? else {
         return Ok(ExitCode::from(2));
     };
+    sw.plan.allow_degenerate |= a.allow_degenerate;
     if let Some(n) = a.emit_job {
         if n == 0 {
             errln!("error: --emit-job needs at least 1 shard");
@@ -613,6 +625,7 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     pub force: bool,
     pub catalogs: Vec<PathBuf>,
+    pub allow_degenerate: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -670,6 +683,7 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         "scenario": file_name,
         "seeds": a.seeds,
         "axes": axes,
+        "objective": {"allowDegenerate": a.allow_degenerate},
     });
     if !a.traces.is_empty() {
         let blocks: anyhow::Result<Vec<serde_json::Value>> =

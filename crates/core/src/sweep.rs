@@ -27,7 +27,20 @@ pub struct Plan {
     pub minimize: String,
     /// Mean SLO attainment a point needs to be eligible.
     pub threshold: f64,
+    /// Whether a point with a degenerate run (its HPA never read its metric,
+    /// or it sat at maxReplicas, or its metric never fell to its target)
+    /// may win; by default it is excluded and listed with the reason.
+    #[serde(default)]
+    pub allow_degenerate: bool,
 }
+
+/// The diagnostics that make a run degenerate: its figures are those of a
+/// configuration that did not autoscale.
+pub const DEGENERATE: [&str; 3] = [
+    "hpa-metric-never-available",
+    "pinned-at-max",
+    "never-below-target",
+];
 
 impl Plan {
     /// The metric columns of a run, in order.
@@ -49,6 +62,11 @@ impl Plan {
                 "failed_requests",
                 "completed_requests",
                 "metric_error_syncs",
+                "peak_gpus",
+                "peak_nodes",
+                "time_at_max_s",
+                "timed_out_requests",
+                "degenerate",
             ]
             .map(String::from),
         );

@@ -104,14 +104,36 @@ pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>,
     // At most this many problems are listed (finding a line is a count
     // from the start of the file).
     const SHOWN: usize = 20;
-    let want = 3 + plan.axes.len() + plan.metrics().len();
+    let mut reader = csv_text::reader(text);
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
+        Err(e) => return Err(format!("{file}: {e}")),
+    };
+    // Metrics are found by name, so a results.csv written before a metric
+    // was added still reads (the new metric is NaN: not measured).
+    let first = 3 + plan.axes.len();
+    let columns: Vec<Option<usize>> = (plan.metrics().iter())
+        .map(|m| {
+            header
+                .iter()
+                .skip(first)
+                .position(|h| h == m)
+                .map(|i| first + i)
+        })
+        .collect();
+    if columns.first().is_none_or(Option::is_none) {
+        return Err(format!(
+            "{file}:1: the header has no slo_attainment column after the {} axis column(s)",
+            plan.axes.len()
+        ));
+    }
     let mut rows = Vec::new();
     let mut errs = Vec::new();
     let mut more = 0usize;
-    for rec in csv_text::reader(text).records() {
+    for rec in reader.records() {
         let problem = match rec {
             Err(e) => format!("{file}: {e}"),
-            Ok(fields) => match run_row(&fields, plan, want) {
+            Ok(fields) => match run_row(&fields, plan, header.len(), &columns) {
                 Ok(row) => {
                     rows.push(row);
                     continue;
@@ -136,10 +158,16 @@ pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>,
     }
 }
 
-/// One `results.csv` record as a run's row.
-fn run_row(fields: &csv::StringRecord, plan: &Plan, want: usize) -> Result<RunRow, String> {
+/// One `results.csv` record as a run's row: `columns` gives each metric's
+/// field (`None`: not in this file).
+fn run_row(
+    fields: &csv::StringRecord,
+    plan: &Plan,
+    want: usize,
+    columns: &[Option<usize>],
+) -> Result<RunRow, String> {
     if fields.len() != want {
-        return Err(format!("{} fields, expected {want}", fields.len()));
+        return Err(format!("{} fields, the header has {want}", fields.len()));
     }
     let (Ok(point), Ok(trace), Ok(seed)) = (
         fields[0].parse::<usize>(),
@@ -151,8 +179,8 @@ fn run_row(fields: &csv::StringRecord, plan: &Plan, want: usize) -> Result<RunRo
     if point >= plan.points.len() {
         return Err(format!("point {point} is not in the sweep"));
     }
-    let values: Result<Vec<f64>, _> = (fields.iter().skip(3 + plan.axes.len()))
-        .map(str::parse::<f64>)
+    let values: Result<Vec<f64>, _> = (columns.iter())
+        .map(|c| c.map_or(Ok(f64::NAN), |i| fields[i].parse::<f64>()))
         .collect();
     let values = values.map_err(|_| "a metric value is not a number".to_string())?;
     Ok(RunRow {
@@ -264,6 +292,9 @@ pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
         ("time to scale (s)", col("time_to_scale_s"), 0),
         ("failed requests", col("failed_requests"), 0),
         ("syncs with metric errors", col("metric_error_syncs"), 0),
+        ("peak GPUs", col("peak_gpus"), 1),
+        ("time at maxReplicas (s)", col("time_at_max_s"), 0),
+        ("degenerate (share of runs)", col("degenerate"), 2),
     ];
     let mut header = vec![String::new()];
     header.extend(o.points.iter().map(|p| {
@@ -410,6 +441,7 @@ mod tests {
             slos: vec!["ttft, p95".into()],
             minimize: "gpuHours".into(),
             threshold: 0.95,
+            allow_degenerate: false,
         };
         let n = plan.metrics().len();
         let rows = vec![RunRow {
@@ -420,7 +452,14 @@ mod tests {
         }];
         let text = results_csv(&plan, &rows);
         assert_eq!(parse_results(&text, "results.csv", &plan), Ok(rows));
-        let e = parse_results("h\n0,0,1,x\n", "results.csv", &plan).unwrap_err();
-        assert!(e.starts_with("results.csv:2: 4 fields, expected"), "{e}");
+        let e =
+            parse_results(&text.replace("\n0,0,1,", "\n0,0,"), "results.csv", &plan).unwrap_err();
+        assert!(e.contains("fields, the header has"), "{e}");
+        // An older file without the newer metrics still reads: NaN there.
+        let header_end = text.find('\n').unwrap();
+        let old = text[..header_end].replace(",degenerate", "")
+            + &text[header_end..].replace(&format!(",{}\n", n as f64 - 0.5), "\n");
+        let back = parse_results(&old, "results.csv", &plan).unwrap();
+        assert!(back[0].values.last().unwrap().is_nan());
     }
 }

@@ -365,6 +365,29 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
         ));
         ranking.push(Block::List(incomplete));
     }
+    if let Some(d) = idx("degenerate") {
+        let degenerate: Vec<String> = (order.iter())
+            .filter(|p| p.stats[d].mean > 0.0)
+            .map(|p| {
+                format!(
+                    "{}: {:.0} % of its runs",
+                    point_label(plan, p.point),
+                    100.0 * p.stats[d].mean
+                )
+            })
+            .collect();
+        if !degenerate.is_empty() {
+            ranking.push(Block::Text(format!(
+                "Degenerate points ({}): in these runs the HPA never read its metric, sat at maxReplicas for half the run or more, or its metric never fell to its target, so the figures are those of a configuration that did not autoscale (each run's summary.json says which).",
+                if plan.allow_degenerate {
+                    "allowed to win by --allow-degenerate"
+                } else {
+                    "not eligible; --allow-degenerate lets them win"
+                }
+            )));
+            ranking.push(Block::List(degenerate));
+        }
+    }
     ranking
 }
 
@@ -392,6 +415,7 @@ mod tests {
             slos: vec![],
             minimize: "gpuHours".into(),
             threshold: 0.9,
+            allow_degenerate: false,
         };
         let n = plan.metrics().len();
         let obj = plan.objective_index();

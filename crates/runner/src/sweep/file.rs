@@ -90,6 +90,11 @@ pub struct RawObjective {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub slo_attainment: Option<f64>,
+    /// Let a point whose runs are degenerate win (false: it is excluded
+    /// and listed with the reason: its HPA never read its metric, sat at
+    /// maxReplicas, or its metric never fell to its target).
+    #[serde(default)]
+    pub allow_degenerate: Option<bool>,
 }
 
 /// What the winner minimises.
@@ -426,6 +431,7 @@ pub fn load(
             slos: base.scenario.slos.iter().map(|s| s.name.clone()).collect(),
             minimize: minimize.to_string(),
             threshold,
+            allow_degenerate: objective.and_then(|o| o.allow_degenerate).unwrap_or(false),
         },
         scenarios: built.scenarios,
         documents: built.documents,

@@ -85,6 +85,13 @@ pub fn row_of(
         s.requests.failed() as f64,
         s.requests.completed as f64,
         f64::from(s.syncs_with_metric_errors),
+        f64::from(s.peak_gpus),
+        f64::from(s.peak_nodes),
+        s.seconds_at_max,
+        s.requests.front_queue_timeout as f64,
+        f64::from(u8::from((s.diagnostics.iter()).any(|d| {
+            nimscale_core::sweep::DEGENERATE.contains(&d.code.as_str())
+        }))),
     ]);
     debug_assert_eq!(values.len(), plan.metrics().len());
     RunRow {

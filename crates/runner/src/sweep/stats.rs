@@ -71,7 +71,14 @@ pub fn outcome(plan: &Plan, rows: &[RunRow]) -> Outcome {
                 mean_ci(&v)
             })
             .collect();
-        let eligible = stats[0].mean >= plan.threshold;
+        // A point any of whose runs is degenerate (mean of the 0/1 column
+        // above 0) is not a configuration to deploy, unless allowed.
+        let degenerate = plan
+            .metrics()
+            .iter()
+            .position(|m| m == "degenerate")
+            .is_some_and(|d| stats[d].mean > 0.0);
+        let eligible = stats[0].mean >= plan.threshold && (plan.allow_degenerate || !degenerate);
         points.push(PointSummary {
             point: p,
             runs: group.len(),
@@ -131,6 +138,7 @@ mod tests {
             traces: vec![],
             slos: vec![],
             minimize: "gpuHours".into(),
+            allow_degenerate: false,
             threshold: 0.9,
         }
     }

@@ -177,3 +177,37 @@ fn shipped_sweeps_load() {
         assert!(sw.plan.points.len() >= 6, "{f}");
     }
 }
+
+#[test]
+fn a_point_pinned_at_max_replicas_does_not_win() {
+    // CPU target 1 %: an idle NIM pod already uses more, so that point sits
+    // at maxReplicas: a fixed deployment, however well it meets the SLOs.
+    let text = "name: pinned\nscenario: llama3-8b-cpu70.yaml\nseeds: 1\naxes:\n  duration: [20m]\n  nimservice.spec.scale.hpa.metrics[0].resource.target.averageUtilization: [1, 70]\nobjective: {sloAttainment: 0.0}\n";
+    let run = |allow: bool| {
+        let mut sw = load(text).unwrap();
+        sw.plan.allow_degenerate = allow;
+        let points: Vec<usize> = (0..sw.plan.points.len()).collect();
+        let jobs = sweep::jobs(&sw, &points);
+        let rows: Vec<_> = sweep::run(&sw, &jobs, &AtomicBool::new(false), &|_| {})
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        let o = stats::outcome(&sw.plan, &rows);
+        let d = sw
+            .plan
+            .metrics()
+            .iter()
+            .position(|m| m == "degenerate")
+            .unwrap();
+        (o, d)
+    };
+    let (o, d) = run(false);
+    assert_eq!(o.points[0].stats[d].mean, 1.0, "target 1 % is degenerate");
+    assert_eq!(o.points[1].stats[d].mean, 0.0, "target 70 % is not");
+    assert!(!o.points[0].eligible);
+    assert!(o.points[1].eligible);
+    assert_eq!(o.winner, Some(1));
+    // Allowed, it competes again.
+    let (o, _) = run(true);
+    assert!(o.points[0].eligible);
+}
