@@ -89,7 +89,21 @@ fn load(dir: &Path) -> anyhow::Result<Result<Report, String>> {
     } else {
         Vec::new()
     };
-    Ok(Ok(report::sweep::report(&plan, &o, &series)))
+    let baseline = if dir.join("baseline.json").is_file() {
+        let (bn, bt) = read(dir, "baseline.json")?;
+        match serde_json::from_str::<nimscale_output::sweep::BaselineFile>(&bt) {
+            Ok(b) => Some(b),
+            Err(e) => return Ok(Err(format!("{bn}: {e}"))),
+        }
+    } else {
+        None
+    };
+    Ok(Ok(report::sweep::report(
+        &plan,
+        &o,
+        &series,
+        baseline.as_ref(),
+    )))
 }
 
 /// What `report` is asked to do.

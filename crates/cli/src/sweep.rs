@@ -273,6 +273,42 @@ fn derived(
     (o, files)
 }
 
+/// The fixed-replicas baseline of a finished run, as `baseline.json`.
+fn baseline_file(sw: &sweep::Sweep) -> Option<out::BaselineFile> {
+    let b = sweep::baseline::baseline(sw, &CANCEL)?;
+    let obj = sw.plan.objective_index();
+    let num = |v: f64| (!v.is_nan()).then_some(v);
+    Some(out::BaselineFile {
+        replicas: b.replicas,
+        objective: sw.plan.metrics()[obj].clone(),
+        tried: (b.tried.iter())
+            .map(|(n, stats)| out::BaselineTry {
+                replicas: *n,
+                slo_attainment: num(stats[0].mean),
+                objective: num(stats[obj].mean),
+            })
+            .collect(),
+    })
+}
+
+/// Adds `baseline.json` to the files of a complete run, and prints its line.
+fn with_baseline(
+    sw: &sweep::Sweep,
+    o: &Outcome,
+    complete: bool,
+    files: &mut Vec<(&'static str, String)>,
+) -> anyhow::Result<()> {
+    if !complete {
+        return Ok(());
+    }
+    if let Some(b) = baseline_file(sw) {
+        writeln!(std::io::stdout().lock(), "{}", b.line(&sw.plan, o))?;
+        let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
+        files.push(("baseline.json", text));
+    }
+    Ok(())
+}
+
 fn report(plan: &Plan, o: &Outcome, dir: &Path, complete: bool) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", out::compare_table(plan, o))?;
@@ -403,9 +439,12 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         )?;
         return interrupted(complete, &dir);
     }
-    let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
+    let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
+    if a.shard.is_none() {
+        with_baseline(&sw, &o, complete, &mut files)?;
+    }
     outdir::write_dir(&dir, &files, a.force, kind)?;
     report(&sw.plan, &o, &dir, complete)?;
     interrupted(complete, &dir)
@@ -715,9 +754,10 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         series,
         complete,
     } = execute(&sw, &points, a.threads)?;
-    let (o, files) = derived(&sw.plan, &rows, &series, |o, p| {
+    let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
+    with_baseline(&sw, &o, complete, &mut files)?;
     match &a.out {
         Some(dir) => {
             outdir::write_dir(dir, &files, a.force, "compare")?;

@@ -265,6 +265,72 @@ pub fn pareto_csv(plan: &Plan, o: &Outcome) -> String {
     out.finish()
 }
 
+/// `baseline.json`: the fewest fixed pods (no autoscaler) that meet the
+/// SLO attainment threshold on the sweep's arrivals, and every count tried.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineFile {
+    /// The count (`None`: not even the largest tried meets the threshold).
+    pub replicas: Option<i32>,
+    /// The objective's name (`gpu_hours` or `cost`).
+    pub objective: String,
+    /// Each count tried, fewest first.
+    pub tried: Vec<BaselineTry>,
+}
+
+/// One fixed count's figures (means over the runs).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaselineTry {
+    /// Pods.
+    pub replicas: i32,
+    /// Mean SLO attainment.
+    pub slo_attainment: Option<f64>,
+    /// Mean of the objective.
+    pub objective: Option<f64>,
+}
+
+impl BaselineFile {
+    /// The line `sweep` and `compare` print, with the winner's saving.
+    pub fn line(&self, plan: &Plan, o: &Outcome) -> String {
+        let obj = plan.objective_index();
+        let Some(n) = self.replicas else {
+            let most = self.tried.iter().map(|t| t.replicas).max().unwrap_or(0);
+            return format!(
+                "baseline: no fixed count up to {most} pods reaches SLO attainment {}",
+                plan.threshold
+            );
+        };
+        let at = self.tried.iter().find(|t| t.replicas == n);
+        let fixed = at.and_then(|t| t.objective).unwrap_or(f64::NAN);
+        let mut line = format!(
+            "baseline: {n} fixed pods (no autoscaler) reach SLO attainment {:.4} for {} {:.3}",
+            at.and_then(|t| t.slo_attainment).unwrap_or(f64::NAN),
+            self.objective,
+            fixed
+        );
+        if let Some(w) = o
+            .winner
+            .and_then(|w| o.points.iter().find(|p| p.point == w))
+        {
+            let won = w.stats[obj].mean;
+            let _ = write!(
+                line,
+                "; the winner's {} {:.3} is {:.1} % {}",
+                self.objective,
+                won,
+                100.0 * ((won - fixed) / fixed).abs(),
+                if won <= fixed {
+                    "less"
+                } else {
+                    "MORE: autoscaling costs more than the fixed deployment here"
+                }
+            );
+        }
+        line
+    }
+}
+
 /// `mean ± ci` with `digits` decimals (`-` without a value).
 pub fn cell(s: Stat, digits: usize) -> String {
     if s.mean.is_nan() {

@@ -144,7 +144,12 @@ fn overlay(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Option<Chart> {
 
 /// The report of a sweep; `series` (from `series.csv`, may be empty) adds
 /// the points' runs over time.
-pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
+pub fn report(
+    plan: &Plan,
+    o: &Outcome,
+    series: &[PointSeries],
+    baseline: Option<&crate::sweep::BaselineFile>,
+) -> Report {
     let order = ranked(plan, o);
     Report {
         title: format!("nimscale sweep report: {}", plan.name),
@@ -158,18 +163,58 @@ pub fn report(plan: &Plan, o: &Outcome, series: &[PointSeries]) -> Report {
                 heading: "Ranking".into(),
                 blocks: ranking(plan, o, &order),
             },
-            Section {
-                heading: "Side by side".into(),
-                blocks: side_by_side(plan, o, &order),
-            },
         ]
         .into_iter()
+        .chain(baseline.map(|b| Section {
+            heading: "Fixed-replicas baseline".into(),
+            blocks: baseline_blocks(plan, o, b),
+        }))
+        .chain([Section {
+            heading: "Side by side".into(),
+            blocks: side_by_side(plan, o, &order),
+        }])
         .chain(overlay(plan, o, series).map(|c| Section {
             heading: "Over time".into(),
             blocks: vec![Block::Chart(c)],
         }))
         .collect(),
     }
+}
+
+/// The baseline's line and the counts tried.
+fn baseline_blocks(plan: &Plan, o: &Outcome, b: &crate::sweep::BaselineFile) -> Vec<Block> {
+    let fmt = |v: Option<f64>, d: usize| v.map_or("-".into(), |v| format!("{v:.d$}"));
+    let rows = (b.tried.iter())
+        .map(|t| {
+            vec![
+                t.replicas.to_string(),
+                fmt(t.slo_attainment, 4),
+                fmt(t.objective, 3),
+                if Some(t.replicas) == b.replicas {
+                    "baseline"
+                } else {
+                    ""
+                }
+                .into(),
+            ]
+        })
+        .collect();
+    vec![
+        Block::Text(format!(
+            "{}. The same arrivals (every trace and seed) served by a constant number of Ready pods with no autoscaler; counts found by bisection.",
+            b.line(plan, o)
+        )),
+        Block::Table(Table {
+            header: vec![
+                "fixed pods".into(),
+                "SLO attainment (mean)".into(),
+                format!("{} (mean)", b.objective),
+                String::new(),
+            ],
+            rows,
+            numeric: vec![true, true, true, false],
+        }),
+    ]
 }
 
 /// Runs per point: traces × seeds.
@@ -441,7 +486,7 @@ mod tests {
         };
         let r: Vec<usize> = ranked(&plan, &o).iter().map(|p| p.point).collect();
         assert_eq!(r, vec![2, 1, 0]);
-        let rep = report(&plan, &o, &[]);
+        let rep = report(&plan, &o, &[], None);
         assert_eq!(rep.charts().count(), 3, "pareto, attainment, GPU-hours");
         assert_eq!(point_label(&plan, 1), "#1 a=y");
         assert_eq!(

@@ -22,6 +22,7 @@
 //! traces, also those in `traces:`) are read relative to the scenario file,
 //! as `simulate` reads them.
 
+pub mod baseline;
 mod file;
 pub mod presets;
 pub mod stats;

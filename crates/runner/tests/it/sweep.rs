@@ -211,3 +211,22 @@ fn a_point_pinned_at_max_replicas_does_not_win() {
     let (o, _) = run(true);
     assert!(o.points[0].eligible);
 }
+
+#[test]
+fn the_baseline_is_the_fewest_fixed_pods_that_meet_the_threshold() {
+    let mut sw = load(SMALL).unwrap();
+    sw.plan.threshold = 0.9;
+    let b = sweep::baseline::baseline(&sw, &AtomicBool::new(false)).unwrap();
+    let n = b.replicas.expect("some fixed count meets 0.9");
+    let att = |k: i32| {
+        b.tried
+            .iter()
+            .find(|(m, _)| *m == k)
+            .map(|(_, s)| s[0].mean)
+    };
+    assert!(att(n).unwrap() >= 0.9, "{b:?}");
+    // Bisection tried the count below, which falls short (or n is 1).
+    assert!(n == 1 || att(n - 1).is_some_and(|a| a < 0.9), "{b:?}");
+    // The counts tried are within the points' largest maxReplicas (5).
+    assert!(b.tried.iter().all(|(k, _)| (1..=5).contains(k)), "{b:?}");
+}
