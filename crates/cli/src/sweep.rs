@@ -247,7 +247,13 @@ fn winner_lines(plan: &Plan, o: &Outcome, p: usize) -> Vec<String> {
 
 fn winner_text(sw: &Sweep, o: &Outcome, p: usize) -> String {
     let (ns, caches) = &sw.documents[p];
-    sweep::winner_yaml(&sw.plan, &winner_lines(&sw.plan, o, p), ns, caches)
+    sweep::winner_yaml(
+        &sw.plan,
+        &winner_lines(&sw.plan, o, p),
+        ns,
+        caches,
+        sw.adapter_config_map.as_deref(),
+    )
 }
 
 fn derived(
@@ -422,6 +428,7 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             "complete": complete,
             "plan": sw.plan,
             "documents": documents,
+            "adapterConfigMap": sw.adapter_config_map,
         });
         let files = [
             ("results.csv", out::results_csv(&sw.plan, &rows)),
@@ -472,6 +479,8 @@ struct ShardDir {
     rows: Vec<RunRow>,
     series: Vec<PointSeries>,
     docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)>,
+    /// The user's adapter ConfigMap the shard simulated, as written.
+    adapter: Option<String>,
 }
 
 /// Reads and checks one shard directory; every problem is a user error
@@ -541,7 +550,9 @@ fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
             docs.insert(point, (v["nimservice"].clone(), caches));
         }
     }
+    let adapter = meta["adapterConfigMap"].as_str().map(str::to_string);
     Ok(ShardDir {
+        adapter,
         shard,
         of,
         complete,
@@ -560,6 +571,7 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
     let mut rows = Vec::new();
     let mut series: Vec<PointSeries> = Vec::new();
     let mut docs = BTreeMap::new();
+    let mut adapter: Option<String> = None;
     let mut complete = true;
     for d in dirs {
         let sd = read_shard(d)?;
@@ -585,6 +597,7 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
         rows.extend(sd.rows);
         series.extend(sd.series);
         docs.extend(sd.docs);
+        adapter = adapter.or(sd.adapter);
     }
     let Some((plan, of)) = first else {
         return Err(fail::user("no shard directories given"));
@@ -628,8 +641,15 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
     }
     series.sort_by_key(|s| s.point);
     let (o, files) = derived(&plan, &rows, &series, |o, p| {
-        docs.get(&p)
-            .map(|(ns, caches)| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), ns, caches))
+        docs.get(&p).map(|(ns, caches)| {
+            sweep::winner_yaml(
+                &plan,
+                &winner_lines(&plan, o, p),
+                ns,
+                caches,
+                adapter.as_deref(),
+            )
+        })
     });
     outdir::write_dir(out_dir, &files, force, "merge")?;
     report(&plan, &o, out_dir, complete)?;

@@ -35,6 +35,10 @@ pub struct ExportRequest {
     /// A model cache to create when the NIMService reads a NIMCache that the
     /// input does not contain.
     pub model_cache: Option<ModelCacheRequest>,
+    /// The user's own prometheus-adapter ConfigMap (or `config.yaml`), as
+    /// written: what was simulated, so `adapter-rules.yaml` is exactly it
+    /// (their name, namespace and rules) instead of generated rules.
+    pub adapter_config_map: Option<String>,
 }
 
 /// One file of the bundle.
@@ -133,7 +137,23 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
             ],
         ) + &to_yaml_stream(&docs),
     });
-    if !rules.rules.is_empty() || !rules.external_rules.is_empty() {
+    if let Some(own) = &req.adapter_config_map {
+        // What was simulated: the user's file, byte for byte after the
+        // header.
+        files.push(BundleFile {
+            name: "adapter-rules.yaml".into(),
+            content: header(
+                &format!(
+                    "prometheus-adapter configuration simulated for NIMService {namespace}/{name}"
+                ),
+                &req.summary,
+                &[
+                    "Your own adapter ConfigMap, exactly as the simulation read it (its name,",
+                    "namespace and rules unchanged). Apply it as you apply it today.",
+                ],
+            ) + own,
+        });
+    } else if !rules.rules.is_empty() || !rules.external_rules.is_empty() {
         files.push(BundleFile {
             name: "adapter-rules.yaml".into(),
             content: header(
@@ -182,6 +202,7 @@ pub fn read_export_input(
         lint: LintContext::default(),
         summary: Vec::new(),
         model_cache: None,
+        adapter_config_map: None,
     };
     let docs = parse_documents(text).map_err(crate::admission::syntax_refusal)?;
     let Some(winner) = docs
@@ -254,6 +275,16 @@ pub fn read_export_input(
             storage_class: get("storageClass"),
             volume_access_mode: get("volumeAccessMode").unwrap_or_else(|| "ReadWriteMany".into()),
         });
+    }
+    if let Some(c) = winner.get("adapterConfigMap") {
+        let Some(t) = c.as_str() else {
+            return Err(bad(
+                c.pos,
+                "adapterConfigMap",
+                "adapterConfigMap must be the ConfigMap's text".into(),
+            ));
+        };
+        req.adapter_config_map = Some(t.to_string());
     }
     if let Some(a) = winner.get("adapter") {
         if let Some(d) = a.get("dialect") {

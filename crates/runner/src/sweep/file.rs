@@ -291,6 +291,25 @@ struct Base<'a> {
     ns_index: usize,
 }
 
+impl Base<'_> {
+    /// The user's adapter ConfigMap as written (the scenario loaded it,
+    /// so it reads).
+    fn adapter_text(&self) -> Result<Option<String>, LoadErrors> {
+        let file = (self.json.pointer("/metrics/adapter/configMap/file")).and_then(Value::as_str);
+        let Some(f) = file else { return Ok(None) };
+        let (_, bytes) = self.files.read(f).map_err(|e| {
+            LoadErrors(vec![LoadError {
+                file: self.name.clone(),
+                line: None,
+                column: None,
+                field: Some("metrics.adapter.configMap.file".into()),
+                message: e,
+            }])
+        })?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
 impl<'a> Base<'a> {
     fn read(
         cx: &mut Cx<'_>,
@@ -437,6 +456,7 @@ pub fn load(
         documents: built.documents,
         warnings: base.scenario.warnings.clone(),
         description: base.scenario.description.clone(),
+        adapter_config_map: base.adapter_text()?,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Sweep {
     pub warnings: Vec<String>,
     /// The base scenario's description.
     pub description: String,
+    /// The user's prometheus-adapter ConfigMap (`metrics.adapter.configMap`)
+    /// as written, when the scenario names one: the winner carries it.
+    pub adapter_config_map: Option<String>,
 }
 
 /// One run's row from a simulation summary.
@@ -212,8 +215,12 @@ pub fn winner_yaml(
     outcome_line: &[String],
     ns: &Value,
     caches: &[Value],
+    adapter_config_map: Option<&str>,
 ) -> String {
     let mut m = serde_json::Map::new();
+    if let Some(a) = adapter_config_map {
+        m.insert("adapterConfigMap".into(), Value::String(a.to_string()));
+    }
     m.insert(
         "summary".into(),
         Value::Array(

@@ -23,6 +23,18 @@ impl Files for Scenarios {
     }
 }
 
+/// The shipped scenarios' files, with some served from memory.
+struct Bundle(Vec<(&'static str, String)>);
+
+impl Files for Bundle {
+    fn read(&self, path: &str) -> Result<(String, Vec<u8>), String> {
+        match self.0.iter().find(|(p, _)| *p == path) {
+            Some((p, text)) => Ok((p.to_string(), text.clone().into_bytes())),
+            None => Scenarios.read(path),
+        }
+    }
+}
+
 fn load(text: &str) -> Result<sweep::Sweep, String> {
     sweep::load(text, "w.yaml", &Scenarios, &Catalog::builtin().unwrap()).map_err(|e| e.to_string())
 }
@@ -229,4 +241,68 @@ fn the_baseline_is_the_fewest_fixed_pods_that_meet_the_threshold() {
     assert!(n == 1 || att(n - 1).is_some_and(|a| a < 0.9), "{b:?}");
     // The counts tried are within the points' largest maxReplicas (5).
     assert!(b.tried.iter().all(|(k, _)| (1..=5).contains(k)), "{b:?}");
+}
+
+#[test]
+fn the_exported_bundle_simulates_exactly_as_the_sweep_point() {
+    // The base is the VLM guide: the user's NIMService file (with its
+    // NIMCache) and the user's prometheus-adapter ConfigMap, with comments.
+    let sw = load(SMALL).unwrap();
+    let p = 3; // maxReplicas 5, aggressive
+    let (ns, caches) = &sw.documents[p];
+    let text = sweep::winner_yaml(
+        &sw.plan,
+        &["round trip".to_string()],
+        ns,
+        caches,
+        sw.adapter_config_map.as_deref(),
+    );
+    let (admitted, req) = nimscale_operator::bundle::read_export_input(&text).unwrap();
+    let bundle = nimscale_operator::bundle::export(&admitted, &req).unwrap();
+    let file = |n: &str| {
+        bundle
+            .files
+            .iter()
+            .find(|f| f.name == n)
+            .map(|f| f.content.clone())
+            .unwrap()
+    };
+    let adapter = file("adapter-rules.yaml");
+    // The user's ConfigMap, byte for byte after the bundle's header.
+    let own = std::fs::read_to_string(repo().join("scenarios/adapter/vlm-latency-fraction.yaml"))
+        .unwrap();
+    assert!(adapter.ends_with(&own), "{adapter}");
+    // The exported files, simulated with the same traffic and seed, give
+    // the run the sweep simulated for that point.
+    let scenario = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml"))
+        .unwrap()
+        .replace(
+            "file: nimservice/cosmos-reason1-7b-latency.yaml",
+            "file: bundle/nimservice.yaml",
+        )
+        .replace(
+            "file: adapter/vlm-latency-fraction.yaml",
+            "file: bundle/adapter-rules.yaml",
+        )
+        .replace("duration: 1h", "duration: 12m");
+    let files = Bundle(vec![
+        ("bundle/nimservice.yaml", file("nimservice.yaml")),
+        ("bundle/adapter-rules.yaml", adapter),
+    ]);
+    let exported = nimscale_runner::scenario::load(
+        &scenario,
+        "exported.yaml",
+        &files,
+        &Catalog::builtin().unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rec = || nimscale_core::sim::config::Recording {
+        timeseries: false,
+        decisions: false,
+    };
+    for &seed in &sw.plan.seeds {
+        let swept = sw.scenarios[p][0].simulation(seed, rec()).finish().summary;
+        let again = exported.simulation(seed, rec()).finish().summary;
+        assert_eq!(again, swept, "seed {seed}");
+    }
 }
