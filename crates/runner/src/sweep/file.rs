@@ -611,6 +611,24 @@ fn point(
     if !ok {
         return;
     }
+    // A scrape interval the scenario sets (itself or through an axis)
+    // overrides the ServiceMonitor's in the simulation: the NIMService the
+    // winner carries says it too, so that the deployment scrapes as
+    // simulated.
+    if let Some(i) = scen.pointer("/metrics/prometheus/scrapeInterval") {
+        let text = match i {
+            Value::String(t) => t.clone(),
+            other => format!("{}s", label(other)),
+        };
+        let path = [
+            key("spec"),
+            key("metrics"),
+            key("serviceMonitor"),
+            key("interval"),
+        ];
+        // The path exists or is created: it cannot fail on a mapping.
+        let _ = set_path(&mut docs[base.ns_index], &path, Some(Value::String(text)));
+    }
     let what = format!(
         "point {pi} ({})",
         axes.iter()

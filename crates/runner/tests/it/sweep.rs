@@ -306,3 +306,23 @@ fn the_exported_bundle_simulates_exactly_as_the_sweep_point() {
         assert_eq!(again, swept, "seed {seed}");
     }
 }
+
+#[test]
+fn a_scrape_interval_the_scenario_sets_travels_with_the_winner() {
+    // The simulation scrapes every 30 s whatever the ServiceMonitor says;
+    // the exported NIMService must say so too.
+    let sw = load(
+        "scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: [6m]\n  metrics.prometheus.scrapeInterval: [30s]\n",
+    )
+    .unwrap();
+    let ns = &sw.documents[0].0;
+    assert_eq!(ns["spec"]["metrics"]["serviceMonitor"]["interval"], "30s");
+    let sc = &sw.scenarios[0][0];
+    assert_eq!(sc.prometheus.as_ref().unwrap().scrape.interval_ms, 30_000);
+    // Without the override the user's 15 s stays.
+    let sw = load("scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: [6m]\n").unwrap();
+    assert_eq!(
+        sw.documents[0].0["spec"]["metrics"]["serviceMonitor"]["interval"],
+        "15s"
+    );
+}
