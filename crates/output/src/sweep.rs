@@ -342,39 +342,67 @@ pub fn cell(s: Stat, digits: usize) -> String {
     }
 }
 
-/// The side-by-side table `compare` prints (one column per point).
+/// The side-by-side table `compare` (and `sweep`) prints: one row per
+/// point, best first as the report ranks them, axes under short labels
+/// (A1, A2, … with a legend below) so that 30 points stay readable in a
+/// terminal; mean ± 95 % CI for attainment and the objective, means for the
+/// rest.
 pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
     let metrics = plan.metrics();
-    let col = |name: &str| metrics.iter().position(|m| m == name).unwrap_or(0);
-    let rows: Vec<(&str, usize, usize)> = vec![
-        ("SLO attainment (all SLOs)", 0, 4),
-        ("TTFT p95 (s)", col("ttft_p95_s"), 3),
-        ("e2e p95 (s)", col("e2e_p95_s"), 3),
-        ("GPU-hours", col("gpu_hours"), 2),
-        ("cost", col("cost"), 2),
-        ("scale-ups", col("scale_ups"), 1),
-        ("scale-downs", col("scale_downs"), 1),
-        ("flaps", col("flaps"), 1),
-        ("time to scale (s)", col("time_to_scale_s"), 0),
-        ("failed requests", col("failed_requests"), 0),
-        ("syncs with metric errors", col("metric_error_syncs"), 0),
-        ("peak GPUs", col("peak_gpus"), 1),
-        ("time at maxReplicas (s)", col("time_at_max_s"), 0),
-        ("degenerate (share of runs)", col("degenerate"), 2),
-    ];
-    let mut header = vec![String::new()];
-    header.extend(o.points.iter().map(|p| {
-        let label = plan.points[p.point].join(", ");
-        if o.winner == Some(p.point) {
-            format!("{label} (winner)")
-        } else {
-            label
+    let col = |name: &str| metrics.iter().position(|m| m == name);
+    let obj = plan.objective_index();
+    // (header, metric column, decimals, with the CI)
+    let mut figures: Vec<(&str, usize, usize, bool)> = vec![("SLO att.", 0, 4, true)];
+    let objective_header = if metrics[obj] == "cost" {
+        "cost"
+    } else {
+        "GPU-h"
+    };
+    figures.push((objective_header, obj, 2, true));
+    for (h, m, d) in [
+        ("TTFT p95 s", "ttft_p95_s", 3),
+        ("e2e p95 s", "e2e_p95_s", 3),
+        ("GPU-h", "gpu_hours", 2),
+        ("peak GPUs", "peak_gpus", 1),
+        ("ups", "scale_ups", 1),
+        ("downs", "scale_downs", 1),
+        ("flaps", "flaps", 1),
+        ("failed", "failed_requests", 0),
+        ("metric err", "metric_error_syncs", 0),
+        ("at max s", "time_at_max_s", 0),
+        ("degen.", "degenerate", 2),
+    ] {
+        if let Some(i) = col(m).filter(|i| *i != obj) {
+            figures.push((h, i, d, false));
         }
-    }));
+    }
+    let short = |v: &str| {
+        if v.chars().count() > 24 {
+            v.chars().take(23).collect::<String>() + "…"
+        } else {
+            v.to_string()
+        }
+    };
+    let mut header = vec!["#".to_string()];
+    header.extend((1..=plan.axes.len()).map(|i| format!("A{i}")));
+    header.extend(figures.iter().map(|f| f.0.to_string()));
+    header.push("eligible".into());
     let mut table: Vec<Vec<String>> = vec![header];
-    for (name, i, d) in rows {
-        let mut r = vec![name.to_string()];
-        r.extend(o.points.iter().map(|p| cell(p.stats[i], d)));
+    for p in crate::report::sweep::ranked(plan, o) {
+        let mark = if o.winner == Some(p.point) { "*" } else { "" };
+        let mut r = vec![format!("{}{mark}", p.point)];
+        r.extend(plan.points[p.point].iter().map(|v| short(v)));
+        for &(_, i, d, ci) in &figures {
+            let st = p.stats[i];
+            r.push(if ci {
+                cell(st, d)
+            } else if st.mean.is_nan() {
+                "-".into()
+            } else {
+                format!("{:.d$}", st.mean)
+            });
+        }
+        r.push(if p.eligible { "yes" } else { "no" }.into());
         table.push(r);
     }
     let widths: Vec<usize> = (0..table[0].len())
@@ -390,10 +418,17 @@ pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
     for (k, r) in table.iter().enumerate() {
         for (c, v) in r.iter().enumerate() {
             let pad = widths[c] - v.chars().count();
-            if c == 0 {
-                let _ = write!(out, "{v}{}", " ".repeat(pad));
-            } else {
-                let _ = write!(out, "  {}{v}", " ".repeat(pad));
+            let numeric = c == 0 || c > plan.axes.len();
+            match (c, numeric) {
+                (0, _) => {
+                    let _ = write!(out, "{}{v}", " ".repeat(pad));
+                }
+                (_, true) => {
+                    let _ = write!(out, "  {}{v}", " ".repeat(pad));
+                }
+                (_, false) => {
+                    let _ = write!(out, "  {v}{}", " ".repeat(pad));
+                }
             }
         }
         out.push('\n');
@@ -402,11 +437,20 @@ pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
             out.push('\n');
         }
     }
+    for (i, a) in plan.axes.iter().enumerate() {
+        let _ = writeln!(out, "A{} = {a}", i + 1);
+    }
     let _ = writeln!(
         out,
-        "mean ± 95 % confidence half-width over {} run(s) per column; eligible: attainment ≥ {}",
+        "best first; * winner; mean over {} run(s) per point (± 95 % confidence half-width for attainment and {}); eligible: attainment ≥ {}{}",
         plan.seeds.len() * plan.traces.len().max(1),
-        plan.threshold
+        objective_header,
+        plan.threshold,
+        if plan.allow_degenerate {
+            ""
+        } else {
+            " and not degenerate"
+        }
     );
     out
 }

@@ -645,7 +645,13 @@ fn compare_prints_presets_side_by_side() {
         text.contains("vlm-guide") && text.contains("conservative"),
         "{text}"
     );
-    assert!(text.contains("GPU-hours"), "{text}");
+    // Points are rows, axes under short labels with a legend, and every
+    // compare has its fixed-replicas baseline.
+    assert!(text.contains("GPU-h"), "{text}");
+    assert!(text.contains("A1 = behavior"), "{text}");
+    assert!(text.starts_with("baseline: "), "{text}");
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 200, "{widest} characters wide:\n{text}");
     let out = nimscale()
         .arg("compare")
         .arg(repo("scenarios/cosmos-vlm-decrease.yaml"))

@@ -335,7 +335,9 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
     let metrics = plan.metrics();
     let idx = |name: &str| metrics.iter().position(|m| m == name);
     let mut header: Vec<String> = vec!["rank".into(), "point".into()];
-    header.extend(plan.axes.iter().cloned());
+    // Short axis labels, with a legend: full field paths as headers push
+    // the key columns off a 1280-px window.
+    header.extend((1..=plan.axes.len()).map(|i| format!("A{i}")));
     header.extend(["runs".into(), "eligible".into(), "Pareto".into()]);
     let mut shown: Vec<(usize, usize)> = Vec::new();
     for (m, title, d) in FIGURES {
@@ -393,7 +395,12 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
         .filter(|p| !o.points.iter().any(|s| s.point == *p))
         .map(|p| point_label(plan, p))
         .collect();
+    let legend = (plan.axes.iter().enumerate())
+        .map(|(i, a)| format!("A{} = {a}", i + 1))
+        .collect::<Vec<_>>()
+        .join("; ");
     let mut ranking = vec![
+        Block::Text(format!("Axes: {legend}.")),
         Block::Text(format!(
             "Mean ± 95 % confidence half-width (Student t) over each point's runs; eligible: mean SLO attainment ≥ {}.",
             plan.threshold
