@@ -67,6 +67,12 @@ enum Command {
         #[arg(long)]
         sweep: bool,
     },
+    /// Print every behaviour and metric preset (or those named) as the YAML
+    /// it puts in `spec.scale.hpa`, with where its values come from.
+    Presets {
+        /// Preset names (default: all).
+        names: Vec<String>,
+    },
     /// Run a sweep: every point of its axes (Cartesian product or explicit
     /// combinations) under every trace and seed, in parallel. Writes
     /// results.csv (one row per run), summary.csv (mean and 95 % CI per
@@ -197,6 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
         }),
+        Command::Presets { names } => sweep::run_presets(&names),
         Command::Schema { sweep } => {
             let mut out = std::io::stdout().lock();
             let text = if sweep {

@@ -804,3 +804,29 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         )))
     }
 }
+
+/// `nimscale presets`: each preset's YAML and source (`<service>` stands
+/// for the NIMService's name in Object metrics).
+pub fn run_presets(names: &[String]) -> anyhow::Result<ExitCode> {
+    let all: Vec<String> = presets::NAMES.iter().map(|n| n.to_string()).collect();
+    let names = if names.is_empty() { &all[..] } else { names };
+    let mut stdout = std::io::stdout().lock();
+    for n in names {
+        let (Some(p), Some(src)) = (presets::preset(n, "<service>"), presets::source(n)) else {
+            errln!(
+                "error: {n}: unknown preset (known: {})",
+                presets::NAMES.join(", ")
+            );
+            return Ok(ExitCode::from(2));
+        };
+        let (key, value) = match p {
+            presets::Preset::Behavior(b) => ("behavior", b.unwrap_or(serde_json::Value::Null)),
+            presets::Preset::Metrics(m) => ("metrics", m),
+        };
+        let doc = serde_json::json!({ key: value });
+        writeln!(stdout, "# {n}: spec.scale.hpa.{key}, from {src}")?;
+        write!(stdout, "{}", nimscale_output::k8s::yaml::to_yaml(&doc))?;
+        writeln!(stdout)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -841,3 +841,26 @@ fn a_blind_hpa_is_diagnosed_first_and_strict_fails() {
     assert!(dir.join("strict/summary.json").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn presets_print_their_yaml_and_source() {
+    let out = nimscale()
+        .args(["presets", "aggressive"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("# aggressive: spec.scale.hpa.behavior, from the behavior of scenarios/llama3-8b-kv-cache-aggressive.yaml\nbehavior:\n"),
+        "{text}"
+    );
+    assert!(text.contains("stabilizationWindowSeconds: 30"), "{text}");
+    let all = nimscale().arg("presets").output().expect("runs");
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(all.matches("\n# ").count() + 1, 13, "{all}");
+    let bad = nimscale()
+        .args(["presets", "speedy"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -44,6 +44,36 @@ pub const NAMES: [&str; 13] = [
     "queue-depth",
 ];
 
+/// Where a preset's values come from (`None`: not a preset).
+pub fn source(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "conservative" => "the behavior of scenarios/llama3-8b-kv-cache-conservative.yaml",
+        "aggressive" => "the behavior of scenarios/llama3-8b-kv-cache-aggressive.yaml",
+        "vlm-guide" => {
+            "the behavior of the cosmos-reason1-7b VLM guide (scenarios/nimservice/cosmos-reason1-7b-latency.yaml)"
+        }
+        "k8s-default" => {
+            "the autoscaling/v2 API's defaults (pkg/apis/autoscaling/v2/defaults.go), written out"
+        }
+        "none" => {
+            "the HPA controller's legacy path, taken when behavior is absent (hpa-algorithm §9.1)"
+        }
+        "cpu70" => "the metric of scenarios/llama3-8b-cpu70.yaml",
+        "memory80" => "the metric of scenarios/llama3-8b-memory80.yaml",
+        "kv-cache-0.7" | "kv-cache-0.75" | "kv-cache-0.8" => {
+            "the metric of scenarios/llama3-8b-kv-cache-*.yaml (gpu_cache_usage_perc, a fraction 0..1, on the Service) at this target"
+        }
+        "latency-fraction-400m" => {
+            "the metric of the cosmos-reason1-7b VLM guide (scenarios/nimservice/cosmos-reason1-7b-latency.yaml)"
+        }
+        "request-rate-per-pod" => {
+            "nimscale's: the NIM's successful requests per second per pod (the rule export writes)"
+        }
+        "queue-depth" => "nimscale's: the NIM's waiting requests as an External metric, per pod",
+        _ => return None,
+    })
+}
+
 fn policies(kind: &str, value: u32, period: u32) -> Value {
     json!([{"type": kind, "value": value, "periodSeconds": period}])
 }
@@ -132,6 +162,15 @@ pub fn preset(name: &str, service: &str) -> Option<Preset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_preset_has_values_and_a_source() {
+        for n in NAMES {
+            assert!(preset(n, "svc").is_some(), "{n}");
+            assert!(source(n).is_some(), "{n}");
+        }
+        assert!(source("bogus").is_none());
+    }
 
     #[test]
     fn every_name_is_a_preset() {
