@@ -254,6 +254,15 @@ fn a_trace_scenario_replays_the_file() {
 
 // ----- the metric path ----------------------------------------------------
 
+/// A run of `sc` at its seed, with every HPA sync recorded.
+fn decided(sc: &scenario::Scenario) -> nimscale_core::sim::record::SimResult {
+    let rec = nimscale_core::sim::config::Recording {
+        timeseries: false,
+        decisions: true,
+    };
+    sc.simulation(sc.seed, rec).finish()
+}
+
 /// The VLM guide's NIMService and adapter ConfigMap under constant load,
 /// with `metrics:` lines appended.
 fn vlm_run(metrics: &str) -> nimscale_core::sim::record::SimResult {
@@ -261,14 +270,7 @@ fn vlm_run(metrics: &str) -> nimscale_core::sim::record::SimResult {
         "name: t\nseed: 3\nduration: 6m\nnimservice:\n  file: nimservice/cosmos-reason1-7b-latency.yaml\nmodel: {{gpu: h100-sxm, name: cosmos-reason1-7b}}\ntraffic:\n  pattern: {{kind: constant, rate: 12}}\n  prompt: {{lognormal: {{median: 1200, sigma: 0.5}}}}\n  output: {{lognormal: {{median: 60, sigma: 0.6}}}}\nmetrics:\n{metrics}"
     );
     let sc = load(&text, &[]).unwrap();
-    sc.simulation(
-        sc.seed,
-        nimscale_core::sim::config::Recording {
-            timeseries: false,
-            decisions: true,
-        },
-    )
-    .finish()
+    decided(&sc)
 }
 
 const VLM_ADAPTER: &str = "  adapter:\n    configMap: {file: adapter/vlm-latency-fraction.yaml}\n";
@@ -360,15 +362,7 @@ fn cpu_comes_from_metrics_server_points() {
         .unwrap()
         .replace("duration: 1h", "duration: 5m");
     let sc = load(&text, &[]).unwrap();
-    let res = sc
-        .simulation(
-            sc.seed,
-            nimscale_core::sim::config::Recording {
-                timeseries: false,
-                decisions: true,
-            },
-        )
-        .finish();
+    let res = decided(&sc);
     let mut seen = 0;
     for s in res
         .syncs
@@ -607,15 +601,7 @@ fn the_users_own_metric_names_are_served_by_their_rules() {
         ],
     )
     .unwrap();
-    let res = sc
-        .simulation(
-            sc.seed,
-            nimscale_core::sim::config::Recording {
-                timeseries: false,
-                decisions: true,
-            },
-        )
-        .finish();
+    let res = decided(&sc);
     // The external metric reached the HPA (a value in most syncs).
     let read = res
         .syncs
