@@ -163,6 +163,9 @@ pub struct Engine<M: StepTimeModel> {
     running: usize,
     prefilling: Vec<usize>,
     next_seq: u64,
+    /// `(seq, slot)` of every admission in order, stale entries included
+    /// until compacted (`running_slots`).
+    admitted: Vec<(u64, usize)>,
     g: u64,
     n_dec: u32,
     sum_coff: i64,
@@ -205,6 +208,7 @@ impl<M: StepTimeModel> Engine<M> {
             running: 0,
             prefilling: Vec::new(),
             next_seq: 0,
+            admitted: Vec::new(),
             g: 0,
             n_dec: 0,
             sum_coff: 0,
@@ -435,21 +439,42 @@ impl<M: StepTimeModel> Engine<M> {
         victims.len()
     }
 
-    /// Slots of the running requests, oldest admission first.
+    /// Slots of the running requests, oldest admission first: the
+    /// admission log's entries that are still current (a slot whose request
+    /// left the running set, or was re-admitted under a newer sequence
+    /// number, no longer matches its entry). Costs the running set, not the
+    /// waiting queue: under overload, preemption must not scan every slot.
     fn running_slots(&self) -> Vec<usize> {
-        let mut by_seq: Vec<(u64, usize)> = self
-            .reqs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                r.as_ref()
-                    .filter(|r| r.seq != NOT_RUNNING)
-                    .map(|r| (r.seq, i))
-            })
+        let slots: Vec<usize> = (self.admitted.iter())
+            .filter(|&&(seq, i)| self.is_current(seq, i))
+            .map(|&(_, i)| i)
             .collect();
-        by_seq.sort_unstable();
-        debug_assert_eq!(by_seq.len(), self.running);
-        by_seq.into_iter().map(|(_, i)| i).collect()
+        debug_assert_eq!(slots.len(), self.running);
+        debug_assert!(
+            slots.windows(2).all(|w| self.req(w[0]).seq < self.req(w[1]).seq),
+            "admission order"
+        );
+        slots
+    }
+
+    /// Whether the admission-log entry `(seq, i)` is the running request
+    /// in slot `i`.
+    fn is_current(&self, seq: u64, i: usize) -> bool {
+        self.reqs[i].as_ref().is_some_and(|r| r.seq == seq)
+    }
+
+    /// Records an admission; drops stale entries once they outnumber the
+    /// running ones (amortised O(1) per admission, memory bounded by the
+    /// running set).
+    fn log_admission(&mut self, seq: u64, i: usize) {
+        self.admitted.push((seq, i));
+        if self.admitted.len() > 2 * self.running + 64 {
+            let log = std::mem::take(&mut self.admitted);
+            self.admitted = log
+                .into_iter()
+                .filter(|&(seq, i)| self.is_current(seq, i))
+                .collect();
+        }
     }
 
     fn req(&self, i: usize) -> &Req {

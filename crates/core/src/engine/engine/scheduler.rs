@@ -187,6 +187,7 @@ impl<M: StepTimeModel> Engine<M> {
                     r.cached_tokens = start;
                 }
                 self.running += 1;
+                self.log_admission(seq, h);
                 self.prefilling.push(h);
                 self.chunks.push((h, tokens));
                 budget -= tokens;
