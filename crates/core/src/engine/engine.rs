@@ -451,7 +451,9 @@ impl<M: StepTimeModel> Engine<M> {
             .collect();
         debug_assert_eq!(slots.len(), self.running);
         debug_assert!(
-            slots.windows(2).all(|w| self.req(w[0]).seq < self.req(w[1]).seq),
+            slots
+                .windows(2)
+                .all(|w| self.req(w[0]).seq < self.req(w[1]).seq),
             "admission order"
         );
         slots
