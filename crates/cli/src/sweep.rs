@@ -297,22 +297,21 @@ fn baseline_file(sw: &sweep::Sweep) -> Option<out::BaselineFile> {
     })
 }
 
-/// Adds `baseline.json` to the files of a complete run, and prints its line.
+/// Adds `baseline.json` to the files of a complete run; returns the line to
+/// print after the table.
 fn with_baseline(
     sw: &sweep::Sweep,
     o: &Outcome,
     complete: bool,
     files: &mut Vec<(&'static str, String)>,
-) -> anyhow::Result<()> {
+) -> Option<String> {
     if !complete {
-        return Ok(());
+        return None;
     }
-    if let Some(b) = baseline_file(sw) {
-        writeln!(std::io::stdout().lock(), "{}", b.line(&sw.plan, o))?;
-        let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
-        files.push(("baseline.json", text));
-    }
-    Ok(())
+    let b = baseline_file(sw)?;
+    let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
+    files.push(("baseline.json", text));
+    Some(b.line(&sw.plan, o))
 }
 
 fn report(plan: &Plan, o: &Outcome, dir: &Path, complete: bool) -> anyhow::Result<()> {
@@ -449,11 +448,15 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
+    let mut baseline = None;
     if a.shard.is_none() {
-        with_baseline(&sw, &o, complete, &mut files)?;
+        baseline = with_baseline(&sw, &o, complete, &mut files);
     }
     outdir::write_dir(&dir, &files, a.force, kind)?;
     report(&sw.plan, &o, &dir, complete)?;
+    if let Some(line) = baseline {
+        writeln!(std::io::stdout().lock(), "{line}")?;
+    }
     interrupted(complete, &dir)
 }
 
@@ -777,11 +780,14 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
-    with_baseline(&sw, &o, complete, &mut files)?;
+    let baseline = with_baseline(&sw, &o, complete, &mut files);
     match &a.out {
         Some(dir) => {
             outdir::write_dir(dir, &files, a.force, "compare")?;
             report(&sw.plan, &o, dir, complete)?;
+            if let Some(line) = &baseline {
+                writeln!(std::io::stdout().lock(), "{line}")?;
+            }
             return interrupted(complete, dir);
         }
         None => {
@@ -793,6 +799,9 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
                     "winner: {}",
                     winner_lines(&sw.plan, &o, p).join("; ")
                 )?;
+            }
+            if let Some(line) = &baseline {
+                writeln!(stdout, "{line}")?;
             }
         }
     }

@@ -649,7 +649,12 @@ fn compare_prints_presets_side_by_side() {
     // compare has its fixed-replicas baseline.
     assert!(text.contains("GPU-h"), "{text}");
     assert!(text.contains("A1 = behavior"), "{text}");
-    assert!(text.starts_with("baseline: "), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("baseline: ")),
+        "{text}"
+    );
     let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(widest < 200, "{widest} characters wide:\n{text}");
     let out = nimscale()
