@@ -32,6 +32,10 @@ pub struct Plan {
     /// may win; by default it is excluded and listed with the reason.
     #[serde(default)]
     pub allow_degenerate: bool,
+    /// Each preset an axis names, as the YAML it puts in
+    /// `spec.scale.hpa` (what a point labelled with the name ran).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub presets: std::collections::BTreeMap<String, String>,
 }
 
 /// The diagnostics that make a run degenerate: its figures are those of a

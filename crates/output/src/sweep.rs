@@ -552,6 +552,7 @@ mod tests {
             minimize: "gpuHours".into(),
             threshold: 0.95,
             allow_degenerate: false,
+            presets: Default::default(),
         };
         let n = plan.metrics().len();
         let rows = vec![RunRow {

@@ -468,6 +468,7 @@ mod tests {
             minimize: "gpuHours".into(),
             threshold: 0.9,
             allow_degenerate: false,
+            presets: Default::default(),
         };
         let n = plan.metrics().len();
         let obj = plan.objective_index();

@@ -433,6 +433,7 @@ pub fn load(
     let threshold = objective.and_then(|o| o.slo_attainment).unwrap_or(0.95);
     let (axes, combos) = points(&mut cx, &raw);
     cx.finish()?;
+    let presets = expanded_presets(&axes, &combos, &base.scenario.template.name);
     let mut built = Built::default();
     for (pi, combo) in combos.iter().enumerate() {
         point(
@@ -451,6 +452,7 @@ pub fn load(
             minimize: minimize.to_string(),
             threshold,
             allow_degenerate: objective.and_then(|o| o.allow_degenerate).unwrap_or(false),
+            presets,
         },
         scenarios: built.scenarios,
         documents: built.documents,
@@ -556,6 +558,31 @@ fn points(cx: &mut Cx<'_>, raw: &RawSweep) -> (Vec<Axis>, Vec<Combo>) {
         })
         .collect();
     (axes, combos)
+}
+
+/// Every preset name the `behavior` and `metric` axes use, expanded to the
+/// YAML it puts in `spec.scale.hpa` (for `plan.json`).
+fn expanded_presets(
+    axes: &[Axis],
+    combos: &[Combo],
+    service: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for combo in combos {
+        for (ai, v, _) in combo {
+            let name = axes[*ai].name.as_str();
+            let (true, Some(n)) = (name == "behavior" || name == "metric", v.as_str()) else {
+                continue;
+            };
+            let value = match presets::preset(n, service) {
+                Some(Preset::Behavior(b)) => serde_json::json!({"behavior": b}),
+                Some(Preset::Metrics(m)) => serde_json::json!({"metrics": m}),
+                None => continue,
+            };
+            out.insert(n.to_string(), nimscale_operator::yaml::to_yaml(&value));
+        }
+    }
+    out
 }
 
 /// An axis's field path, checked once: `seed` is refused (seeds are the

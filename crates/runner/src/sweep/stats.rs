@@ -139,6 +139,7 @@ mod tests {
             slos: vec![],
             minimize: "gpuHours".into(),
             allow_degenerate: false,
+            presets: Default::default(),
             threshold: 0.9,
         }
     }

@@ -101,6 +101,12 @@ fn presets_and_paths_land_in_the_nimservice() {
     assert_eq!(sw.scenarios[1][0].duration.as_secs_f64(), 720.0);
     // The NIMCache of the user's file travels with the winner.
     assert_eq!(sw.documents[1].1.len(), 1);
+    // plan.json says what each preset name ran.
+    assert_eq!(
+        sw.plan.presets.keys().collect::<Vec<_>>(),
+        ["aggressive", "vlm-guide"]
+    );
+    assert!(sw.plan.presets["aggressive"].contains("stabilizationWindowSeconds: 30"));
 }
 
 #[test]
