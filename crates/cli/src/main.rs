@@ -151,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image,
             claim,
             allow_degenerate,
+            strict,
             catalog,
             limits,
         }) => sweep::run_sweep(sweep::SweepArgs {
@@ -164,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             claim,
             catalogs: catalog,
             allow_degenerate,
+            strict,
             limits: limits.limits(),
         }),
         Command::Compare(sweep::CompareCmd {
@@ -175,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             force,
             allow_degenerate,
+            strict,
             catalog,
             limits,
         }) => sweep::run_compare(sweep::CompareArgs {
@@ -187,6 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             catalogs: catalog,
             allow_degenerate,
+            strict,
             limits: limits.limits(),
         }),
         Command::Merge(sweep::MergeCmd { dirs, out, force }) => {

@@ -50,6 +50,11 @@ pub struct SweepCmd {
     /// win; by default such points are not eligible.
     #[arg(long)]
     pub allow_degenerate: bool,
+    /// Exit with status 4 when a point has a degenerate run (its HPA never
+    /// read its metric, sat at maxReplicas, or its metric never fell to its
+    /// target); the outputs are written all the same.
+    #[arg(long)]
+    pub strict: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -84,6 +89,11 @@ pub struct CompareCmd {
     /// win; by default such points are not eligible.
     #[arg(long)]
     pub allow_degenerate: bool,
+    /// Exit with status 4 when a point has a degenerate run (its HPA never
+    /// read its metric, sat at maxReplicas, or its metric never fell to its
+    /// target); the outputs are written all the same.
+    #[arg(long)]
+    pub strict: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -347,6 +357,7 @@ pub struct SweepArgs {
     pub claim: String,
     pub catalogs: Vec<PathBuf>,
     pub allow_degenerate: bool,
+    pub strict: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -457,7 +468,26 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(line) = baseline {
         writeln!(std::io::stdout().lock(), "{line}")?;
     }
+    if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
+        return Ok(code);
+    }
     interrupted(complete, &dir)
+}
+
+/// `--strict`: status 4 when a point has a degenerate run.
+fn strict_status(strict: bool, plan: &Plan, o: &Outcome) -> Option<ExitCode> {
+    let d = plan.metrics().iter().position(|m| m == "degenerate")?;
+    let bad: Vec<usize> = (o.points.iter())
+        .filter(|p| p.stats[d].mean > 0.0)
+        .map(|p| p.point)
+        .collect();
+    if !strict || bad.is_empty() {
+        return None;
+    }
+    errln!(
+        "error: --strict: point(s) {bad:?} have degenerate runs (see the report or each run's diagnostics)"
+    );
+    Some(ExitCode::from(4))
 }
 
 /// Exit 130 when Ctrl-C cut a run short (after its finished part was
@@ -688,6 +718,7 @@ pub struct CompareArgs {
     pub force: bool,
     pub catalogs: Vec<PathBuf>,
     pub allow_degenerate: bool,
+    pub strict: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -788,6 +819,9 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
             if let Some(line) = &baseline {
                 writeln!(std::io::stdout().lock(), "{line}")?;
             }
+            if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
+                return Ok(code);
+            }
             return interrupted(complete, dir);
         }
         None => {
@@ -804,6 +838,9 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
                 writeln!(stdout, "{line}")?;
             }
         }
+    }
+    if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
+        return Ok(code);
     }
     if complete {
         Ok(ExitCode::SUCCESS)

@@ -869,3 +869,38 @@ fn presets_print_their_yaml_and_source() {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn strict_sweeps_fail_on_degenerate_points() {
+    // CPU target 1 %: that point sits at maxReplicas.
+    let scenario = repo("scenarios/llama3-8b-cpu70.yaml");
+    let sweep = scratch(
+        "strict-sweep.yaml",
+        &format!(
+            "name: strict\nscenario: {}\nseeds: 1\naxes:\n  duration: [10m]\n  nimservice.spec.scale.hpa.metrics[0].resource.target.averageUtilization: [1, 70]\n",
+            scenario.display()
+        ),
+    );
+    let dir = std::env::temp_dir().join(format!("nimscale-strict-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |strict: bool, out: &str| {
+        let mut c = nimscale();
+        c.arg("sweep").arg(&sweep).arg("--out").arg(dir.join(out));
+        c.args(["--threads", "2"]);
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().expect("runs")
+    };
+    assert_eq!(run(false, "plain").status.code(), Some(0));
+    let strict = run(true, "strict");
+    assert_eq!(strict.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("point(s) [0] have degenerate runs"),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+    // The outputs are written all the same.
+    assert!(dir.join("strict/results.csv").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
