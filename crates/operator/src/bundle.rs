@@ -195,7 +195,7 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
 pub fn read_export_input(
     text: &str,
 ) -> Result<(Admitted, ExportRequest), crate::admission::Refusal> {
-    use crate::admission::{Problem, Refusal, Stage, admit, admit_documents};
+    use crate::admission::{admit, admit_documents};
     use crate::node::{NodeValue, parse_documents};
     let mut req = ExportRequest {
         adapter: AdapterSettings::default(),
@@ -210,16 +210,6 @@ pub fn read_export_input(
         .filter(|d| docs.len() == 1 && d.get("nimservice").is_some())
     else {
         return admit(text).map(|a| (a, req));
-    };
-    let bad = |pos, field: &str, text: String| Refusal {
-        stage: Stage::Document,
-        message: text.clone(),
-        problems: vec![Problem {
-            pos,
-            field: field.into(),
-            text,
-        }],
-        later: Vec::new(),
     };
     let mut nodes = Vec::new();
     if let Some(list) = winner.get("nimcaches") {
@@ -287,39 +277,65 @@ pub fn read_export_input(
         req.adapter_config_map = Some(t.to_string());
     }
     if let Some(a) = winner.get("adapter") {
-        if let Some(d) = a.get("dialect") {
-            req.adapter.dialect = match d.as_str() {
-                Some("nim1") => nimscale_core::engine::Dialect::Nim1,
-                Some("vllm") => nimscale_core::engine::Dialect::Vllm,
-                _ => {
-                    return Err(bad(
-                        d.pos,
-                        "adapter.dialect",
-                        "dialect must be nim1 or vllm".into(),
-                    ));
-                }
-            };
-        }
-        if let Some(n) = a.get("namespace").and_then(|n| n.as_str()) {
-            req.adapter.namespace = n.to_string();
-        }
-        if let Some(n) = a.get("configMap").and_then(|n| n.as_str()) {
-            req.adapter.config_map = n.to_string();
-        }
-        if let Some(w) = a.get("windowSeconds") {
-            match w.value {
-                NodeValue::Int(i) if i > 0 && i <= 86_400 => req.adapter.window_s = i as u32,
-                _ => {
-                    return Err(bad(
-                        w.pos,
-                        "adapter.windowSeconds",
-                        "windowSeconds must be 1..86400".into(),
-                    ));
-                }
+        adapter_settings(a, &mut req.adapter)?;
+    }
+    admit_documents(nodes).map(|a| (a, req))
+}
+
+/// A winner file's problem at `pos`.
+fn bad(pos: crate::node::Pos, field: &str, text: String) -> crate::admission::Refusal {
+    use crate::admission::{Problem, Refusal, Stage};
+    Refusal {
+        stage: Stage::Document,
+        message: text.clone(),
+        problems: vec![Problem {
+            pos,
+            field: field.into(),
+            text,
+        }],
+        later: Vec::new(),
+    }
+}
+
+/// A winner file's `adapter:` (`dialect`, `namespace`, `configMap`,
+/// `windowSeconds`).
+fn adapter_settings(
+    a: &crate::node::Node,
+    settings: &mut AdapterSettings,
+) -> Result<(), crate::admission::Refusal> {
+    use crate::node::NodeValue;
+    if let Some(d) = a.get("dialect") {
+        settings.dialect = match d.as_str() {
+            Some("nim1") => nimscale_core::engine::Dialect::Nim1,
+            Some("vllm") => nimscale_core::engine::Dialect::Vllm,
+            _ => {
+                return Err(bad(
+                    d.pos,
+                    "adapter.dialect",
+                    "dialect must be nim1 or vllm".into(),
+                ));
+            }
+        };
+    }
+    if let Some(n) = a.get("namespace").and_then(|n| n.as_str()) {
+        settings.namespace = n.to_string();
+    }
+    if let Some(n) = a.get("configMap").and_then(|n| n.as_str()) {
+        settings.config_map = n.to_string();
+    }
+    if let Some(w) = a.get("windowSeconds") {
+        match w.value {
+            NodeValue::Int(i) if i > 0 && i <= 86_400 => settings.window_s = i as u32,
+            _ => {
+                return Err(bad(
+                    w.pos,
+                    "adapter.windowSeconds",
+                    "windowSeconds must be 1..86400".into(),
+                ));
             }
         }
     }
-    admit_documents(nodes).map(|a| (a, req))
+    Ok(())
 }
 
 /// The NIMCaches: the ones given (as new objects, status dropped) or one

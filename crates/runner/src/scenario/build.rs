@@ -358,7 +358,7 @@ fn controller(raw: &RawScenario, cx: &mut Ctx<'_>) -> Controller {
     let cc = raw.cluster.as_ref().and_then(|c| c.controller.as_ref());
     let defaults = ControllerConfig::default();
     let config = ControllerConfig {
-        sync_period: cx.dur(
+        sync_period: cx.period(
             cc.and_then(|c| c.sync_period.as_ref()),
             "cluster.controller.syncPeriod",
             defaults.sync_period,
@@ -384,9 +384,6 @@ fn controller(raw: &RawScenario, cx: &mut Ctx<'_>) -> Controller {
             .unwrap_or(defaults.scale_to_zero),
         ..defaults
     };
-    if config.sync_period < SimDuration::from_secs(1) {
-        cx.err("cluster.controller.syncPeriod", "must be at least 1s");
-    }
     Controller {
         first_sync: cx.dur(
             cc.and_then(|c| c.first_sync.as_ref()),
@@ -526,8 +523,8 @@ fn check_hpa_metrics(
 /// `metrics.window` and `metrics.resolution`: the direct path's settings
 /// (the Prometheus path reads them too).
 fn direct_metrics(cx: &mut Ctx<'_>, mr: Option<&RawMetrics>, dialect: Dialect) -> DirectMetrics {
-    let metrics = DirectMetrics {
-        window: cx.dur(
+    DirectMetrics {
+        window: cx.period(
             mr.and_then(|m| m.window.as_ref()),
             "metrics.window",
             d::METRICS_WINDOW,
@@ -538,11 +535,7 @@ fn direct_metrics(cx: &mut Ctx<'_>, mr: Option<&RawMetrics>, dialect: Dialect) -
             d::METRICS_RESOLUTION,
         ),
         dialect,
-    };
-    if metrics.window < SimDuration::from_secs(1) {
-        cx.err("metrics.window", "must be at least 1s");
     }
-    metrics
 }
 
 /// `slos` and `evaluation`: what the run is judged by.
@@ -582,14 +575,11 @@ fn objectives(raw: &RawScenario, cx: &mut Ctx<'_>) -> (Vec<Slo>, SimDuration, Si
         });
     }
     let ev = raw.evaluation.as_ref();
-    let slo_window = cx.dur(
+    let slo_window = cx.period(
         ev.and_then(|e| e.slo_window.as_ref()),
         "evaluation.sloWindow",
         d::SLO_WINDOW,
     );
-    if slo_window < SimDuration::from_secs(1) {
-        cx.err("evaluation.sloWindow", "must be at least 1s");
-    }
     let flap_window = cx.dur(
         ev.and_then(|e| e.flap_window.as_ref()),
         "evaluation.flapWindow",

@@ -366,6 +366,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// A period nimscale acts on every so often: [`Ctx::dur`], and at least
+    /// 1s.
+    fn period(&mut self, d: Option<&Dur>, path: &str, default: SimDuration) -> SimDuration {
+        let v = self.dur(d, path, default);
+        if v < SimDuration::from_secs(1) {
+            self.err(path, "must be at least 1s");
+        }
+        v
+    }
+
     fn secs_of(&mut self, d: &Dur, path: &str) -> f64 {
         self.dur(Some(d), path, SimDuration::ZERO).as_secs_f64()
     }

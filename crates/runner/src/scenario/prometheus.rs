@@ -64,30 +64,21 @@ pub(super) fn prometheus_path(
             PromVersion::V3
         }
     };
-    let lookback = cx.dur(
+    let lookback = cx.period(
         pr.and_then(|p| p.lookback_delta.as_ref()),
         "metrics.prometheus.lookbackDelta",
         d::LOOKBACK_DELTA,
     );
-    if lookback < SimDuration::from_secs(1) {
-        cx.err("metrics.prometheus.lookbackDelta", "must be at least 1s");
-    }
-    let relist = cx.dur(
+    let relist = cx.period(
         ad.and_then(|a| a.relist_interval.as_ref()),
         "metrics.adapter.relistInterval",
         d::RELIST_INTERVAL,
     );
-    if relist < SimDuration::from_secs(1) {
-        cx.err("metrics.adapter.relistInterval", "must be at least 1s");
-    }
-    let housekeeping = cx.dur(
+    let housekeeping = cx.period(
         mr.and_then(|m| m.housekeeping.as_ref()),
         "metrics.housekeeping",
         d::HOUSEKEEPING,
     );
-    if housekeeping < SimDuration::from_secs(1) {
-        cx.err("metrics.housekeeping", "must be at least 1s");
-    }
     let loaded = adapter_rules(cx, files, ad, spec, metrics).ok()?;
     cx.warnings.extend(loaded.warnings);
     Some(PromConfig {
