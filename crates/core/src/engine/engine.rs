@@ -38,7 +38,10 @@ use super::step_time::{BatchShape, StepTimeModel};
 use super::usage::{Usage, UsageModel};
 use crate::time::SimTime;
 
+mod abort;
 mod scheduler;
+
+pub use abort::Handle;
 
 /// One request as it reaches the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -178,6 +181,13 @@ pub struct Engine<M: StepTimeModel> {
     metrics: EngineMetrics,
     busy_ns: i64,
     completions: Vec<RequestOutcome>,
+    /// Entries of `waiting` whose request was aborted (their slots are
+    /// `None` and freed when they reach the front; the front is always
+    /// live).
+    dead_waiting: usize,
+    /// Running requests to abort at the end of the step in flight
+    /// (`(slot, id)`).
+    aborts: Vec<(usize, u64)>,
 }
 
 /// `Req::seq` of a request that is not in the running set.
@@ -220,6 +230,8 @@ impl<M: StepTimeModel> Engine<M> {
             metrics,
             busy_ns: 0,
             completions: Vec::new(),
+            dead_waiting: 0,
+            aborts: Vec::new(),
             model,
             cfg,
         }
@@ -247,7 +259,7 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// Requests in the engine (running + waiting), right now.
     pub fn outstanding(&self) -> usize {
-        self.running + self.waiting.len()
+        self.running + self.live_waiting()
     }
 
     /// KV blocks referenced by requests right now.
@@ -351,7 +363,7 @@ impl<M: StepTimeModel> Engine<M> {
     }
 
     /// A request reaches the scheduler at `now` (after the frontend delay).
-    pub fn submit(&mut self, now: SimTime, spec: RequestSpec) {
+    pub fn submit(&mut self, now: SimTime, spec: RequestSpec) -> Handle {
         self.advance(now);
         let max_len = self.cfg.capacity.max_model_len;
         let slot = self.free_slots.pop().unwrap_or_else(|| {
@@ -390,12 +402,12 @@ impl<M: StepTimeModel> Engine<M> {
             // vLLM's frontend refuses empty prompts and prompts that leave no
             // room for a token within max_model_len (HTTP 400).
             self.finish(slot, FinishReason::Error);
-            return;
+            return Handle(slot);
         }
         self.waiting.push_back(slot);
         match &self.phase {
             Phase::Idle => self.plan(),
-            Phase::Run(r) if self.waiting.len() == 1 => {
+            Phase::Run(r) if self.live_waiting() == 1 => {
                 let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
                 let k = if self.running < self.cfg.capacity.max_running as usize
                     && self.admission(slot, budget).is_some()
@@ -421,6 +433,7 @@ impl<M: StepTimeModel> Engine<M> {
             }
             _ => {}
         }
+        Handle(slot)
     }
 
     /// Aborts every request (pod terminated): running and waiting requests
@@ -429,7 +442,15 @@ impl<M: StepTimeModel> Engine<M> {
         self.advance(now);
         self.now = self.now.max(ns_of(now));
         let mut victims = self.running_slots();
-        victims.extend(self.waiting.drain(..));
+        for v in std::mem::take(&mut self.waiting) {
+            if self.reqs[v].is_some() {
+                victims.push(v);
+            } else {
+                self.free_slots.push(v);
+            }
+        }
+        self.dead_waiting = 0;
+        self.aborts.clear();
         for &v in &victims {
             self.finish(v, FinishReason::Abort);
         }
@@ -490,7 +511,7 @@ impl<M: StepTimeModel> Engine<M> {
     fn publish(&mut self) {
         self.published = Gauges {
             running: self.running as u32,
-            waiting: self.waiting.len() as u32,
+            waiting: self.live_waiting() as u32,
             kv_usage: self.pool.usage(),
         };
     }
@@ -616,9 +637,15 @@ impl<M: StepTimeModel> Engine<M> {
 
     fn finish(&mut self, i: usize, reason: FinishReason) {
         self.release(i);
-        let now = self.now;
         let r = self.reqs[i].take().expect("live request slot");
         self.free_slots.push(i);
+        self.record_finish(r, reason);
+    }
+
+    /// Counts a request that has left the engine in the metrics and the
+    /// outcomes.
+    fn record_finish(&mut self, r: Req, reason: FinishReason) {
+        let now = self.now;
         let arrival = ns_of(r.spec.arrival);
         let m = &mut self.metrics;
         m.count_finish(reason);

@@ -272,3 +272,92 @@ fn eviction_during_a_run_cannot_hide_an_admission() {
         caching: true,
     });
 }
+
+/// Like `drive`, with client aborts: `aborts[k] = (time, id)` in time
+/// order. Events at one instant: engine steps first, then arrivals, then
+/// aborts (as the world orders them).
+fn drive_aborting<M: StepTimeModel>(
+    engine: &mut Engine<M>,
+    reqs: &[RequestSpec],
+    aborts: &[(SimTime, u64)],
+) -> Vec<nimscale_core::engine::RequestOutcome> {
+    let usable = engine.config().capacity.num_gpu_blocks - 1;
+    let mut handles = std::collections::HashMap::new();
+    let (mut i, mut k) = (0, 0);
+    let mut out = Vec::new();
+    loop {
+        let next_req = reqs.get(i).map(|r| r.arrival);
+        let next_abort = aborts.get(k).map(|a| a.0);
+        let next_input = match (next_req, next_abort) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (engine.next_wakeup(), next_input) {
+            (Some(w), Some(t)) if w <= t => engine.advance(w),
+            (Some(w), None) => engine.advance(w),
+            (_, Some(t)) => {
+                if next_req == Some(t) {
+                    let r = &reqs[i];
+                    handles.insert(r.id, engine.submit(t, r.clone()));
+                    i += 1;
+                } else {
+                    let (_, id) = aborts[k];
+                    if let Some(&h) = handles.get(&id) {
+                        engine.abort(t, h, id);
+                    }
+                    k += 1;
+                }
+            }
+            (None, None) => break,
+        }
+        assert!(engine.used_blocks() <= usable);
+        out.extend(engine.drain_outcomes());
+    }
+    out.sort_by_key(|o| o.id);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Aborting requests (waiting or running, in a run or a planned step)
+    /// keeps every invariant: each request finishes once, the aborted ones
+    /// with reason `abort` no earlier than their abort, blocks all come
+    /// back, and closed-form runs still equal step-by-step execution.
+    #[test]
+    fn aborts_keep_the_invariants(
+        case in arb_case(),
+        cut in proptest::collection::vec((any::<bool>(), 0u64..2_000_000), 40),
+    ) {
+        let dep = deployment();
+        let model = Roofline::new(&dep);
+        let reqs = specs(&case);
+        let prof = profile(&case);
+        let mut aborts: Vec<(SimTime, u64)> = reqs
+            .iter()
+            .zip(&cut)
+            .filter(|(_, c)| c.0)
+            .map(|(r, c)| (SimTime::from_micros(r.arrival.as_micros() + c.1 as i64), r.id))
+            .collect();
+        aborts.sort();
+        let mut fast = Engine::new(config(&dep, &prof, case.blocks, false), model.clone(), SimTime::ZERO);
+        let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model, SimTime::ZERO);
+        let a = drive_aborting(&mut fast, &reqs, &aborts);
+        let b = drive_aborting(&mut slow, &reqs, &aborts);
+        prop_assert_eq!(a.len(), reqs.len());
+        prop_assert_eq!(fast.outstanding(), 0);
+        prop_assert_eq!(fast.used_blocks(), 0);
+        prop_assert_eq!(fast.gauges().waiting, 0);
+        for o in &a {
+            if o.finish == FinishReason::Abort {
+                let at = aborts.iter().find(|x| x.1 == o.id).expect("aborted request had an abort").0;
+                prop_assert!(o.arrival.as_secs_f64() + o.e2e >= at.as_secs_f64() - 1e-9);
+            }
+        }
+        prop_assert_eq!(fast.metrics().preemptions, slow.metrics().preemptions);
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert_eq!((x.id, x.output_tokens, x.preemptions, x.finish), (y.id, y.output_tokens, y.preemptions, y.finish));
+            prop_assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
+        }
+    }
+}

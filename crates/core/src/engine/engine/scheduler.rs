@@ -7,6 +7,9 @@ use super::*;
 impl<M: StepTimeModel> Engine<M> {
     /// Decides what the engine does next, starting at `self.now`.
     pub(super) fn plan(&mut self) {
+        if !self.aborts.is_empty() {
+            self.apply_aborts();
+        }
         loop {
             if self.running == 0 && self.waiting.is_empty() {
                 self.phase = Phase::Idle;
@@ -23,7 +26,7 @@ impl<M: StepTimeModel> Engine<M> {
             // (retry at once, now without preemption) or the queue head can
             // never fit (refuse it so the engine cannot stall).
             if self.running == 0
-                && let Some(h) = self.waiting.pop_front()
+                && let Some(h) = self.pop_waiting()
             {
                 if self
                     .admission(h, self.cfg.capacity.max_num_batched_tokens)
@@ -162,7 +165,7 @@ impl<M: StepTimeModel> Engine<M> {
                 let Some((hits, start, tokens, blocks)) = self.admission(h, budget) else {
                     break;
                 };
-                self.waiting.pop_front();
+                self.pop_waiting();
                 let prefix = self.req(h).spec.prefix.clone();
                 if self.cfg.prefix_caching && self.req(h).computed == 0 {
                     self.metrics.prefix_queries += u64::from(self.req(h).target);
