@@ -326,11 +326,17 @@ pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
     );
     let _ = writeln!(
         o,
-        "requests: {} arrived, {} completed, {} failed, {} unfinished",
+        "requests: {} arrived, {} completed, {} failed{}, {} unfinished{}",
         rq.arrived,
         rq.completed,
         rq.failed(),
-        rq.unfinished
+        failure_causes(rq),
+        rq.unfinished,
+        if rq.retries > 0 {
+            format!(", {} retries", rq.retries)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         o,
@@ -423,4 +429,26 @@ pub fn human_summary(info: &RunInfo, res: &SimResult) -> String {
         let _ = writeln!(o, "warning: {w}");
     }
     o
+}
+
+/// The failures by cause, `" (3 no endpoint, 2 client timeout)"`, or
+/// nothing when none failed.
+fn failure_causes(rq: &nimscale_core::sim::record::RequestCounts) -> String {
+    let parts: Vec<String> = [
+        (rq.rejected_no_endpoint, "no endpoint"),
+        (rq.front_queue_timeout, "front-queue timeout"),
+        (rq.aborted_on_drain, "aborted on drain"),
+        (rq.refused_by_engine, "refused"),
+        (rq.client_timeout, "client timeout"),
+        (rq.abandoned, "abandoned"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
 }

@@ -21,6 +21,15 @@ pub struct Requests {
     pub front_queue_timeout: u64,
     pub aborted_on_drain: u64,
     pub refused_by_engine: u64,
+    /// The client's timeout ran out on the last attempt.
+    #[serde(default)]
+    pub client_timeout: u64,
+    /// The user left before the first token.
+    #[serde(default)]
+    pub abandoned: u64,
+    /// Attempts after the first.
+    #[serde(default)]
+    pub retries: u64,
     pub unfinished: u64,
 }
 
@@ -254,6 +263,9 @@ impl Summary {
                 front_queue_timeout: rq.front_queue_timeout,
                 aborted_on_drain: rq.aborted_on_drain,
                 refused_by_engine: rq.refused_by_engine,
+                client_timeout: rq.client_timeout,
+                abandoned: rq.abandoned,
+                retries: rq.retries,
                 unfinished: rq.unfinished,
             },
             latency: Latencies {

@@ -63,7 +63,16 @@ impl Scenario {
     /// The run's work (see [`Estimate`]).
     pub fn estimate(&self) -> Estimate {
         let seconds = self.duration.as_secs_f64();
-        let requests = self.source(self.seed).expected_requests(seconds);
+        let requests = match self.clients.as_ref().and_then(|c| c.closed_loop.as_ref()) {
+            // A client sends at most one request per round trip, and a round
+            // trip takes at least the front end's delay, its think time and
+            // one engine step (10 ms is an optimistic step).
+            Some(cl) => {
+                let trip = self.frontend_delay.as_secs_f64() + cl.think.median().max(0.0) + 0.01;
+                f64::from(cl.concurrency) * seconds / trip
+            }
+            None => self.source(self.seed).expected_requests(seconds),
+        };
         let pods = match (&self.hpa, &self.schedule) {
             (Some(h), _) => i64::from(h.spec.max_replicas.max(h.spec.min_replicas)),
             (None, Some(s)) => i64::from(s.max_replicas()),

@@ -155,6 +155,63 @@ pub struct FrontQueue {
     pub timeout: SimDuration,
 }
 
+/// What clients do when a request is slow or fails (genai-perf/AIPerf
+/// and the OpenAI SDKs have each of these). Without it a request waits
+/// for its answer however long it takes and a failure is final.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clients {
+    /// An attempt is cancelled this long after it was sent (the HTTP
+    /// client's timeout); the engine aborts it. `None`: no timeout.
+    pub timeout: Option<SimDuration>,
+    /// How long a user waits for the first token before giving up (no
+    /// retry), drawn once per request. `None`: users wait.
+    pub patience: Option<Dist>,
+    /// Further attempts after a timeout or a failure that is not the
+    /// request's fault (no endpoint, front-queue timeout, connection
+    /// reset by a draining pod); a refused request is not retried.
+    pub retries: u32,
+    /// Waits between attempts.
+    pub backoff: Backoff,
+    /// Closed loop: a fixed number of clients, each sending its next
+    /// request when the previous one ends (the traffic's rates are not
+    /// used; its token lengths or trace rows are).
+    pub closed_loop: Option<ClosedLoop>,
+}
+
+/// Exponential backoff with jitter: attempt `n` (1 for the first retry)
+/// waits `min(max, initial · multiplier^(n−1)) · (1 − jitter · u)`, `u`
+/// uniform in [0, 1) (openai-python: 0.5 s, ×2, 8 s, 0.25).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// First wait.
+    pub initial: SimDuration,
+    /// Growth per attempt.
+    pub multiplier: f64,
+    /// Longest wait.
+    pub max: SimDuration,
+    /// Share of the wait removed at random (0: none, 1: full jitter).
+    pub jitter: f64,
+}
+
+impl Backoff {
+    /// The wait before retry `n` (≥ 1), `u` uniform in [0, 1).
+    pub fn delay(&self, n: u32, u: f64) -> SimDuration {
+        let base = self.initial.as_secs_f64() * self.multiplier.powi(n.saturating_sub(1) as i32);
+        let d = base.min(self.max.as_secs_f64()) * (1.0 - self.jitter * u);
+        super::dist::secs(d.max(0.0))
+    }
+}
+
+/// A closed-loop load: `concurrency` clients, each waiting `think` after a
+/// request ends (success or final failure) before sending the next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedLoop {
+    /// Clients, all sending at time zero.
+    pub concurrency: u32,
+    /// Think time between a request's end and the client's next.
+    pub think: Dist,
+}
+
 /// The HPA controller's schedule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Controller {
@@ -269,6 +326,8 @@ pub struct SimConfig<M> {
     pub balancer: Balancer,
     /// Requests waiting for a first ready pod.
     pub front_queue: FrontQueue,
+    /// Client behaviour (`None`: clients wait forever and never retry).
+    pub clients: Option<Clients>,
     /// What scales the Deployment, or `None` for a fixed replica count.
     pub scaling: Option<Autoscaler>,
     /// Controller schedule.

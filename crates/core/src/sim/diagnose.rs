@@ -110,6 +110,26 @@ pub fn diagnose(s: &Summary) -> Vec<Diagnostic> {
             ),
         ));
     }
+    if rq.client_timeout > 0 {
+        out.push(diag(
+            "requests-timed-out",
+            Severity::Warning,
+            format!(
+                "{} of {} requests reached the client's timeout on their last attempt ({} retries in all): the service was too slow for its clients",
+                rq.client_timeout, rq.arrived, rq.retries
+            ),
+        ));
+    }
+    if rq.abandoned > 0 {
+        out.push(diag(
+            "requests-abandoned",
+            Severity::Warning,
+            format!(
+                "{} of {} requests were abandoned: their users gave up before the first token",
+                rq.abandoned, rq.arrived
+            ),
+        ));
+    }
     if rq.arrived > 0 && rq.unfinished as f64 > UNFINISHED_SHARE * rq.arrived as f64 {
         out.push(diag(
             "requests-unfinished",

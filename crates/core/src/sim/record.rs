@@ -265,6 +265,12 @@ pub struct RequestCounts {
     pub aborted_on_drain: u64,
     /// Failed: the engine refused it (prompt too long for the context).
     pub refused_by_engine: u64,
+    /// Failed: the client's timeout ran out on its last attempt.
+    pub client_timeout: u64,
+    /// Failed: the user gave up waiting for the first token.
+    pub abandoned: u64,
+    /// Attempts after the first (retries), whatever became of them.
+    pub retries: u64,
     /// Still in flight when the run ended.
     pub unfinished: u64,
 }
@@ -276,6 +282,8 @@ impl RequestCounts {
             + self.front_queue_timeout
             + self.aborted_on_drain
             + self.refused_by_engine
+            + self.client_timeout
+            + self.abandoned
     }
 }
 

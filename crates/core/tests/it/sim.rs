@@ -9,8 +9,9 @@ use nimscale_core::engine::capacity::EngineProfile;
 use nimscale_core::engine::{Dialect, Roofline};
 use nimscale_core::hpa::controller::ControllerConfig;
 use nimscale_core::sim::config::{
-    Balancer, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue, ModelSource, NodePool,
-    Placement, PodTemplate, Probe, Recording, SimConfig, Slo, SloMetric, Startup,
+    Backoff, Balancer, Clients, ClosedLoop, ClusterAutoscaler, Controller, DirectMetrics,
+    FrontQueue, ModelSource, NodePool, Placement, PodTemplate, Probe, Recording, SimConfig, Slo,
+    SloMetric, Startup,
 };
 use nimscale_core::sim::dist::Dist;
 use nimscale_core::sim::traffic::{Generator, Pattern, Source};
@@ -78,6 +79,7 @@ fn base(replicas: i32, rate: f64, output: f64) -> (SimConfig<Roofline>, Source) 
             capacity: 1000,
             timeout: SimDuration::from_secs(60),
         },
+        clients: None,
         scaling: None,
         controller: Controller {
             config: ControllerConfig::default(),
@@ -267,4 +269,129 @@ fn the_same_seed_gives_the_same_run() {
     };
     // Debug text compares NaN fields (empty seconds) as equal.
     assert_eq!(format!("{:?}", run()), format!("{:?}", run()));
+}
+
+fn clients() -> Clients {
+    Clients {
+        timeout: None,
+        patience: None,
+        retries: 0,
+        backoff: Backoff {
+            initial: SimDuration::from_millis(500),
+            multiplier: 2.0,
+            max: SimDuration::from_secs(8),
+            jitter: 0.25,
+        },
+        closed_loop: None,
+    }
+}
+
+/// Every request sent is completed, failed or unfinished, once.
+fn conserved(r: &nimscale_core::sim::record::RequestCounts) {
+    assert_eq!(r.arrived, r.completed + r.failed() + r.unfinished, "{r:?}");
+}
+
+#[test]
+fn a_client_timeout_bounds_latency_and_frees_the_engine() {
+    // One pod at 3× its capacity: without timeouts the queue grows all run.
+    let (cfg, src) = base(1, 40.0, 400.0);
+    let open = Simulation::new(cfg.clone(), src.clone()).finish();
+    let mut cfg = cfg;
+    cfg.clients = Some(Clients {
+        timeout: Some(SimDuration::from_secs(20)),
+        ..clients()
+    });
+    let res = Simulation::new(cfg, src).finish();
+    let (a, b) = (&open.summary.requests, &res.summary.requests);
+    conserved(a);
+    conserved(b);
+    assert!(a.unfinished > 5_000, "the open run is overloaded: {a:?}");
+    assert!(b.client_timeout > 5_000, "{b:?}");
+    // Nothing outlives its timeout: the queue is bounded by the timeout.
+    assert!(res.summary.e2e.max <= 20.0 + 0.5, "{}", res.summary.e2e.max);
+    assert!(b.unfinished < 40 * 21, "{b:?}");
+    // Aborted requests leave the engine (nothing stays stuck), but under
+    // sustained overload FCFS admits requests that have already waited
+    // nearly their timeout, which are then aborted mid-generation: goodput
+    // collapses, as it does on a real server.
+    assert!(
+        b.completed > 0 && b.completed < a.completed / 4,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(b.retries, 0);
+}
+
+#[test]
+fn retries_wait_out_a_cold_start_and_latency_counts_from_the_first_attempt() {
+    // Cold start, no front queue: every request before the pod is Ready
+    // (126 s) is refused at once; with retries (0.5 s doubling to 8 s) the
+    // ones sent in the last ~30 s before Ready get through.
+    let (mut cfg, src) = base(1, 1.0, 20.0);
+    cfg.warm_start = false;
+    cfg.front_queue.capacity = 0;
+    let plain = Simulation::new(cfg.clone(), src.clone()).finish();
+    cfg.clients = Some(Clients {
+        retries: 5,
+        ..clients()
+    });
+    let res = Simulation::new(cfg, src).finish();
+    let (a, b) = (&plain.summary.requests, &res.summary.requests);
+    conserved(a);
+    conserved(b);
+    assert_eq!(
+        a.arrived, b.arrived,
+        "same arrivals (common random numbers)"
+    );
+    assert!(
+        b.rejected_no_endpoint < a.rejected_no_endpoint,
+        "{a:?} {b:?}"
+    );
+    assert!(b.completed > a.completed);
+    assert!(b.retries >= 5 * b.rejected_no_endpoint, "{b:?}");
+    // A retried request's latency includes its backoff: the worst e2e is
+    // seconds, where a request served at once takes well under one.
+    assert!(res.summary.e2e.max > 2.0 && plain.summary.e2e.max < 2.0);
+}
+
+#[test]
+fn impatient_users_leave_before_their_first_token() {
+    let (mut cfg, src) = base(1, 40.0, 400.0);
+    cfg.clients = Some(Clients {
+        patience: Some(Dist::Fixed(5.0)),
+        retries: 3,
+        ..clients()
+    });
+    let res = Simulation::new(cfg, src).finish();
+    let r = &res.summary.requests;
+    conserved(r);
+    assert!(r.abandoned > 1_000, "{r:?}");
+    // Abandonment is final (no retries), and nobody who got a token left.
+    assert_eq!(r.retries, 0);
+    assert!(
+        res.summary.ttft.max <= 5.0 + 0.5,
+        "{}",
+        res.summary.ttft.max
+    );
+}
+
+#[test]
+fn a_closed_loop_keeps_its_clients_busy_and_no_more() {
+    let (mut cfg, src) = base(1, 1.0, 200.0);
+    cfg.clients = Some(Clients {
+        closed_loop: Some(ClosedLoop {
+            concurrency: 12,
+            think: Dist::Fixed(0.5),
+        }),
+        ..clients()
+    });
+    let res = Simulation::new(cfg, src).finish();
+    let r = &res.summary.requests;
+    conserved(r);
+    assert!(r.unfinished <= 12);
+    assert!(res.rows.iter().all(|row| row.in_flight <= 12));
+    assert!(res.rows[10..].iter().any(|row| row.in_flight == 12));
+    // Little's law over the run: throughput = clients / (e2e + think).
+    let x = r.completed as f64 / 600.0;
+    let little = 12.0 / (res.summary.e2e.mean + 0.5 + 0.003);
+    assert!((x - little).abs() < 0.03 * little, "{x} vs {little}");
 }

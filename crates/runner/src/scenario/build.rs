@@ -135,6 +135,7 @@ pub(super) fn build(
     };
     let preflight = preflight(&ns.spec, prometheus.as_ref(), serving, &controller);
     let (traffic, load_changes) = traffic(raw, cx, files)?;
+    let clients = clients(raw, cx);
     let (slos, slo_window, flap_window) = objectives(raw, cx);
     let warnings = std::mem::take(&mut cx.warnings);
     Some(Scenario {
@@ -154,6 +155,7 @@ pub(super) fn build(
         autoscaler,
         balancer,
         front_queue,
+        clients,
         controller,
         initial_replicas,
         warm_start: cl.and_then(|c| c.warm_start).unwrap_or(d::WARM_START),

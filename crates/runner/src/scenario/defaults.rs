@@ -8,6 +8,7 @@
 //! with the component: `ControllerConfig::default()`,
 //! `EngineProfile::default()`, `Probe::nim_startup()`.
 
+use nimscale_core::sim::config::Backoff;
 use nimscale_core::sim::dist::Dist;
 use nimscale_core::time::SimDuration;
 
@@ -71,6 +72,19 @@ pub fn engine_start(weight_bytes: f64) -> Dist {
 pub const FRONT_QUEUE_CAPACITY: u32 = 1000;
 /// `cluster.frontQueue.timeout`.
 pub const FRONT_QUEUE_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+
+/// `traffic.clients.retries`.
+pub const CLIENT_RETRIES: u32 = 0;
+/// `traffic.clients.backoff`: openai-python's `INITIAL_RETRY_DELAY`,
+/// doubling, `MAX_RETRY_DELAY` and its `1 - 0.25 * random()` jitter.
+pub const BACKOFF: Backoff = Backoff {
+    initial: SimDuration::from_millis(500),
+    multiplier: 2.0,
+    max: SimDuration::from_secs(8),
+    jitter: 0.25,
+};
+/// `traffic.closedLoop.think`.
+pub const THINK: Dist = Dist::Fixed(0.0);
 
 /// `cluster.controller.firstSync`.
 pub const FIRST_SYNC: SimDuration = SimDuration::ZERO;

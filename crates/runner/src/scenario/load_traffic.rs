@@ -14,10 +14,38 @@ pub(super) fn traffic(
     files: &dyn Files,
 ) -> Option<(Traffic, Vec<SimTime>)> {
     let t = &raw.traffic;
+    let closed = t.closed_loop.is_some();
     match (&t.pattern, &t.trace) {
-        (Some(_), Some(_)) | (None, None) => {
+        (Some(_), Some(_)) => {
             cx.err("traffic", "give exactly one of `pattern` or `trace`");
             None
+        }
+        (None, None) if !closed => {
+            cx.err(
+                "traffic",
+                "give one of `pattern` or `trace` (or `closedLoop`)",
+            );
+            None
+        }
+        (Some(_), None) if closed => {
+            cx.err(
+                "traffic.pattern",
+                "a closed loop sends when its clients are ready, not at a rate: leave out `pattern` (token lengths come from `prompt` and `output`)",
+            );
+            None
+        }
+        (None, None) => {
+            // The generator supplies the token lengths; its times are unused.
+            let prompt = cx.token_dist(t.prompt.as_ref(), "traffic.prompt", d::PROMPT_TOKENS);
+            let output = cx.token_dist(t.output.as_ref(), "traffic.output", d::OUTPUT_TOKENS);
+            Some((
+                Traffic::Pattern {
+                    pattern: Pattern::Piecewise(vec![(0.0, 1.0)]),
+                    prompt,
+                    output,
+                },
+                vec![],
+            ))
         }
         (Some(p), None) => {
             let prompt = cx.token_dist(t.prompt.as_ref(), "traffic.prompt", d::PROMPT_TOKENS);
@@ -258,4 +286,69 @@ fn trace(cx: &mut Ctx<'_>, tr: &RawTrace, files: &dyn Files) -> Option<(Traffic,
         },
         vec![],
     ))
+}
+
+/// `traffic.clients` and `traffic.closedLoop`.
+pub(super) fn clients(raw: &RawScenario, cx: &mut Ctx<'_>) -> Option<Clients> {
+    let t = &raw.traffic;
+    if t.clients.is_none() && t.closed_loop.is_none() {
+        return None;
+    }
+    let c = t.clients.as_ref();
+    let path = "traffic.clients";
+    let timeout = (c.and_then(|c| c.timeout.as_ref()))
+        .map(|v| cx.dur(Some(v), &format!("{path}.timeout"), SimDuration::ZERO));
+    if timeout == Some(SimDuration::ZERO) {
+        cx.err(
+            &format!("{path}.timeout"),
+            "a timeout of 0 fails every request; leave it out for no timeout",
+        );
+    }
+    let patience = (c.and_then(|c| c.patience.as_ref()))
+        .map(|p| cx.time_dist(Some(p), &format!("{path}.patience"), d::THINK));
+    let b = c.and_then(|c| c.backoff.as_ref());
+    let bp = format!("{path}.backoff");
+    let mut backoff = d::BACKOFF;
+    if let Some(b) = b {
+        backoff.initial = cx.dur(
+            b.initial.as_ref(),
+            &format!("{bp}.initial"),
+            backoff.initial,
+        );
+        backoff.max = cx.dur(b.max.as_ref(), &format!("{bp}.max"), backoff.max);
+        if let Some(m) = b.multiplier {
+            if !(m.is_finite() && (1.0..=100.0).contains(&m)) {
+                cx.err(
+                    &format!("{bp}.multiplier"),
+                    format!("must be from 1 to 100, found {m}"),
+                );
+            }
+            backoff.multiplier = m;
+        }
+        if let Some(j) = b.jitter {
+            if !(j.is_finite() && (0.0..=1.0).contains(&j)) {
+                cx.err(
+                    &format!("{bp}.jitter"),
+                    format!("must be from 0 to 1, found {j}"),
+                );
+            }
+            backoff.jitter = j;
+        }
+    }
+    let closed_loop = t.closed_loop.as_ref().map(|cl| {
+        if cl.concurrency == 0 {
+            cx.err("traffic.closedLoop.concurrency", "at least one client");
+        }
+        ClosedLoop {
+            concurrency: cl.concurrency,
+            think: cx.time_dist(cl.think.as_ref(), "traffic.closedLoop.think", d::THINK),
+        }
+    });
+    Some(Clients {
+        timeout,
+        patience,
+        retries: c.and_then(|c| c.retries).unwrap_or(d::CLIENT_RETRIES),
+        backoff,
+        closed_loop,
+    })
 }

@@ -17,7 +17,7 @@ mod load_traffic;
 mod prometheus;
 
 use build::build;
-use load_traffic::traffic;
+use load_traffic::{clients, traffic};
 use prometheus::prometheus_path;
 
 use std::collections::BTreeMap;
@@ -35,8 +35,9 @@ use nimscale_core::metrics::server::MetricsServerConfig;
 use nimscale_core::quantity::Quantity;
 use nimscale_core::sim::autoscaler::{Autoscaler, Schedule};
 use nimscale_core::sim::config::{
-    Balancer, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue, ModelSource, NodePool,
-    Placement, PodTemplate, Probe, Recording, SimConfig, Slo, SloMetric, Startup,
+    Balancer, Clients, ClosedLoop, ClusterAutoscaler, Controller, DirectMetrics, FrontQueue,
+    ModelSource, NodePool, Placement, PodTemplate, Probe, Recording, SimConfig, Slo, SloMetric,
+    Startup,
 };
 use nimscale_core::sim::direct::unknown_metrics;
 use nimscale_core::sim::dist::{Dist, secs};
@@ -137,6 +138,8 @@ pub struct Scenario {
     pub balancer: Balancer,
     /// Front queue.
     pub front_queue: FrontQueue,
+    /// Client timeouts, patience, retries, closed loop.
+    pub clients: Option<Clients>,
     /// Controller schedule.
     pub controller: Controller,
     /// Replicas at time zero.
@@ -180,6 +183,7 @@ impl Scenario {
             autoscaler: self.autoscaler.clone(),
             balancer: self.balancer,
             front_queue: self.front_queue,
+            clients: self.clients.clone(),
             scaling: self
                 .hpa
                 .clone()

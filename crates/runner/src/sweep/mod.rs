@@ -92,7 +92,7 @@ pub fn row_of(
         f64::from(s.peak_gpus),
         f64::from(s.peak_nodes),
         s.seconds_at_max,
-        s.requests.front_queue_timeout as f64,
+        (s.requests.front_queue_timeout + s.requests.client_timeout) as f64,
         f64::from(u8::from((s.diagnostics.iter()).any(|d| {
             nimscale_core::sweep::DEGENERATE.contains(&d.code.as_str())
         }))),

@@ -82,6 +82,24 @@ fn schema_documents_every_default_the_loader_applies() {
             format!("({})", d::GPUS_PER_NODE),
         ),
         ("RawNodePool", "minNodes", format!("({})", d::MIN_NODES)),
+        ("RawClients", "retries", format!("({})", d::CLIENT_RETRIES)),
+        (
+            "RawBackoff",
+            "initial",
+            format!("({}s)", d::BACKOFF.initial.as_secs_f64()),
+        ),
+        (
+            "RawBackoff",
+            "multiplier",
+            format!("({})", d::BACKOFF.multiplier),
+        ),
+        ("RawBackoff", "max", format!("({})", dur(d::BACKOFF.max))),
+        ("RawBackoff", "jitter", format!("({})", d::BACKOFF.jitter)),
+        (
+            "RawClosedLoop",
+            "think",
+            format!("({}s)", d::THINK.median()),
+        ),
         (
             "RawCluster",
             "warmStart",

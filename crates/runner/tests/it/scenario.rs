@@ -489,6 +489,55 @@ fn nonsense_is_refused_with_line_and_field() {
     }
 }
 
+/// Client settings that cannot mean anything are refused with their field.
+#[test]
+fn client_nonsense_is_refused_with_its_field() {
+    let base =
+        std::fs::read_to_string(repo().join("scenarios/llama3-8b-overload-clients.yaml")).unwrap();
+    for (from, to, want) in [
+        (
+            "timeout: 60s",
+            "timeout: 0s",
+            "traffic.clients.timeout: a timeout of 0 fails every request",
+        ),
+        (
+            "jitter: 0.25",
+            "jitter: 2",
+            "traffic.clients.backoff.jitter: must be from 0 to 1, found 2",
+        ),
+        (
+            "multiplier: 2,",
+            "multiplier: 0.5,",
+            "traffic.clients.backoff.multiplier: must be from 1 to 100",
+        ),
+        (
+            "  clients:\n",
+            "  closedLoop: {concurrency: 8}\n  clients:\n",
+            "traffic.pattern: a closed loop sends when its clients are ready",
+        ),
+        (
+            "  pattern: {kind: constant, rate: 60}\n",
+            "  closedLoop: {concurrency: 0}\n",
+            "traffic.closedLoop.concurrency: at least one client",
+        ),
+        (
+            "  pattern: {kind: constant, rate: 60}\n",
+            "  closedLoop: {concurrency: 100000000, think: {fixed: 0s}}\n",
+            "requests",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        let text = base.replacen(from, to, 1);
+        let e = match load(&text, &[]) {
+            Err(e) => e,
+            Ok(sc) => sc
+                .check_limits(&nimscale_runner::limits::Limits::default(), false)
+                .unwrap_err(),
+        };
+        assert!(e.contains(want), "{to}: {e}");
+    }
+}
+
 /// Scheduled scaling: the replicas follow the step in force, and a
 /// schedule is refused beside an enabled HPA or with steps out of order.
 #[test]

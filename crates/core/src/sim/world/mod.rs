@@ -30,12 +30,14 @@ use crate::rng::Stream;
 use crate::time::{SimDuration, SimTime};
 
 mod autoscaler;
+mod clients;
 mod metrics;
 mod nodes;
 mod pods;
 mod recorder;
 mod service;
 
+use clients::{Cause, ClientState, Place};
 use pods::Pods;
 use recorder::{Recorder, stats};
 
@@ -51,6 +53,14 @@ enum Ev {
     Drain(u32, u32),
     Arrival,
     FrontTimeout,
+    /// A closed-loop client sends its next request.
+    ClientSend(u32),
+    /// A request's next attempt (after backoff), by its last attempt's id.
+    Retry(u64),
+    /// An attempt's client timeout.
+    ClientTimeout(u64),
+    /// A user's patience for the first token runs out (by attempt id).
+    Patience(u64),
     Scrape(u32),
     Housekeep(u32),
     MetricsServer,
@@ -70,8 +80,8 @@ impl Classified for Ev {
             Ev::Wake(..) => 4,
             Ev::Deliver => 5,
             Ev::Drain(..) => 6,
-            Ev::Arrival => 7,
-            Ev::FrontTimeout => 8,
+            Ev::Arrival | Ev::ClientSend(_) | Ev::Retry(_) => 7,
+            Ev::FrontTimeout | Ev::ClientTimeout(_) | Ev::Patience(_) => 8,
             Ev::Scrape(_) | Ev::Housekeep(_) | Ev::MetricsServer | Ev::Relist => 9,
             Ev::Sync => 10,
             Ev::Scan => 11,
@@ -149,6 +159,8 @@ struct Node {
 
 struct Waiting {
     arrival: Arrival,
+    /// The attempt's request id.
+    id: u64,
     deadline: SimTime,
 }
 
@@ -202,6 +214,8 @@ pub struct Simulation<M: StepTimeModel + Clone> {
     front_timer: Option<SimTime>,
     transit: VecDeque<(SimTime, u32, RequestSpec)>,
     next_id: u64,
+    /// Timeouts, patience, retries, closed loop (`SimConfig::clients`).
+    clients: Option<ClientState>,
     last_scale_up_node: Option<SimTime>,
     scratch: Vec<f64>,
     /// What the run records (rows, decisions, summaries).
@@ -338,6 +352,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             front_timer: None,
             transit: VecDeque::new(),
             next_id: 0,
+            clients: (cfg.clients.clone()).map(|c| ClientState::new(c, cfg.seed)),
             last_scale_up_node: None,
             scratch: Vec::new(),
             record: Recorder::new(columns, slos, cfg.initial_replicas),
@@ -374,7 +389,13 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             self.reconcile_replicas(SimTime::ZERO);
         }
         self.log_ready(SimTime::ZERO);
-        self.next_arrival = self.source.next_arrival();
+        if let Some(n) = self.clients.as_ref().and_then(ClientState::closed_loop) {
+            for k in 0..n {
+                self.q.push(SimTime::ZERO, Ev::ClientSend(k));
+            }
+        } else {
+            self.next_arrival = self.source.next_arrival();
+        }
         if let Some(a) = &self.next_arrival
             && a.time <= self.end
         {
@@ -523,6 +544,10 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             Ev::Drain(p, e) if self.pods[p as usize].epoch == e => self.on_drain_deadline(p, now),
             Ev::Stage(..) | Ev::StartupProbe(..) | Ev::ReadyTick(..) | Ev::Drain(..) => {}
             Ev::FrontTimeout => self.on_front_timeout(now),
+            Ev::ClientSend(k) => self.on_client_send(k, now),
+            Ev::Retry(id) => self.on_retry(id, now),
+            Ev::ClientTimeout(id) => self.on_client_timeout(id, now),
+            Ev::Patience(id) => self.on_patience(id, now),
             Ev::NodeUp(n) => self.on_node_up(n, now),
             Ev::NodeGiveUp(n) => self.on_node_give_up(n, now),
             Ev::Scrape(p) => self.on_scrape(p, now),
@@ -542,15 +567,19 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
     pub fn finish(mut self) -> SimResult {
         self.run_until(self.end);
         let end = self.end;
-        let unfinished: u64 = self
-            .live
-            .iter()
-            .map(|&i| {
-                let p = &self.pods[i as usize];
-                u64::from(p.in_transit) + p.engine.as_ref().map_or(0, |e| e.outstanding() as u64)
-            })
-            .sum::<u64>()
-            + self.front.len() as u64;
+        let unfinished: u64 = if let Some(c) = &self.clients {
+            c.flights.len() as u64
+        } else {
+            self.live
+                .iter()
+                .map(|&i| {
+                    let p = &self.pods[i as usize];
+                    u64::from(p.in_transit)
+                        + p.engine.as_ref().map_or(0, |e| e.outstanding() as u64)
+                })
+                .sum::<u64>()
+                + self.front.len() as u64
+        };
         self.record.counts.unfinished = unfinished;
         self.record.gpus.advance(end);
         self.record.node_count.advance(end);

@@ -467,7 +467,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         self.endpoints.push(p);
         self.log_ready(now);
         while let Some(w) = self.front.pop_front() {
-            self.dispatch(w.arrival, now);
+            if self.front_entry_live(w.id) {
+                self.dispatch(w.arrival, w.id, now);
+            }
         }
     }
 }

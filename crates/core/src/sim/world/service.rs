@@ -10,9 +10,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn on_arrival(&mut self, now: SimTime) {
         while let Some(a) = self.next_arrival.take_if(|a| a.time <= now) {
-            self.record.counts.arrived += 1;
-            self.record.second.arrivals += 1;
-            self.dispatch(a, now);
+            self.send(a, None, now);
             self.next_arrival = self.source.next_arrival();
         }
         if let Some(a) = &self.next_arrival
@@ -22,21 +20,23 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         }
     }
 
-    pub(super) fn dispatch(&mut self, a: Arrival, now: SimTime) {
+    /// Sends attempt `id` to a ready pod, or to the front queue if none is.
+    pub(super) fn dispatch(&mut self, a: Arrival, id: u64, now: SimTime) {
         if self.endpoints.is_empty() {
-            if self.front.len() < self.cfg.front_queue.capacity {
+            if self.front_len() < self.cfg.front_queue.capacity {
                 let deadline = now + self.cfg.front_queue.timeout;
                 self.front.push_back(Waiting {
                     arrival: a,
+                    id,
                     deadline,
                 });
+                self.moved(id, Place::Front);
                 if self.front_timer.is_none() {
                     self.front_timer = Some(deadline);
                     self.q.push(deadline, Ev::FrontTimeout);
                 }
             } else {
-                self.record.counts.rejected_no_endpoint += 1;
-                self.fail_request();
+                self.fail(id, Cause::NoEndpoint, now);
             }
             return;
         }
@@ -62,8 +62,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 best
             }
         };
-        let id = self.next_id;
-        self.next_id += 1;
+        self.moved(id, Place::Transit);
         let spec = RequestSpec {
             id,
             arrival: a.time,
@@ -91,16 +90,22 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             let Some((_, p, spec)) = self.transit.pop_front() else {
                 break;
             };
+            self.pods[p as usize].in_transit -= 1;
+            let id = spec.id;
+            let wanted = self.wanted(id);
             let pod = &mut self.pods[p as usize];
-            pod.in_transit -= 1;
             match pod.engine.as_mut() {
                 Some(e) if pod.stage == Stage::Serving => {
-                    e.submit(now, spec);
+                    if wanted {
+                        let h = e.submit(now, spec);
+                        self.moved(id, Place::Engine(p, h));
+                    }
                     self.touch(p, now);
                 }
                 _ => {
-                    self.record.counts.aborted_on_drain += 1;
-                    self.fail_request();
+                    if wanted {
+                        self.fail(id, Cause::DrainAbort, now);
+                    }
                     self.pods.reap(p);
                 }
             }
@@ -112,10 +117,14 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     pub(super) fn on_front_timeout(&mut self, now: SimTime) {
         self.front_timer = None;
-        while self.front.front().is_some_and(|w| w.deadline <= now) {
-            self.front.pop_front();
-            self.record.counts.front_queue_timeout += 1;
-            self.fail_request();
+        while let Some(w) = self.front.pop_front() {
+            if w.deadline > now {
+                self.front.push_front(w);
+                break;
+            }
+            if self.front_entry_live(w.id) {
+                self.fail(w.id, Cause::FrontQueueTimeout, now);
+            }
         }
         if let Some(w) = self.front.front() {
             self.front_timer = Some(w.deadline);
@@ -152,7 +161,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         }
         let draining = pod.terminating && idle;
         for o in &done {
-            self.record_outcome(o);
+            self.record_outcome(o, now);
         }
         done.clear();
         self.done_buf = done;
@@ -161,31 +170,32 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         }
     }
 
-    pub(super) fn record_outcome(&mut self, o: &RequestOutcome) {
+    pub(super) fn record_outcome(&mut self, o: &RequestOutcome, now: SimTime) {
         match o.finish {
             FinishReason::Stop | FinishReason::Length => {}
-            FinishReason::Abort => {
-                self.record.counts.aborted_on_drain += 1;
-                self.fail_request();
-                return;
-            }
-            FinishReason::Error => {
-                self.record.counts.refused_by_engine += 1;
-                self.fail_request();
-                return;
-            }
+            FinishReason::Abort => return self.fail(o.id, Cause::DrainAbort, now),
+            FinishReason::Error => return self.fail(o.id, Cause::Refused, now),
         }
+        // Latencies count from the request's first attempt.
+        let Some(shift) = self.completed(o.id, now) else {
+            return;
+        };
         self.record.counts.completed += 1;
         self.record.second.completed += 1;
-        let ttft = o.ttft.unwrap_or(o.e2e);
+        let (ttft, e2e) = (o.ttft.unwrap_or(o.e2e), o.e2e);
+        let (ttft, e2e) = if shift > 0.0 {
+            (ttft + shift, e2e + shift)
+        } else {
+            (ttft, e2e)
+        };
         let ttft_b = Bucket::of(ttft);
-        let e2e_b = Bucket::of(o.e2e);
+        let e2e_b = Bucket::of(e2e);
         let itl_b = o.mean_itl.map(|v| (v, Bucket::of(v)));
         self.record.ttft.record_in(ttft_b, ttft);
-        self.record.e2e.record_in(e2e_b, o.e2e);
+        self.record.e2e.record_in(e2e_b, e2e);
         if self.cfg.recording.timeseries {
             self.record.second.ttft.push(order_key(ttft));
-            self.record.second.e2e.push(order_key(o.e2e));
+            self.record.second.e2e.push(order_key(e2e));
         }
         if let Some((i, b)) = itl_b {
             self.record.itl.record_in(b, i);
@@ -196,7 +206,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         for (s, slo) in self.record.slos.iter_mut().zip(&self.cfg.slos) {
             let (v, b) = match slo.metric {
                 SloMetric::Ttft => (ttft, ttft_b),
-                SloMetric::E2e => (o.e2e, e2e_b),
+                SloMetric::E2e => (e2e, e2e_b),
                 SloMetric::Itl => match itl_b {
                     Some(vb) => vb,
                     None => continue,

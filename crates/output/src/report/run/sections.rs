@@ -197,16 +197,7 @@ pub(super) fn users_felt(run: &Run, g: &Grid) -> Section {
                         lat("end to end", &s.latency.e2e),
                     ],
                 ),
-                kv(&[
-                    ("arrived", rq.arrived.to_string()),
-                    ("completed", rq.completed.to_string()),
-                    ("failed", rq.failed.to_string()),
-                    ("  no ready endpoint", rq.rejected_no_endpoint.to_string()),
-                    ("  front-queue timeout", rq.front_queue_timeout.to_string()),
-                    ("  aborted on drain", rq.aborted_on_drain.to_string()),
-                    ("  refused by the engine", rq.refused_by_engine.to_string()),
-                    ("unfinished at the end", rq.unfinished.to_string()),
-                ]),
+                kv(&request_rows(rq)),
             ])
             .collect(),
     }
@@ -249,4 +240,29 @@ pub(super) fn inside_pods(run: &Run, g: &Grid) -> Section {
             )),
         ],
     }
+}
+
+/// The request counts; the client model's rows (timeouts, abandonment,
+/// retries) only when they happened.
+fn request_rows(rq: &crate::summary::Requests) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("arrived", rq.arrived.to_string()),
+        ("completed", rq.completed.to_string()),
+        ("failed", rq.failed.to_string()),
+        ("  no ready endpoint", rq.rejected_no_endpoint.to_string()),
+        ("  front-queue timeout", rq.front_queue_timeout.to_string()),
+        ("  aborted on drain", rq.aborted_on_drain.to_string()),
+        ("  refused by the engine", rq.refused_by_engine.to_string()),
+    ];
+    for (n, what) in [
+        (rq.client_timeout, "  client timeout"),
+        (rq.abandoned, "  abandoned (no first token)"),
+        (rq.retries, "retries"),
+    ] {
+        if n > 0 {
+            rows.push((what, n.to_string()));
+        }
+    }
+    rows.push(("unfinished at the end", rq.unfinished.to_string()));
+    rows
 }
