@@ -247,12 +247,10 @@ fn winner_lines(plan: &Plan, o: &Outcome, p: usize) -> Vec<String> {
 }
 
 fn winner_text(sw: &Sweep, o: &Outcome, p: usize) -> String {
-    let (ns, caches) = &sw.documents[p];
     sweep::winner_yaml(
         &sw.plan,
         &winner_lines(&sw.plan, o, p),
-        ns,
-        caches,
+        &sw.documents[p],
         sw.adapter_config_map.as_deref(),
     )
 }
@@ -416,10 +414,10 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter(|p| p.eligible)
             .map(|p| {
-                let (ns, caches) = &sw.documents[p.point];
+                let d = &sw.documents[p.point];
                 (
                     p.point.to_string(),
-                    serde_json::json!({"nimservice": ns, "nimcaches": caches}),
+                    serde_json::to_value(d).unwrap_or_default(),
                 )
             })
             .collect();

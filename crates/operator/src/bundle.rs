@@ -39,6 +39,12 @@ pub struct ExportRequest {
     /// written: what was simulated, so `adapter-rules.yaml` is exactly it
     /// (their name, namespace and rules) instead of generated rules.
     pub adapter_config_map: Option<String>,
+    /// The user's NIMService file as it should be deployed (a sweep's winner
+    /// edits only the swept fields): `nimservice.yaml` is this text.
+    pub nimservice_file: Option<String>,
+    /// NIMCaches the NIMService reads that the user keeps in other files:
+    /// assumed Ready, neither created nor re-emitted.
+    pub external_nimcaches: Vec<String>,
 }
 
 /// One file of the bundle.
@@ -124,18 +130,36 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
         .unwrap_or_default();
 
     let mut files = Vec::new();
-    let mut docs = cache_docs;
-    docs.push(admitted.source.to_json());
+    let body = match &req.nimservice_file {
+        // The user's file, as the sweep edited it: byte for byte.
+        Some(t) if t.ends_with('\n') => t.clone(),
+        Some(t) => format!("{t}\n"),
+        None => {
+            let mut docs = cache_docs;
+            docs.push(admitted.source.to_json());
+            to_yaml_stream(&docs)
+        }
+    };
+    let mut lines = vec![
+        "Apply with the NIM Operator installed: kubectl apply -f nimservice.yaml".to_string(),
+        "The operator then creates the objects listed in operator-objects.yaml.".to_string(),
+    ];
+    if req.nimservice_file.is_some() {
+        lines.push("This is your NIMService file with only the simulated changes made.".into());
+    }
+    for c in &req.external_nimcaches {
+        lines.push(format!(
+            "NIMCache {c} is yours (kept in your own files; not included here): it must be Ready."
+        ));
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     files.push(BundleFile {
         name: "nimservice.yaml".into(),
         content: header(
             &format!("NIMService {namespace}/{name}"),
             &req.summary,
-            &[
-                "Apply with the NIM Operator installed: kubectl apply -f nimservice.yaml",
-                "The operator then creates the objects listed in operator-objects.yaml.",
-            ],
-        ) + &to_yaml_stream(&docs),
+            &lines,
+        ) + &body,
     });
     if let Some(own) = &req.adapter_config_map {
         // What was simulated: the user's file, byte for byte after the
@@ -203,15 +227,44 @@ pub fn read_export_input(
         summary: Vec::new(),
         model_cache: None,
         adapter_config_map: None,
+        nimservice_file: None,
+        external_nimcaches: Vec::new(),
     };
     let docs = parse_documents(text).map_err(crate::admission::syntax_refusal)?;
-    let Some(winner) = docs
-        .first()
-        .filter(|d| docs.len() == 1 && d.get("nimservice").is_some())
-    else {
+    let Some(winner) = docs.first().filter(|d| {
+        docs.len() == 1 && (d.get("nimservice").is_some() || d.get("nimserviceFile").is_some())
+    }) else {
         return admit(text).map(|a| (a, req));
     };
     let mut nodes = Vec::new();
+    if let Some(f) = winner.get("nimserviceFile") {
+        let Some(t) = f.as_str().filter(|_| winner.get("nimservice").is_none()) else {
+            return Err(bad(
+                f.pos,
+                "nimserviceFile",
+                "nimserviceFile must be the text of a NIMService file, and comes without nimservice"
+                    .into(),
+            ));
+        };
+        nodes.extend(parse_documents(t).map_err(crate::admission::syntax_refusal)?);
+        req.nimservice_file = Some(t.to_string());
+    }
+    if let Some(list) = winner.get("externalNimCaches") {
+        let names: Option<Vec<String>> = match &list.value {
+            NodeValue::Seq(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => None,
+        };
+        req.external_nimcaches = names.ok_or_else(|| {
+            bad(
+                list.pos,
+                "externalNimCaches",
+                "externalNimCaches must be a list of NIMCache names".into(),
+            )
+        })?;
+    }
     if let Some(list) = winner.get("nimcaches") {
         match &list.value {
             NodeValue::Seq(items) => nodes.extend(items.iter().cloned()),
@@ -354,12 +407,19 @@ fn caches(
         .as_ref()
         .map(|c| c.name.clone())
         .filter(|n| !n.is_empty());
+    let mut external = None;
     if let Some(name) = &wanted
         && !caches
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(name.as_str()))
     {
-        caches.push(new_cache(spec, req, name, namespace)?);
+        if req.external_nimcaches.contains(name) {
+            // The user's own NIMCache: rendered against, never written.
+            let doc = json!({"metadata": {"name": name, "namespace": namespace}, "spec": {}});
+            external = Some(serde_json::from_value::<NimCache>(doc).map_err(|e| e.to_string())?);
+        } else {
+            caches.push(new_cache(spec, req, name, namespace)?);
+        }
     }
     let cache_docs: Vec<Value> = caches
         .iter()
@@ -372,6 +432,7 @@ fn caches(
             })
         })
         .collect();
+    caches.extend(external);
     for c in &mut caches {
         if c.status.state.as_deref() != Some("Ready") {
             let pvc = c

@@ -12,6 +12,7 @@ pub mod cel;
 pub mod field;
 pub mod lint;
 pub mod node;
+pub mod patch;
 pub mod render;
 pub mod schema;
 pub mod types;

@@ -24,7 +24,7 @@ struct ShardDir {
     plan: Plan,
     rows: Vec<RunRow>,
     series: Vec<PointSeries>,
-    docs: BTreeMap<usize, (serde_json::Value, Vec<serde_json::Value>)>,
+    docs: BTreeMap<usize, sweep::PointDocs>,
     /// The user's adapter ConfigMap the shard simulated, as written.
     adapter: Option<String>,
 }
@@ -92,8 +92,9 @@ fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
                         "{shown}: documents: \"{k}\" is not a point of this shard"
                     ))
                 })?;
-            let caches = v["nimcaches"].as_array().cloned().unwrap_or_default();
-            docs.insert(point, (v["nimservice"].clone(), caches));
+            let d: sweep::PointDocs = serde_json::from_value(v.clone())
+                .map_err(|e| fail::user(format!("{shown}: documents: \"{k}\": {e}")))?;
+            docs.insert(point, d);
         }
     }
     let adapter = meta["adapterConfigMap"].as_str().map(str::to_string);
@@ -187,15 +188,8 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
     }
     series.sort_by_key(|s| s.point);
     let (o, files) = derived(&plan, &rows, &series, |o, p| {
-        docs.get(&p).map(|(ns, caches)| {
-            sweep::winner_yaml(
-                &plan,
-                &winner_lines(&plan, o, p),
-                ns,
-                caches,
-                adapter.as_deref(),
-            )
-        })
+        docs.get(&p)
+            .map(|d| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), d, adapter.as_deref()))
     });
     outdir::write_dir(out_dir, &files, force, "merge")?;
     report(&plan, &o, out_dir, complete)?;

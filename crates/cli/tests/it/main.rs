@@ -904,3 +904,74 @@ fn strict_sweeps_fail_on_degenerate_points() {
     assert!(dir.join("strict/results.csv").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A NIMService file without the NIMCache it reads (the user keeps that in
+/// another file): the sweep's winner names the cache, and its export
+/// neither fails for want of it nor re-emits one; `nimservice.yaml` is the
+/// user's file with the swept field changed, comments kept.
+#[test]
+fn a_nimcache_kept_elsewhere_is_referenced_not_re_emitted() {
+    let dir = std::env::temp_dir().join(format!("nimscale-extcache-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mine = std::fs::read_to_string(repo("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+        .expect("read");
+    let ns_only = &mine[mine.find("---\n").expect("two documents") + 4..];
+    let ns_only = format!("# my NIMService, cache kept in cache.yaml\n{ns_only}");
+    std::fs::write(dir.join("ns.yaml"), &ns_only).expect("write");
+    let scenario = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
+        .expect("read")
+        .replace(
+            "file: nimservice/cosmos-reason1-7b-latency.yaml",
+            "file: ns.yaml",
+        )
+        .replace(
+            "file: adapter/vlm-latency-fraction.yaml",
+            &format!(
+                "file: {}",
+                repo("scenarios/adapter/vlm-latency-fraction.yaml").display()
+            ),
+        );
+    std::fs::write(dir.join("s.yaml"), scenario).expect("write");
+    std::fs::write(
+        dir.join("sweep.yaml"),
+        "name: ext\nscenario: s.yaml\nseeds: 1\naxes:\n  duration: [10m]\n  nimservice.spec.scale.hpa.maxReplicas: [5]\nobjective: {sloAttainment: 0.0}\n",
+    )
+    .expect("write");
+    let out = nimscale()
+        .arg("sweep")
+        .arg(dir.join("sweep.yaml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let winner = std::fs::read_to_string(dir.join("out/winner.yaml")).expect("winner");
+    assert!(winner.contains("externalNimCaches:"), "{winner}");
+    assert!(winner.contains("- cosmos-reason1-7b-cache"), "{winner}");
+    let out = nimscale()
+        .arg("export")
+        .arg(dir.join("out/winner.yaml"))
+        .arg("--out")
+        .arg(dir.join("bundle"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deployed = std::fs::read_to_string(dir.join("bundle/nimservice.yaml")).expect("bundle");
+    assert!(!deployed.contains("kind: NIMCache"), "{deployed}");
+    assert!(
+        deployed.contains("NIMCache cosmos-reason1-7b-cache is yours"),
+        "{deployed}"
+    );
+    let body = &deployed[deployed.find("---\n").expect("header") + 4..];
+    assert_eq!(body, ns_only.replace("maxReplicas: 6", "maxReplicas: 5"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -286,6 +286,8 @@ struct Base<'a> {
     json: Value,
     files: Prefixed<'a>,
     ns_file: Option<String>,
+    /// The user's NIMService file as written (with `ns_file`).
+    ns_text: Option<String>,
     ns_docs: Vec<Value>,
     /// Which of `ns_docs` is the NIMService.
     ns_index: usize,
@@ -340,11 +342,12 @@ impl<'a> Base<'a> {
             .and_then(|n| n.get("file"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let ns_docs: Vec<Value> = match &ns_file {
+        let (ns_docs, ns_text): (Vec<Value>, Option<String>) = match &ns_file {
             Some(p) => {
                 let read = files.read(p).and_then(|(_, b)| {
-                    parse_documents(&String::from_utf8_lossy(&b))
-                        .map(|d| d.iter().map(Node::to_json).collect())
+                    let t = String::from_utf8_lossy(&b).into_owned();
+                    parse_documents(&t)
+                        .map(|d| (d.iter().map(Node::to_json).collect(), Some(t)))
                         .map_err(|e| format!("{p}: {}", e.message))
                 });
                 read.map_err(|e| {
@@ -352,7 +355,10 @@ impl<'a> Base<'a> {
                     LoadErrors(std::mem::take(&mut cx.errs))
                 })?
             }
-            None => vec![json.get("nimservice").cloned().unwrap_or(Value::Null)],
+            None => (
+                vec![json.get("nimservice").cloned().unwrap_or(Value::Null)],
+                None,
+            ),
         };
         let ns_index = ns_docs
             .iter()
@@ -364,6 +370,7 @@ impl<'a> Base<'a> {
             json,
             files,
             ns_file,
+            ns_text,
             ns_docs,
             ns_index,
         })
@@ -607,7 +614,7 @@ fn axis_path(cx: &mut Cx<'_>, name: &str, pos: Pos) -> Option<Vec<PathSeg>> {
 struct Built {
     labels: Vec<Vec<String>>,
     scenarios: Vec<Vec<Scenario>>,
-    documents: Vec<(Value, Vec<Value>)>,
+    documents: Vec<super::PointDocs>,
 }
 
 /// One point: the base with its axis values set, loaded under every trace.
@@ -712,16 +719,42 @@ fn point(
     }
     built.labels.push(labels);
     built.scenarios.push(per_trace);
+    built.documents.push(point_docs(base, &docs));
+}
+
+/// What a point deploys: its documents, and the user's NIMService file
+/// edited in place when there is one.
+fn point_docs(base: &Base<'_>, docs: &[Value]) -> super::PointDocs {
     let ns = docs[base.ns_index].clone();
-    let caches = docs
-        .iter()
-        .enumerate()
+    let nimcaches: Vec<Value> = (docs.iter().enumerate())
         .filter(|(i, d)| {
             *i != base.ns_index && d.get("kind").and_then(Value::as_str) == Some("NIMCache")
         })
         .map(|(_, d)| d.clone())
         .collect();
-    built.documents.push((ns, caches));
+    let cache_names: Vec<&str> = (nimcaches.iter())
+        .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+        .collect();
+    let external_nimcaches = (ns.pointer("/spec/storage/nimCache/name"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && !cache_names.contains(n))
+        .map(|n| vec![n.to_string()])
+        .unwrap_or_default();
+    let (file_text, file_note) = match &base.ns_text {
+        Some(text) => match nimscale_operator::patch::patch_document(text, base.ns_index, &ns) {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    super::PointDocs {
+        nimservice: ns,
+        nimcaches,
+        file_text,
+        file_name: base.ns_file.clone(),
+        file_note,
+        external_nimcaches,
+    }
 }
 
 /// Sets one axis's value: a preset or explicit value in the NIMService's

@@ -45,9 +45,9 @@ pub struct Sweep {
     pub plan: Plan,
     /// `scenarios[point][trace]`.
     pub scenarios: Vec<Vec<Scenario>>,
-    /// The NIMService document (and NIMCache documents) of every point, as
-    /// JSON: what `winner.yaml` carries.
-    pub documents: Vec<(Value, Vec<Value>)>,
+    /// The NIMService document (and NIMCache documents) of every point:
+    /// what `winner.yaml` carries.
+    pub documents: Vec<PointDocs>,
     /// Warnings from loading the base scenario.
     pub warnings: Vec<String>,
     /// The base scenario's description.
@@ -55,6 +55,35 @@ pub struct Sweep {
     /// The user's prometheus-adapter ConfigMap (`metrics.adapter.configMap`)
     /// as written, when the scenario names one: the winner carries it.
     pub adapter_config_map: Option<String>,
+}
+
+/// What a point deploys: its NIMService (and the NIMCaches of the same
+/// file) as JSON, and, when the NIMService came from the user's file, that
+/// file with only the point's fields changed (comments, key order and
+/// quoting kept).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointDocs {
+    /// The NIMService object.
+    pub nimservice: Value,
+    /// NIMCache objects of the same file.
+    #[serde(default)]
+    pub nimcaches: Vec<Value>,
+    /// The user's file, edited (`None`: inline NIMService, or an edit this
+    /// file's YAML could not take faithfully; see `file_note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_text: Option<String>,
+    /// The user's file name, as the scenario names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Why the user's file could not be edited in place (the objects are
+    /// then re-emitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_note: Option<String>,
+    /// NIMCaches the NIMService reads that the user keeps elsewhere: named,
+    /// not re-emitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_nimcaches: Vec<String>,
 }
 
 /// One run's row from a simulation summary.
@@ -209,17 +238,27 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 }
 
 /// `winner.yaml`: the export-input shape (`summary:`, `nimservice:`,
-/// `nimcaches:`), so `nimscale export winner.yaml` writes the bundle.
+/// `nimcaches:`, or `nimserviceFile:` with the user's own file edited), so
+/// `nimscale export winner.yaml` writes the bundle.
 pub fn winner_yaml(
     sweep_plan: &Plan,
     outcome_line: &[String],
-    ns: &Value,
-    caches: &[Value],
+    docs: &PointDocs,
     adapter_config_map: Option<&str>,
 ) -> String {
     let mut m = serde_json::Map::new();
     if let Some(a) = adapter_config_map {
         m.insert("adapterConfigMap".into(), Value::String(a.to_string()));
+    }
+    if !docs.external_nimcaches.is_empty() {
+        m.insert(
+            "externalNimCaches".into(),
+            Value::Array(
+                (docs.external_nimcaches.iter())
+                    .map(|n| Value::String(n.clone()))
+                    .collect(),
+            ),
+        );
     }
     m.insert(
         "summary".into(),
@@ -230,14 +269,36 @@ pub fn winner_yaml(
                 .collect(),
         ),
     );
-    if !caches.is_empty() {
-        m.insert("nimcaches".into(), Value::Array(caches.to_vec()));
+    match &docs.file_text {
+        Some(t) => {
+            m.insert("nimserviceFile".into(), Value::String(t.clone()));
+        }
+        None => {
+            if !docs.nimcaches.is_empty() {
+                m.insert("nimcaches".into(), Value::Array(docs.nimcaches.clone()));
+            }
+            m.insert("nimservice".into(), docs.nimservice.clone());
+        }
     }
-    m.insert("nimservice".into(), ns.clone());
     let mut text = format!(
         "# The winner of sweep {}: the NIMService to deploy.\n#   nimscale export winner.yaml --out bundle/\n",
         sweep_plan.name
     );
+    if let (Some(f), true) = (&docs.file_name, docs.file_text.is_some()) {
+        text.push_str(&format!(
+            "# nimserviceFile is your {f} with only the swept fields changed.\n"
+        ));
+    }
+    if let Some(n) = &docs.file_note {
+        text.push_str(&format!(
+            "# Your NIMService file could not be edited in place ({n}): its objects\n# are written out instead, without its comments.\n"
+        ));
+    }
+    for c in &docs.external_nimcaches {
+        text.push_str(&format!(
+            "# NIMCache {c} is read by the NIMService and kept in your own files: not re-emitted.\n"
+        ));
+    }
     text.push_str(&nimscale_operator::yaml::to_yaml(&Value::Object(m)));
     text
 }

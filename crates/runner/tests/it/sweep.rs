@@ -90,7 +90,7 @@ fn one_and_two_threads_write_the_same_bytes() {
 fn presets_and_paths_land_in_the_nimservice() {
     let sw = load(SMALL).unwrap();
     // Point 1: maxReplicas 3, aggressive.
-    let ns = &sw.documents[1].0;
+    let ns = &sw.documents[1].nimservice;
     assert_eq!(ns["spec"]["scale"]["hpa"]["maxReplicas"], 3);
     assert_eq!(
         ns["spec"]["scale"]["hpa"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
@@ -100,7 +100,7 @@ fn presets_and_paths_land_in_the_nimservice() {
     assert_eq!(hpa.spec.max_replicas, 3);
     assert_eq!(sw.scenarios[1][0].duration.as_secs_f64(), 720.0);
     // The NIMCache of the user's file travels with the winner.
-    assert_eq!(sw.documents[1].1.len(), 1);
+    assert_eq!(sw.documents[1].nimcaches.len(), 1);
     // plan.json says what each preset name ran.
     assert_eq!(
         sw.plan.presets.keys().collect::<Vec<_>>(),
@@ -255,12 +255,10 @@ fn the_exported_bundle_simulates_exactly_as_the_sweep_point() {
     // NIMCache) and the user's prometheus-adapter ConfigMap, with comments.
     let sw = load(SMALL).unwrap();
     let p = 3; // maxReplicas 5, aggressive
-    let (ns, caches) = &sw.documents[p];
     let text = sweep::winner_yaml(
         &sw.plan,
         &["round trip".to_string()],
-        ns,
-        caches,
+        &sw.documents[p],
         sw.adapter_config_map.as_deref(),
     );
     let (admitted, req) = nimscale_operator::bundle::read_export_input(&text).unwrap();
@@ -278,6 +276,24 @@ fn the_exported_bundle_simulates_exactly_as_the_sweep_point() {
     let own = std::fs::read_to_string(repo().join("scenarios/adapter/vlm-latency-fraction.yaml"))
         .unwrap();
     assert!(adapter.ends_with(&own), "{adapter}");
+    // The user's NIMService file (with its NIMCache), comments and key
+    // order kept: only maxReplicas and the behavior block differ.
+    let mine =
+        std::fs::read_to_string(repo().join("scenarios/nimservice/cosmos-reason1-7b-latency.yaml"))
+            .unwrap();
+    let deployed = file("nimservice.yaml");
+    let body = &deployed[deployed.find("---\n").unwrap() + 4..];
+    let (head, tail) = mine.split_at(mine.find("      behavior:\n").unwrap());
+    assert!(
+        body.starts_with(&head.replace("maxReplicas: 6", "maxReplicas: 5")),
+        "{body}"
+    );
+    assert_ne!(
+        &body[head.len()..],
+        tail,
+        "the aggressive behavior replaced the guide's"
+    );
+    assert!(body[head.len()..].starts_with("      behavior:\n        scaleUp:\n"));
     // The exported files, simulated with the same traffic and seed, give
     // the run the sweep simulated for that point.
     let scenario = std::fs::read_to_string(repo().join("scenarios/cosmos-vlm-spike.yaml"))
@@ -321,14 +337,17 @@ fn a_scrape_interval_the_scenario_sets_travels_with_the_winner() {
         "scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: [6m]\n  metrics.prometheus.scrapeInterval: [30s]\n",
     )
     .unwrap();
-    let ns = &sw.documents[0].0;
+    let ns = &sw.documents[0].nimservice;
     assert_eq!(ns["spec"]["metrics"]["serviceMonitor"]["interval"], "30s");
+    // The user's file says it too, edited in place.
+    let file = sw.documents[0].file_text.as_deref().unwrap();
+    assert!(file.contains("      interval: 30s\n"), "{file}");
     let sc = &sw.scenarios[0][0];
     assert_eq!(sc.prometheus.as_ref().unwrap().scrape.interval_ms, 30_000);
     // Without the override the user's 15 s stays.
     let sw = load("scenario: cosmos-vlm-spike.yaml\naxes:\n  duration: [6m]\n").unwrap();
     assert_eq!(
-        sw.documents[0].0["spec"]["metrics"]["serviceMonitor"]["interval"],
+        sw.documents[0].nimservice["spec"]["metrics"]["serviceMonitor"]["interval"],
         "15s"
     );
 }
