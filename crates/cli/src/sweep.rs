@@ -531,6 +531,7 @@ fn compare_sweep(
     a: &CompareArgs,
     behaviors: Vec<String>,
     metrics: Vec<String>,
+    hpas: Vec<String>,
 ) -> anyhow::Result<serde_json::Value> {
     let file_name = a
         .scenario
@@ -556,6 +557,9 @@ fn compare_sweep(
     if !behaviors.is_empty() {
         axes.insert("behavior".into(), serde_json::json!(behaviors));
     }
+    if !hpas.is_empty() {
+        axes.insert("hpa".into(), serde_json::json!(hpas));
+    }
     if !metrics.is_empty() {
         axes.insert("metric".into(), serde_json::json!(metrics));
     }
@@ -575,11 +579,12 @@ fn compare_sweep(
 }
 
 pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
-    let (mut behaviors, mut metrics) = (Vec::new(), Vec::new());
+    let (mut behaviors, mut metrics, mut hpas) = (Vec::new(), Vec::new(), Vec::new());
     for p in &a.presets {
         match presets::preset(p, "x") {
             Some(presets::Preset::Behavior(_)) => behaviors.push(p.clone()),
             Some(presets::Preset::Metrics(_)) => metrics.push(p.clone()),
+            Some(presets::Preset::Hpa(_)) => hpas.push(p.clone()),
             None => {
                 errln!(
                     "error: --preset {p}: unknown; the presets are {}",
@@ -596,7 +601,14 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let doc = compare_sweep(&a, behaviors, metrics)?;
+    if !hpas.is_empty() && !(behaviors.is_empty() && metrics.is_empty()) {
+        errln!(
+            "error: --preset {}: a whole-HPA preset sets the behavior and metrics too; compare it with other whole-HPA presets only",
+            hpas[0]
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let doc = compare_sweep(&a, behaviors, metrics, hpas)?;
     let text = nimscale_output::k8s::yaml::to_yaml(&doc);
     let base = a
         .scenario
@@ -682,9 +694,17 @@ pub fn run_presets(names: &[String]) -> anyhow::Result<ExitCode> {
         let (key, value) = match p {
             presets::Preset::Behavior(b) => ("behavior", b.unwrap_or(serde_json::Value::Null)),
             presets::Preset::Metrics(m) => ("metrics", m),
+            presets::Preset::Hpa(h) => ("", h),
         };
-        let doc = serde_json::json!({ key: value });
-        writeln!(stdout, "# {n}: spec.scale.hpa.{key}, from {src}")?;
+        let (doc, what) = if key.is_empty() {
+            (value, "spec.scale.hpa".to_string())
+        } else {
+            (
+                serde_json::json!({ key: value }),
+                format!("spec.scale.hpa.{key}"),
+            )
+        };
+        writeln!(stdout, "# {n}: {what}, from {src}")?;
         write!(stdout, "{}", nimscale_output::k8s::yaml::to_yaml(&doc))?;
         writeln!(stdout)?;
     }

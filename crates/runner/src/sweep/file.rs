@@ -578,12 +578,14 @@ fn expanded_presets(
     for combo in combos {
         for (ai, v, _) in combo {
             let name = axes[*ai].name.as_str();
-            let (true, Some(n)) = (name == "behavior" || name == "metric", v.as_str()) else {
+            let preset_axis = matches!(name, "behavior" | "metric" | "hpa");
+            let (true, Some(n)) = (preset_axis, v.as_str()) else {
                 continue;
             };
             let value = match presets::preset(n, service) {
                 Some(Preset::Behavior(b)) => serde_json::json!({"behavior": b}),
                 Some(Preset::Metrics(m)) => serde_json::json!({"metrics": m}),
+                Some(Preset::Hpa(h)) => h,
                 None => continue,
             };
             out.insert(n.to_string(), nimscale_operator::yaml::to_yaml(&value));
@@ -601,7 +603,7 @@ fn axis_path(cx: &mut Cx<'_>, name: &str, pos: Pos) -> Option<Vec<PathSeg>> {
             cx.err(pos, "axes.seed", msg);
             None
         }
-        "behavior" | "metric" => None,
+        "behavior" | "metric" | "hpa" => None,
         _ => FieldPath::parse_user(name)
             .map(|p| p.0)
             .map_err(|e| cx.err(pos, &format!("axes.{name}"), e))
@@ -770,6 +772,20 @@ fn set_axis(
     let ns = &mut docs[base.ns_index];
     let hpa = |k: &str| [key("spec"), key("scale"), key("hpa"), key(k)];
     let name = axis.name.as_str();
+    if name == "hpa" {
+        let hpa_path = [key("spec"), key("scale"), key("hpa")];
+        return match v
+            .as_str()
+            .and_then(|n| presets::preset(n, &base.scenario.template.name))
+        {
+            Some(Preset::Hpa(h)) => set_path(ns, &hpa_path, Some(h)),
+            None if v.is_object() => set_path(ns, &hpa_path, Some(v.clone())),
+            _ => Err(format!(
+                "{} is not an hpa preset (nim-operator-conservative, nim-operator-aggressive) or an explicit spec.scale.hpa mapping",
+                label(v)
+            )),
+        };
+    }
     if name == "behavior" || name == "metric" {
         let preset = v
             .as_str()

@@ -1,6 +1,7 @@
 //! Built-in presets for `spec.scale.hpa`, taken from the seeds and
 //! Kubernetes' defaults. A behaviour preset replaces `behavior`; a metric
-//! preset replaces `metrics`.
+//! preset replaces `metrics`; a configuration preset (the `hpa` axis)
+//! replaces the whole `spec.scale.hpa`.
 //!
 //! | preset | what it is |
 //! |---|---|
@@ -15,6 +16,8 @@
 //! | `latency-fraction-400m` | Object `e2e_request_latency_seconds_over_1s_fraction` on the Service, Value 400m |
 //! | `request-rate-per-pod` | Pods `request_success_per_second`, AverageValue 5 |
 //! | `queue-depth` | External `num_requests_waiting`, AverageValue 4 (per pod) |
+//! | `nim-operator-conservative` | the whole HPA: min 2, max 8, KV-cache 0.8, the `conservative` behaviour |
+//! | `nim-operator-aggressive` | the whole HPA: min 1, max 20, CPU 60 %, the `aggressive` behaviour |
 
 use serde_json::{Value, json};
 
@@ -25,10 +28,12 @@ pub enum Preset {
     Behavior(Option<Value>),
     /// `spec.scale.hpa.metrics`.
     Metrics(Value),
+    /// The whole `spec.scale.hpa`.
+    Hpa(Value),
 }
 
 /// Every preset name, for messages and documentation.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 15] = [
     "conservative",
     "aggressive",
     "vlm-guide",
@@ -42,6 +47,8 @@ pub const NAMES: [&str; 13] = [
     "latency-fraction-400m",
     "request-rate-per-pod",
     "queue-depth",
+    "nim-operator-conservative",
+    "nim-operator-aggressive",
 ];
 
 /// Where a preset's values come from (`None`: not a preset).
@@ -70,6 +77,12 @@ pub fn source(name: &str) -> Option<&'static str> {
             "nimscale's: the NIM's successful requests per second per pod (the rule export writes)"
         }
         "queue-depth" => "nimscale's: the NIM's waiting requests as an External metric, per pod",
+        "nim-operator-conservative" => {
+            "the NIM Operator scaling page's conservative configuration (minReplicas 2, maxReplicas 8, KV-cache target 0.8); ASSUMED: its behaviour values could not be checked here, so the behaviour is nimscale's `conservative`"
+        }
+        "nim-operator-aggressive" => {
+            "the NIM Operator scaling page's aggressive configuration (CPU 60 %, maxReplicas 20); ASSUMED: minReplicas 1 and the behaviour (nimscale's `aggressive`) could not be checked here"
+        }
         _ => return None,
     })
 }
@@ -155,8 +168,31 @@ pub fn preset(name: &str, service: &str) -> Option<Preset> {
                 "target": {"type": "AverageValue", "averageValue": "4"},
             },
         }])),
+        "nim-operator-conservative" => Preset::Hpa(json!({
+            "minReplicas": 2,
+            "maxReplicas": 8,
+            "metrics": object("gpu_cache_usage_perc", "800m", service),
+            "behavior": behavior("conservative"),
+        })),
+        "nim-operator-aggressive" => Preset::Hpa(json!({
+            "minReplicas": 1,
+            "maxReplicas": 20,
+            "metrics": [{
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+            }],
+            "behavior": behavior("aggressive"),
+        })),
         _ => return None,
     })
+}
+
+/// A behaviour preset's value.
+fn behavior(name: &str) -> Value {
+    match preset(name, "") {
+        Some(Preset::Behavior(Some(b))) => b,
+        _ => Value::Null,
+    }
 }
 
 #[cfg(test)]

@@ -351,3 +351,37 @@ fn a_scrape_interval_the_scenario_sets_travels_with_the_winner() {
         "15s"
     );
 }
+
+#[test]
+fn a_whole_hpa_preset_replaces_the_hpa_and_plan_json_records_it() {
+    let sw = load(
+        "scenario: llama3-8b-kv-cache-conservative.yaml\naxes:\n  duration: [6m]\n  hpa: [nim-operator-conservative, nim-operator-aggressive]\n",
+    )
+    .unwrap();
+    let hpa = |p: usize| sw.documents[p].nimservice["spec"]["scale"]["hpa"].clone();
+    assert_eq!(hpa(0)["minReplicas"], 2);
+    assert_eq!(hpa(0)["maxReplicas"], 8);
+    assert_eq!(hpa(0)["metrics"][0]["object"]["target"]["value"], "800m");
+    assert_eq!(
+        hpa(0)["metrics"][0]["object"]["describedObject"]["name"],
+        "llama3-8b"
+    );
+    assert_eq!(hpa(1)["maxReplicas"], 20);
+    assert_eq!(
+        hpa(1)["metrics"][0]["resource"]["target"]["averageUtilization"],
+        60
+    );
+    assert_eq!(
+        hpa(1)["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+        60
+    );
+    let sc = &sw.scenarios[1][0];
+    assert_eq!(sc.hpa.as_ref().unwrap().spec.max_replicas, 20);
+    let plan = serde_json::to_value(&sw.plan).unwrap();
+    let text = plan["presets"]["nim-operator-aggressive"].as_str().unwrap();
+    assert!(text.contains("maxReplicas: 20"), "{text}");
+    assert!(
+        load("scenario: llama3-8b-kv-cache-conservative.yaml\naxes:\n  hpa: [cpu70]\n")
+            .is_err_and(|e| e.to_string().contains("is not an hpa preset"))
+    );
+}
