@@ -601,7 +601,8 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    if !hpas.is_empty() && !(behaviors.is_empty() && metrics.is_empty()) {
+    let mixed = !behaviors.is_empty() || !metrics.is_empty();
+    if !hpas.is_empty() && mixed {
         errln!(
             "error: --preset {}: a whole-HPA preset sets the behavior and metrics too; compare it with other whole-HPA presets only",
             hpas[0]
