@@ -99,6 +99,8 @@ pub struct RunRow {
     pub seed: u64,
     /// Values in [`Plan::metrics`] order.
     pub values: Vec<f64>,
+    /// The run's diagnostic codes (`sim::diagnose`), in their order.
+    pub diagnostics: Vec<String>,
 }
 
 /// Mean and 95 % confidence half-width over runs.
@@ -125,6 +127,9 @@ pub struct PointSummary {
     pub eligible: bool,
     /// On the Pareto front of (objective, attainment).
     pub pareto: bool,
+    /// Each diagnostic code of the point's runs with how many runs had it,
+    /// in order of first appearance.
+    pub diagnostics: Vec<(String, usize)>,
 }
 
 /// The outcome of a sweep.

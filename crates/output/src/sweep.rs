@@ -84,7 +84,8 @@ pub fn results_csv(plan: &Plan, rows: &[RunRow]) -> String {
     out.record(
         head.into_iter()
             .chain(plan.axes.iter().cloned())
-            .chain(plan.metrics()),
+            .chain(plan.metrics())
+            .chain(["diagnostics".to_string()]),
     );
     for r in rows {
         let ids = [r.point.to_string(), r.trace.to_string(), r.seed.to_string()];
@@ -92,7 +93,8 @@ pub fn results_csv(plan: &Plan, rows: &[RunRow]) -> String {
         out.record(
             ids.into_iter()
                 .chain(labels)
-                .chain(r.values.iter().map(|v| num(*v))),
+                .chain(r.values.iter().map(|v| num(*v)))
+                .chain([r.diagnostics.join(" ")]),
         );
     }
     out.finish()
@@ -121,6 +123,11 @@ pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>,
                 .map(|i| first + i)
         })
         .collect();
+    let diagnostics = header
+        .iter()
+        .skip(first)
+        .position(|h| h == "diagnostics")
+        .map(|i| first + i);
     if columns.first().is_none_or(Option::is_none) {
         return Err(format!(
             "{file}:1: the header has no slo_attainment column after the {} axis column(s)",
@@ -133,7 +140,7 @@ pub fn parse_results(text: &str, file: &str, plan: &Plan) -> Result<Vec<RunRow>,
     for rec in reader.records() {
         let problem = match rec {
             Err(e) => format!("{file}: {e}"),
-            Ok(fields) => match run_row(&fields, plan, header.len(), &columns) {
+            Ok(fields) => match run_row(&fields, plan, header.len(), &columns, diagnostics) {
                 Ok(row) => {
                     rows.push(row);
                     continue;
@@ -165,6 +172,7 @@ fn run_row(
     plan: &Plan,
     want: usize,
     columns: &[Option<usize>],
+    diagnostics: Option<usize>,
 ) -> Result<RunRow, String> {
     if fields.len() != want {
         return Err(format!("{} fields, the header has {want}", fields.len()));
@@ -183,11 +191,15 @@ fn run_row(
         .map(|c| c.map_or(Ok(f64::NAN), |i| fields[i].parse::<f64>()))
         .collect();
     let values = values.map_err(|_| "a metric value is not a number".to_string())?;
+    let diagnostics = diagnostics
+        .map(|i| fields[i].split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
     Ok(RunRow {
         point,
         trace,
         seed,
         values,
+        diagnostics,
     })
 }
 
@@ -440,6 +452,7 @@ pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
     for (i, a) in plan.axes.iter().enumerate() {
         let _ = writeln!(out, "A{} = {a}", i + 1);
     }
+    out.push_str(&diagnostics_lines(o));
     let _ = writeln!(
         out,
         "best first; * winner; mean over {} run(s) per point (± 95 % confidence half-width for attainment and {}); eligible: attainment ≥ {}{}",
@@ -452,6 +465,26 @@ pub fn compare_table(plan: &Plan, o: &Outcome) -> String {
             " and not degenerate"
         }
     );
+    out
+}
+
+/// One line per point whose runs had diagnostics:
+/// `point 3: pinned-at-max (3/3 runs), never-scaled (3/3)`.
+pub fn diagnostics_lines(o: &Outcome) -> String {
+    let mut out = String::new();
+    for p in o.points.iter().filter(|p| !p.diagnostics.is_empty()) {
+        let list: Vec<String> = (p.diagnostics.iter())
+            .enumerate()
+            .map(|(k, (c, n))| {
+                if k == 0 {
+                    format!("{c} ({n}/{} runs)", p.runs)
+                } else {
+                    format!("{c} ({n}/{})", p.runs)
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "point {}: {}", p.point, list.join(", "));
+    }
     out
 }
 
@@ -560,6 +593,7 @@ mod tests {
             trace: 0,
             seed: 1,
             values: (0..n).map(|i| i as f64 + 0.5).collect(),
+            diagnostics: vec!["pinned-at-max".into(), "never-scaled".into()],
         }];
         let text = results_csv(&plan, &rows);
         assert_eq!(parse_results(&text, "results.csv", &plan), Ok(rows));
@@ -568,9 +602,13 @@ mod tests {
         assert!(e.contains("fields, the header has"), "{e}");
         // An older file without the newer metrics still reads: NaN there.
         let header_end = text.find('\n').unwrap();
-        let old = text[..header_end].replace(",degenerate", "")
-            + &text[header_end..].replace(&format!(",{}\n", n as f64 - 0.5), "\n");
+        let old = text[..header_end].replace(",degenerate,diagnostics", "")
+            + &text[header_end..].replace(
+                &format!(",{},pinned-at-max never-scaled\n", n as f64 - 0.5),
+                "\n",
+            );
         let back = parse_results(&old, "results.csv", &plan).unwrap();
         assert!(back[0].values.last().unwrap().is_nan());
+        assert!(back[0].diagnostics.is_empty());
     }
 }

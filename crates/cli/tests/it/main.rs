@@ -862,7 +862,7 @@ fn presets_print_their_yaml_and_source() {
     assert!(text.contains("stabilizationWindowSeconds: 30"), "{text}");
     let all = nimscale().arg("presets").output().expect("runs");
     let all = String::from_utf8_lossy(&all.stdout);
-    assert_eq!(all.matches("\n# ").count() + 1, 13, "{all}");
+    assert_eq!(all.matches("\n# ").count() + 1, 15, "{all}");
     let bad = nimscale()
         .args(["presets", "speedy"])
         .output()

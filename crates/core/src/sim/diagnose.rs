@@ -89,6 +89,9 @@ pub fn diagnose(s: &Summary) -> Vec<Diagnostic> {
             ),
         ));
     }
+    if let Some(d) = blind_to_overload(s) {
+        out.push(d);
+    }
     if s.max_replicas.is_some() && s.syncs > 0 && s.scale_ups + s.scale_downs == 0 {
         out.push(diag(
             "never-scaled",
@@ -145,6 +148,47 @@ pub fn diagnose(s: &Summary) -> Vec<Diagnostic> {
     out.sort_by_key(|d| d.severity);
     out
 }
+
+/// An SLO missed while every metric the HPA read stayed within its
+/// tolerance of the target (10 %, the controller's default) and the HPA
+/// never scaled up: the metric does not see what limits the service.
+fn blind_to_overload(s: &Summary) -> Option<Diagnostic> {
+    let missed = s.slos.iter().find(|r| !r.met && r.requests > 0)?;
+    let read: Vec<&MetricReads> = (s.metric_reads.iter())
+        .filter(|r| r.available > 0 && r.target.is_finite())
+        .collect();
+    let quiet = !read.is_empty()
+        && read
+            .iter()
+            .all(|r| r.max_seen <= r.target * (1.0 + BLIND_TOLERANCE));
+    if s.max_replicas.is_none() || s.scale_ups > 0 || !quiet {
+        return None;
+    }
+    let seen: Vec<String> = (read.iter())
+        .map(|r| {
+            format!(
+                "{} peaked at {} against its target {}",
+                r.name,
+                fmt(r.max_seen),
+                fmt(r.target)
+            )
+        })
+        .collect();
+    Some(diag(
+        "blind-to-overload",
+        Severity::Warning,
+        format!(
+            "SLO {} was missed ({:.1} % of requests within) while the HPA never scaled up: {}; the metric does not measure what limits this service",
+            missed.slo.name,
+            100.0 * missed.attainment,
+            seen.join(", ")
+        ),
+    ))
+}
+
+/// The HPA controller's default tolerance: a ratio within it causes no
+/// scaling.
+const BLIND_TOLERANCE: f64 = 0.1;
 
 /// A value in a message: at most 4 significant decimals.
 fn fmt(v: f64) -> String {

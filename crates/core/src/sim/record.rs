@@ -363,6 +363,8 @@ pub struct MetricReads {
     pub first_error: Option<String>,
     /// The lowest value received (natural units; NaN: none).
     pub min_seen: f64,
+    /// The highest value received (natural units; NaN: none).
+    pub max_seen: f64,
     /// Its target (natural units; NaN: none).
     pub target: f64,
 }

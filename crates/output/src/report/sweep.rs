@@ -440,6 +440,21 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
             ranking.push(Block::List(degenerate));
         }
     }
+    let diagnosed: Vec<String> = (order.iter())
+        .filter(|p| !p.diagnostics.is_empty())
+        .map(|p| {
+            let list: Vec<String> = (p.diagnostics.iter())
+                .map(|(c, n)| format!("{c} ({n}/{} runs)", p.runs))
+                .collect();
+            format!("{}: {}", point_label(plan, p.point), list.join(", "))
+        })
+        .collect();
+    if !diagnosed.is_empty() {
+        ranking.push(Block::Text(
+            "Diagnostics of the points' runs (the codes are explained in the README):".into(),
+        ));
+        ranking.push(Block::List(diagnosed));
+    }
     ranking
 }
 
@@ -482,6 +497,7 @@ mod tests {
                 stats,
                 eligible,
                 pareto: false,
+                diagnostics: Vec::new(),
             }
         };
         let o = Outcome {

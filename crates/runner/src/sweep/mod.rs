@@ -127,11 +127,18 @@ pub fn row_of(
         }))),
     ]);
     debug_assert_eq!(values.len(), plan.metrics().len());
+    let mut diagnostics: Vec<String> = Vec::new();
+    for d in &s.diagnostics {
+        if !diagnostics.contains(&d.code) {
+            diagnostics.push(d.code.clone());
+        }
+    }
     RunRow {
         point,
         trace,
         seed,
         values,
+        diagnostics,
     }
 }
 

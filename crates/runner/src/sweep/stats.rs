@@ -79,12 +79,20 @@ pub fn outcome(plan: &Plan, rows: &[RunRow]) -> Outcome {
             .position(|m| m == "degenerate")
             .is_some_and(|d| stats[d].mean > 0.0);
         let eligible = stats[0].mean >= plan.threshold && (plan.allow_degenerate || !degenerate);
+        let mut diagnostics: Vec<(String, usize)> = Vec::new();
+        for code in group.iter().flat_map(|r| &r.diagnostics) {
+            match diagnostics.iter_mut().find(|(c, _)| c == code) {
+                Some((_, n)) => *n += 1,
+                None => diagnostics.push((code.clone(), 1)),
+            }
+        }
         points.push(PointSummary {
             point: p,
             runs: group.len(),
             stats,
             eligible,
             pareto: false,
+            diagnostics,
         });
         i = j;
     }
@@ -153,6 +161,7 @@ mod tests {
             trace: 0,
             seed: 1,
             values,
+            diagnostics: Vec::new(),
         }
     }
 

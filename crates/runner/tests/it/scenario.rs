@@ -721,3 +721,48 @@ fn a_target_below_the_metrics_floor_is_diagnosed_as_pinned() {
     let lints: Vec<&str> = sc.preflight.iter().map(|l| l.code).collect();
     assert_eq!(lints, ["min-replicas-below-2", "no-behavior"]);
 }
+
+#[test]
+fn an_hpa_whose_metric_never_sees_the_overload_is_diagnosed() {
+    // The Llama pod scaled on CPU at 100 %: the pod is
+    // overloaded long before its CPU gets there, the SLOs are missed and
+    // the HPA never scales up.
+    let text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
+        .unwrap()
+        .replace("averageUtilization: 70}", "averageUtilization: 100}")
+        .replace("duration: 1h", "duration: 30m");
+    let sc = load(&text, &[]).unwrap();
+    let rec = nimscale_core::sim::config::Recording {
+        timeseries: false,
+        decisions: false,
+    };
+    let res = sc.simulation(sc.seed, rec).finish();
+    let blind: Vec<_> = (res.summary.diagnostics.iter())
+        .filter(|d| d.code == "blind-to-overload")
+        .collect();
+    if res.summary.slos.iter().any(|s| !s.met) && res.summary.scale_ups == 0 {
+        assert_eq!(blind.len(), 1, "{:?}", res.summary.diagnostics);
+        assert!(
+            blind[0].message.contains("resource:cpu peaked at"),
+            "{}",
+            blind[0].message
+        );
+    } else {
+        panic!("the case no longer overloads: {:?}", res.summary);
+    }
+    // The shipped configuration scales and is not diagnosed so.
+    let sc = load(
+        &std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
+            .unwrap()
+            .replace("duration: 1h", "duration: 30m"),
+        &[],
+    )
+    .unwrap();
+    let res = sc.simulation(sc.seed, rec).finish();
+    assert!(
+        res.summary
+            .diagnostics
+            .iter()
+            .all(|d| d.code != "blind-to-overload")
+    );
+}

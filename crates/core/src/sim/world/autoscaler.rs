@@ -164,6 +164,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 Some(v) => {
                     r.available += 1;
                     r.min_seen = r.min_seen.min(v);
+                    r.max_seen = r.max_seen.max(v);
                 }
                 None if r.first_error.is_none() => {
                     let why = d.metrics.get(i).and_then(|m| m.error.clone());

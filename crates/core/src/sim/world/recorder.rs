@@ -58,6 +58,7 @@ impl Recorder {
                     available: 0,
                     first_error: None,
                     min_seen: f64::NAN,
+                    max_seen: f64::NAN,
                     target: c.target,
                 })
                 .collect(),
