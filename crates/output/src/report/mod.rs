@@ -162,6 +162,10 @@ pub fn base64(data: &[u8]) -> String {
     o
 }
 
+/// Columns above which a table is set smaller, scrolls in its box and
+/// keeps its first column in view.
+const WIDE_COLUMNS: usize = 8;
+
 const CSS: &str = "\
 body{font-family:nimsans,sans-serif;color:#222;max-width:1000px;margin:24px auto;padding:0 16px;line-height:1.45}\
 h1{font-size:1.6em;margin-bottom:4px}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}\
@@ -170,6 +174,8 @@ figure{margin:16px 0}svg.chart{display:block;max-width:100%;height:auto;border:1
 figcaption{font-size:.88em;color:#555;margin-top:4px}\
 table{border-collapse:collapse;font-size:.9em;margin:12px 0;width:100%}th,td{border-bottom:1px solid #e4e4e4;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f6f6f6}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
+div.tw{overflow-x:auto;max-width:100%}table.wide{font-size:.78em}table.wide td.n{white-space:nowrap}\
+table.wide td:first-child{position:sticky;left:0;background:#fff}table.wide th:first-child{position:sticky;left:0}\
 .miss{color:#b00020;font-weight:bold}.met{color:#1b7a1b;font-weight:bold}\
 footer{margin-top:40px;font-size:.8em;color:#888}";
 
@@ -224,7 +230,14 @@ pub fn html(r: &Report) -> Result<String, String> {
                     );
                 }
                 Block::Table(t) => {
-                    o.push_str("<table>\n<thead><tr>");
+                    // A table wider than the page scrolls inside its own box
+                    // with its first columns held in view (a 1280-px window
+                    // shows the key columns of any sweep table).
+                    if t.header.len() > WIDE_COLUMNS {
+                        o.push_str("<div class=\"tw\"><table class=\"wide\">\n<thead><tr>");
+                    } else {
+                        o.push_str("<div class=\"tw\"><table>\n<thead><tr>");
+                    }
                     for (i, h) in t.header.iter().enumerate() {
                         let n = if t.numeric.get(i).copied().unwrap_or(false) {
                             " class=\"n\""
@@ -246,7 +259,7 @@ pub fn html(r: &Report) -> Result<String, String> {
                         }
                         o.push_str("</tr>\n");
                     }
-                    o.push_str("</tbody>\n</table>\n");
+                    o.push_str("</tbody>\n</table></div>\n");
                 }
                 Block::Text(t) => {
                     let _ = writeln!(o, "<p>{}</p>", escape(t));
