@@ -188,6 +188,9 @@ pub struct Engine<M: StepTimeModel> {
     /// Running requests to abort at the end of the step in flight
     /// (`(slot, id)`).
     aborts: Vec<(usize, u64)>,
+    /// The running set in admission order, rebuilt by each preempting
+    /// step (kept to reuse its allocation).
+    order_buf: Vec<usize>,
 }
 
 /// `Req::seq` of a request that is not in the running set.
@@ -232,6 +235,7 @@ impl<M: StepTimeModel> Engine<M> {
             completions: Vec::new(),
             dead_waiting: 0,
             aborts: Vec::new(),
+            order_buf: Vec::new(),
             model,
             cfg,
         }
@@ -441,7 +445,8 @@ impl<M: StepTimeModel> Engine<M> {
     pub fn abort_all(&mut self, now: SimTime) -> usize {
         self.advance(now);
         self.now = self.now.max(ns_of(now));
-        let mut victims = self.running_slots();
+        let mut victims = Vec::new();
+        self.running_slots(&mut victims);
         for v in std::mem::take(&mut self.waiting) {
             if self.reqs[v].is_some() {
                 victims.push(v);
@@ -465,19 +470,19 @@ impl<M: StepTimeModel> Engine<M> {
     /// left the running set, or was re-admitted under a newer sequence
     /// number, no longer matches its entry). Costs the running set, not the
     /// waiting queue: under overload, preemption must not scan every slot.
-    fn running_slots(&self) -> Vec<usize> {
-        let slots: Vec<usize> = (self.admitted.iter())
-            .filter(|&&(seq, i)| self.is_current(seq, i))
-            .map(|&(_, i)| i)
-            .collect();
-        debug_assert_eq!(slots.len(), self.running);
+    fn running_slots(&self, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(
+            (self.admitted.iter())
+                .filter(|&&(seq, i)| self.is_current(seq, i))
+                .map(|&(_, i)| i),
+        );
+        debug_assert_eq!(out.len(), self.running);
         debug_assert!(
-            slots
-                .windows(2)
+            out.windows(2)
                 .all(|w| self.req(w[0]).seq < self.req(w[1]).seq),
             "admission order"
         );
-        slots
     }
 
     /// Whether the admission-log entry `(seq, i)` is the running request

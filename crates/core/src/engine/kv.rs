@@ -173,35 +173,36 @@ impl KvPool {
     /// becomes shared. Returns true if the chunk already existed (the caller's
     /// private copy is then released and the existing chunk referenced).
     pub(crate) fn register(&mut self, hash: u64) -> bool {
-        match self.index.get(&hash) {
-            Some(&s) => {
+        use std::collections::hash_map::Entry;
+        let next = self.free_slots.last().copied();
+        let s = match self.index.entry(hash) {
+            Entry::Occupied(e) => {
+                let s = *e.get();
                 // Reference the existing copy first so eviction cannot
                 // reclaim it.
                 self.acquire_slot(s);
                 self.release(self.chunk_blocks);
-                true
+                return true;
             }
-            None => {
-                let c = Chunk {
-                    hash,
-                    refs: 1,
-                    prev: NIL,
-                    next: NIL,
-                };
-                let s = match self.free_slots.pop() {
-                    Some(s) => {
-                        self.slab[s as usize] = c;
-                        s
-                    }
-                    None => {
-                        self.slab.push(c);
-                        (self.slab.len() - 1) as u32
-                    }
-                };
-                self.index.insert(hash, s);
-                false
+            Entry::Vacant(v) => {
+                let s = next.unwrap_or(self.slab.len() as u32);
+                v.insert(s);
+                s
             }
+        };
+        let c = Chunk {
+            hash,
+            refs: 1,
+            prev: NIL,
+            next: NIL,
+        };
+        if next.is_some() {
+            self.free_slots.pop();
+            self.slab[s as usize] = c;
+        } else {
+            self.slab.push(c);
         }
+        false
     }
 
     /// Drops a reference; an unreferenced chunk becomes evictable (the most

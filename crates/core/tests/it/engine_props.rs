@@ -361,3 +361,74 @@ proptest! {
         }
     }
 }
+
+fn arb_overload() -> impl Strategy<Value = Case> {
+    (
+        proptest::collection::vec((0u64..20_000, 1u32..1500, 50u32..600, 0u8..4), 20..60),
+        40u32..240,
+        4u32..64,
+        64u32..2048,
+        any::<bool>(),
+    )
+        .prop_map(|(reqs, blocks, max_num_seqs, budget, caching)| Case {
+            reqs,
+            blocks: Some(blocks),
+            max_num_seqs,
+            budget: budget.max(max_num_seqs),
+            caching,
+        })
+}
+
+proptest! {
+    // Issue 20's bar: 30,000 cases (about 20 s in the test profile).
+    #![proptest_config(ProptestConfig { cases: 30_000, ..ProptestConfig::default() })]
+
+    /// Overload: bursts of long requests into small KV pools, so that most
+    /// cases preempt, often repeatedly. The closed-form engine (runs,
+    /// admission log, tombstones) equals step-by-step execution.
+    #[test]
+    fn overload_matches_step_by_step(case in arb_overload()) {
+        let dep = deployment();
+        let model = Roofline::new(&dep);
+        let reqs = specs(&case);
+        let prof = profile(&case);
+        let mut fast = Engine::new(config(&dep, &prof, case.blocks, false), model.clone(), SimTime::ZERO);
+        let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model, SimTime::ZERO);
+        let a = drive(&mut fast, &reqs);
+        let b = drive(&mut slow, &reqs);
+        prop_assert_eq!(a.len(), reqs.len());
+        prop_assert_eq!(fast.used_blocks(), 0);
+        prop_assert_eq!(fast.metrics().preemptions, slow.metrics().preemptions);
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert_eq!((x.output_tokens, x.preemptions, x.finish), (y.output_tokens, y.preemptions, y.finish));
+            prop_assert!((x.e2e - y.e2e).abs() < 2e-6, "{} vs {}", x.e2e, y.e2e);
+        }
+    }
+}
+
+#[test]
+fn the_overload_generator_preempts_in_most_cases() {
+    // The 30,000-case test is only as strong as its cases: 200 from a
+    // fixed seed must mostly preempt.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    let dep = deployment();
+    let mut preempting = 0;
+    for _ in 0..200 {
+        let case = arb_overload().new_tree(&mut runner).unwrap().current();
+        let mut e = Engine::new(
+            config(&dep, &profile(&case), case.blocks, false),
+            Roofline::new(&dep),
+            SimTime::ZERO,
+        );
+        drive(&mut e, &specs(&case));
+        if e.metrics().preemptions > 0 {
+            preempting += 1;
+        }
+    }
+    assert!(preempting > 120, "only {preempting} of 200 cases preempt");
+}

@@ -224,7 +224,8 @@ impl<M: StepTimeModel> Engine<M> {
     /// Returns (budget left, whether anything was preempted).
     pub(super) fn schedule_with_preemption(&mut self) -> (u32, bool) {
         let mut budget = self.cfg.capacity.max_num_batched_tokens;
-        let mut order = self.running_slots();
+        let mut order = std::mem::take(&mut self.order_buf);
+        self.running_slots(&mut order);
         let bs = self.bs;
         let ct = self.cfg.prefix_block_tokens;
         let mut preempted = false;
@@ -269,6 +270,7 @@ impl<M: StepTimeModel> Engine<M> {
             budget -= tokens;
             idx += 1;
         }
+        self.order_buf = order;
         (budget, preempted)
     }
 
