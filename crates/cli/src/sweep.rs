@@ -170,10 +170,19 @@ struct Executed {
     rows: Vec<RunRow>,
     series: Vec<PointSeries>,
     complete: bool,
+    /// The fixed-replicas baseline, when asked for.
+    baseline: Option<sweep::baseline::Baseline>,
 }
 
-/// Runs the points given on `threads` threads.
-fn execute(sw: &Sweep, points: &[usize], threads: Option<usize>) -> anyhow::Result<Executed> {
+/// Runs the points given on `threads` threads, and the fixed-replicas
+/// baseline beside them on the same threads when `baseline` (it needs
+/// nothing from the points, so the two share the pool's work).
+fn execute(
+    sw: &Sweep,
+    points: &[usize],
+    threads: Option<usize>,
+    baseline: bool,
+) -> anyhow::Result<Executed> {
     install_ctrlc();
     let jobs = sweep::jobs(sw, points);
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -192,7 +201,16 @@ fn execute(sw: &Sweep, points: &[usize], threads: Option<usize>) -> anyhow::Resu
     }
     let pool = builder.build().context("starting the thread pool")?;
     let progress = |done: usize| bar.set_position(done as u64);
-    let results = pool.install(|| sweep::run_keeping(sw, &jobs, &CANCEL, &progress, true));
+    let (results, baseline) = pool.install(|| {
+        rayon::join(
+            || sweep::run_keeping(sw, &jobs, &CANCEL, &progress, true),
+            || {
+                baseline
+                    .then(|| sweep::baseline::baseline(sw, &CANCEL))
+                    .flatten()
+            },
+        )
+    });
     bar.finish_and_clear();
     let complete = results.iter().all(Option::is_some);
     let (mut rows, series): (Vec<RunRow>, Vec<Option<PointSeries>>) =
@@ -213,6 +231,7 @@ fn execute(sw: &Sweep, points: &[usize], threads: Option<usize>) -> anyhow::Resu
         rows,
         series,
         complete,
+        baseline: baseline.filter(|_| complete),
     })
 }
 
@@ -279,11 +298,10 @@ fn derived(
 }
 
 /// The fixed-replicas baseline of a finished run, as `baseline.json`.
-fn baseline_file(sw: &sweep::Sweep) -> Option<out::BaselineFile> {
-    let b = sweep::baseline::baseline(sw, &CANCEL)?;
+fn baseline_file(sw: &sweep::Sweep, b: &sweep::baseline::Baseline) -> out::BaselineFile {
     let obj = sw.plan.objective_index();
     let num = |v: f64| (!v.is_nan()).then_some(v);
-    Some(out::BaselineFile {
+    out::BaselineFile {
         replicas: b.replicas,
         objective: sw.plan.metrics()[obj].clone(),
         tried: (b.tried.iter())
@@ -293,7 +311,7 @@ fn baseline_file(sw: &sweep::Sweep) -> Option<out::BaselineFile> {
                 objective: num(stats[obj].mean),
             })
             .collect(),
-    })
+    }
 }
 
 /// Adds `baseline.json` to the files of a complete run; returns the line to
@@ -301,13 +319,10 @@ fn baseline_file(sw: &sweep::Sweep) -> Option<out::BaselineFile> {
 fn with_baseline(
     sw: &sweep::Sweep,
     o: &Outcome,
-    complete: bool,
+    baseline: Option<&sweep::baseline::Baseline>,
     files: &mut Vec<(&'static str, String)>,
 ) -> Option<String> {
-    if !complete {
-        return None;
-    }
-    let b = baseline_file(sw)?;
+    let b = baseline_file(sw, baseline?);
     let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
     files.push(("baseline.json", text));
     Some(b.line(&sw.plan, o))
@@ -403,7 +418,8 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         rows,
         series,
         complete,
-    } = execute(&sw, &points, a.threads)?;
+        baseline: fixed,
+    } = execute(&sw, &points, a.threads, shard.is_none())?;
     if let Some((i, n)) = shard {
         // A shard writes its runs and, for merge, the plan and the
         // documents (NIMService, NIMCaches) of each of its eligible points:
@@ -448,10 +464,7 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
-    let mut baseline = None;
-    if a.shard.is_none() {
-        baseline = with_baseline(&sw, &o, complete, &mut files);
-    }
+    let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
     outdir::write_dir(&dir, &files, a.force, kind)?;
     report(&sw.plan, &o, &dir, complete)?;
     if let Some(line) = baseline {
@@ -634,11 +647,12 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         rows,
         series,
         complete,
-    } = execute(&sw, &points, a.threads)?;
+        baseline: fixed,
+    } = execute(&sw, &points, a.threads, true)?;
     let (o, mut files) = derived(&sw.plan, &rows, &series, |o, p| {
         Some(winner_text(&sw, o, p))
     });
-    let baseline = with_baseline(&sw, &o, complete, &mut files);
+    let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
     match &a.out {
         Some(dir) => {
             outdir::write_dir(dir, &files, a.force, "compare")?;
