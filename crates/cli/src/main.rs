@@ -18,10 +18,18 @@ mod report;
 mod simulate;
 mod sweep;
 
+/// `nimscale --version`: the build, and what it emulates.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nemulates: NIM Operator CRDs and reconcile of NVIDIA/k8s-nim-operator main at f63f74d7ad22 (2026-08-19);",
+    "\n          the HPA controller of kubernetes/kubernetes pkg/controller/podautoscaler at 88cca8337e1d (autoscaling/v2);",
+    "\n          Prometheus 3.x (or 2.x) PromQL; prometheus-adapter rules; vLLM V1 scheduler; NIM 1.x and vLLM metric names"
+);
+
 #[derive(Parser)]
 #[command(
     name = "nimscale",
-    version,
+    version = VERSION,
     about = "Autoscaling simulator and capacity planner for NVIDIA NIM on Kubernetes",
     after_help = fail::EXIT_CODES
 )]
@@ -140,7 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             time,
             prometheus,
             lookback,
-        }) => promql::run_promql(&input, &expr, time, prometheus, &lookback),
+        }) => promql::run_promql(&input, &expr, &time, prometheus, &lookback),
         Command::Sweep(sweep::SweepCmd {
             sweep,
             out,
@@ -238,5 +246,16 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => fail::exit_code(&e),
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_version_names_the_emulated_operator() {
+        let op = nimscale_output::k8s::EMULATED_OPERATOR;
+        let commit = op.split_whitespace().nth(3).unwrap();
+        assert!(super::VERSION.contains(commit), "{op}");
+        assert!(super::VERSION.contains("(2026-08-19)"));
     }
 }

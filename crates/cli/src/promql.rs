@@ -14,9 +14,13 @@ pub struct PromqlCmd {
     /// The PromQL expression.
     #[arg(long)]
     pub expr: String,
-    /// Evaluation time in seconds, on the file's clock.
-    #[arg(long)]
-    pub time: f64,
+    /// Evaluation time: simulation time as other commands write it (`90s`,
+    /// `10m`, `1h30m`; from the `nimscale_run_info` sample that
+    /// `simulate --metrics-out` writes at time zero), an RFC 3339 instant
+    /// (`2026-01-01T00:10:00Z`), or a bare number of seconds on the file's
+    /// clock.
+    #[arg(long, allow_hyphen_values = true)]
+    pub time: String,
     /// The Prometheus major version whose rules apply: 3 (left-open
     /// windows) or 2 (closed windows, as Debian's 2.42).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
@@ -38,10 +42,104 @@ fn json_number(v: f64) -> serde_json::Value {
     }
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An RFC 3339 date-time as Unix seconds.
+fn rfc3339(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac = 0.0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        frac = format!("0.{}", s.get(start..i)?).parse().ok()?;
+    }
+    let offset = match s.get(i..)? {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
+            let m = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if z.starts_with('-') { -m } else { m }
+        }
+        _ => return None,
+    };
+    let dim = [
+        31,
+        28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let ok = (1..=12).contains(&mo)
+        && (1..=dim[(mo - 1) as usize]).contains(&d)
+        && h < 24
+        && mi < 60
+        && sec < 61;
+    ok.then(|| {
+        (days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset * 60) as f64 + frac
+    })
+}
+
+/// `--time` on the file's clock (seconds): see [`PromqlCmd::time`].
+fn resolve_time(arg: &str, text: &str) -> Result<f64, String> {
+    if let Ok(v) = arg.trim().parse::<f64>() {
+        return Ok(v);
+    }
+    if let Some(t) = rfc3339(arg.trim()) {
+        return Ok(t);
+    }
+    let Some(ms) = nimscale_core::metrics::promql::parse_duration_ms(arg.trim()) else {
+        return Err(format!(
+            "--time: \"{arg}\" is neither simulation time (90s, 10m, 1h30m), an RFC 3339 instant (2026-01-01T00:10:00Z) nor a number of seconds on the file's clock"
+        ));
+    };
+    let epoch = text
+        .lines()
+        .find_map(|l| l.strip_prefix("nimscale_run_info 1 "))
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .ok_or_else(|| {
+            format!(
+                "--time {arg} is simulation time, but the file has no nimscale_run_info sample (written by simulate --metrics-out) to say when time zero was: give an RFC 3339 instant or seconds on the file's clock"
+            )
+        })?;
+    Ok(epoch + ms as f64 / 1000.0)
+}
+
 pub fn run_promql(
     input: &std::path::Path,
     expr: &str,
-    time: f64,
+    time_arg: &str,
     prometheus: u8,
     lookback: &str,
 ) -> anyhow::Result<ExitCode> {
@@ -50,12 +148,6 @@ pub fn run_promql(
         errln!("error: --lookback: bad duration \"{lookback}\" (for example 5m or 30s)");
         return Ok(ExitCode::from(2));
     };
-    if !(time.is_finite() && time.abs() <= 9e12) {
-        errln!(
-            "error: --time: must be a number of seconds within ±9e12 (as the file's timestamps)"
-        );
-        return Ok(ExitCode::from(2));
-    }
     let e = match promql::parse(expr) {
         Ok(e) => e,
         Err(err) => {
@@ -67,6 +159,17 @@ pub fn run_promql(
     };
     let name = input.display().to_string();
     let text = fail::read_input(input)?;
+    let time = match resolve_time(time_arg, &text) {
+        Ok(t) if t.is_finite() && t.abs() <= 9e12 => t,
+        Ok(_) => {
+            errln!("error: --time: must be within ±9e12 seconds (as the file's timestamps)");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let db = match nimscale_runner::openmetrics::parse(&text, &name) {
         Ok(db) => db,
         Err(errs) => {
@@ -110,4 +213,32 @@ pub fn run_promql(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_is_simulation_time_rfc3339_or_file_seconds() {
+        let file = "# TYPE nimscale_run_info unknown\nnimscale_run_info 1 1767225600.000\n";
+        assert_eq!(resolve_time("1767225660", file), Ok(1_767_225_660.0));
+        assert_eq!(resolve_time("10m", file), Ok(1_767_226_200.0));
+        assert_eq!(resolve_time("1h30m", file), Ok(1_767_225_600.0 + 5400.0));
+        assert_eq!(
+            resolve_time("2026-01-01T00:10:00Z", ""),
+            Ok(1_767_226_200.0)
+        );
+        assert_eq!(
+            resolve_time("2026-01-01T01:10:00.5+01:00", ""),
+            Ok(1_767_226_200.5)
+        );
+        assert!(
+            resolve_time("10m", "no run info")
+                .unwrap_err()
+                .contains("nimscale_run_info")
+        );
+        assert!(resolve_time("2026-02-30T00:00:00Z", "").is_err());
+        assert!(resolve_time("soon", "").unwrap_err().contains("neither"));
+    }
 }

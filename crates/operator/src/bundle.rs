@@ -190,6 +190,23 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
             ) + &to_yaml_stream(&[adapter::config_map(&rules, &req.adapter)]),
         });
     }
+    if let Some(adapter_file) = files.iter().find(|f| f.name == "adapter-rules.yaml")
+        && let Some(values) = helm_values(&adapter_file.content)
+    {
+        files.push(BundleFile {
+            name: "adapter-values.yaml".into(),
+            content: header(
+                &format!("prometheus-adapter Helm values for NIMService {namespace}/{name}"),
+                &req.summary,
+                &[
+                    "The rules of adapter-rules.yaml as the prometheus-community/prometheus-adapter",
+                    "chart takes them (rules.custom / rules.external / rules.resource; the chart's",
+                    "default rules off). Merge into your release's values, then:",
+                    "  helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -f adapter-values.yaml",
+                ],
+            ) + &crate::yaml::to_yaml(&values),
+        });
+    }
     files.push(BundleFile {
         name: "operator-objects.yaml".into(),
         content: header(
@@ -208,6 +225,38 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
         content: readme,
     });
     Ok(Bundle { files, lints })
+}
+
+/// The prometheus-adapter chart's `rules:` values for an adapter
+/// configuration: a ConfigMap whose data holds `config.yaml`, or the
+/// `config.yaml` itself (`rules` → `custom`, `externalRules` → `external`,
+/// `resourceRules` → `resource`). `None` if the text holds no rules.
+pub fn helm_values(text: &str) -> Option<Value> {
+    let docs = crate::node::parse_documents(text).ok()?;
+    let config = docs.iter().map(crate::node::Node::to_json).find_map(|d| {
+        if d.get("rules").is_some() || d.get("externalRules").is_some() {
+            return Some(d);
+        }
+        let data = d.get("data")?.as_object()?;
+        data.values()
+            .filter_map(Value::as_str)
+            .filter_map(|t| crate::node::parse_documents(t).ok())
+            .flatten()
+            .map(|n| n.to_json())
+            .find(|c| c.get("rules").is_some() || c.get("externalRules").is_some())
+    })?;
+    let mut rules = serde_json::Map::new();
+    rules.insert("default".into(), Value::Bool(false));
+    for (from, to) in [
+        ("rules", "custom"),
+        ("externalRules", "external"),
+        ("resourceRules", "resource"),
+    ] {
+        if let Some(v) = config.get(from) {
+            rules.insert(to.into(), v.clone());
+        }
+    }
+    Some(json!({ "rules": rules }))
 }
 
 /// What `nimscale export` reads: a NIMService file (as `render` reads), or a
@@ -506,7 +555,11 @@ fn readme(
     rules: &adapter::AdapterRules,
     (namespace, name): (&str, &str),
 ) -> String {
-    let mut readme = format!("# nimscale export: NIMService `{namespace}/{name}`\n\n");
+    let mut readme = format!(
+        "# nimscale export: NIMService `{namespace}/{name}`\n\nRendered for the NIM Operator as emulated by nimscale {}: {}.\n\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::EMULATED_OPERATOR
+    );
     if !req.summary.is_empty() {
         readme.push_str("## What was simulated\n\n");
         for s in &req.summary {
@@ -535,4 +588,32 @@ fn readme(
         }
     }
     readme
+}
+
+#[cfg(test)]
+mod helm_tests {
+    use super::*;
+
+    #[test]
+    fn helm_values_carry_the_rules_of_a_config_map_or_a_config_yaml() {
+        let config = "rules:\n- seriesQuery: a{pod!=\"\"}\n  metricsQuery: sum(<<.Series>>)\nexternalRules:\n- seriesQuery: b\n  metricsQuery: max(<<.Series>>)\n";
+        let cm = format!(
+            "# mine\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: adapter}}\ndata:\n  config.yaml: |\n{}",
+            config
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        );
+        for text in [config.to_string(), cm] {
+            let v = helm_values(&text).unwrap();
+            assert_eq!(v["rules"]["default"], false);
+            assert_eq!(v["rules"]["custom"][0]["seriesQuery"], "a{pod!=\"\"}");
+            assert_eq!(
+                v["rules"]["external"][0]["metricsQuery"],
+                "max(<<.Series>>)"
+            );
+            assert!(v["rules"].get("resource").is_none());
+        }
+        assert_eq!(helm_values("kind: ConfigMap\ndata: {other: x}\n"), None);
+    }
 }

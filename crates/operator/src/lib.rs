@@ -18,3 +18,7 @@ pub mod schema;
 pub mod types;
 pub mod webhook;
 pub mod yaml;
+
+/// The NIM Operator whose CRDs and reconcile this crate emulates (see
+/// `crd/README.md`); `nimscale --version` and every bundle's README say it.
+pub const EMULATED_OPERATOR: &str = "NVIDIA/k8s-nim-operator main at f63f74d7ad22 (2026-08-19)";

@@ -72,6 +72,7 @@ fn bundle_for_a_golden_spec() {
         vec![
             "nimservice.yaml",
             "adapter-rules.yaml",
+            "adapter-values.yaml",
             "operator-objects.yaml",
             "README.md"
         ]
@@ -86,7 +87,16 @@ fn bundle_for_a_golden_spec() {
     assert_eq!(docs.len(), 2);
     assert!(docs[0].get("status").is_none());
     assert!(b.files[1].content.contains("gpu_cache_usage_perc"));
-    let objects = nimscale_operator::node::parse_documents(&b.files[2].content).expect("yaml");
+    // The same rules as the chart's values.
+    let values = nimscale_operator::node::parse_documents(&b.files[2].content).expect("yaml");
+    let custom = values[0].to_json()["rules"]["custom"].clone();
+    assert!(
+        custom[0]["seriesQuery"]
+            .as_str()
+            .unwrap()
+            .contains("gpu_cache_usage_perc")
+    );
+    let objects = nimscale_operator::node::parse_documents(&b.files[3].content).expect("yaml");
     assert_eq!(
         objects.len(),
         7,
