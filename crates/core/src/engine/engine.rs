@@ -692,12 +692,20 @@ impl<M: StepTimeModel> Engine<M> {
         }
     }
 
+    /// Whether a finish-heap entry is the decoding request now in slot `i`.
+    /// The admission number tells a request that reused the slot of an
+    /// aborted one (which left its entry behind) from that one: the epoch
+    /// alone would match, both being 0 on first joining the decode set.
+    pub(super) fn is_fin_entry_live(&self, seq: u64, i: usize, epoch: u32) -> bool {
+        self.reqs[i]
+            .as_ref()
+            .is_some_and(|r| r.seq == seq && r.epoch == epoch && r.decoding)
+    }
+
     /// Finishes decode-set members whose last token was produced at step `g`.
     fn finish_decoders(&mut self) {
-        while let Some(Reverse((fin, _, i, epoch))) = self.fin.peek().copied() {
-            let live = self.reqs[i]
-                .as_ref()
-                .is_some_and(|r| r.epoch == epoch && r.decoding);
+        while let Some(Reverse((fin, seq, i, epoch))) = self.fin.peek().copied() {
+            let live = self.is_fin_entry_live(seq, i, epoch);
             if !live {
                 self.fin.pop();
                 continue;

@@ -318,7 +318,7 @@ fn drive_aborting<M: StepTimeModel>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     /// Aborting requests (waiting or running, in a run or a planned step)
     /// keeps every invariant: each request finishes once, the aborted ones

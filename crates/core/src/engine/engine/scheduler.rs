@@ -56,11 +56,8 @@ impl<M: StepTimeModel> Engine<M> {
         }
         // Drop stale heap entries (preempted or finished members).
         let fin = loop {
-            let Reverse((f, _, i, e)) = *self.fin.peek()?;
-            if self.reqs[i]
-                .as_ref()
-                .is_some_and(|r| r.epoch == e && r.decoding)
-            {
+            let Reverse((f, seq, i, e)) = *self.fin.peek()?;
+            if self.is_fin_entry_live(seq, i, e) {
                 break f;
             }
             self.fin.pop();
