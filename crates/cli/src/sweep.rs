@@ -39,12 +39,19 @@ pub struct SweepCmd {
     /// (one per completion index, results to a volume) and exit.
     #[arg(long, value_name = "N")]
     pub emit_job: Option<usize>,
-    /// Container image for --emit-job (must hold nimscale and the files).
-    #[arg(long, default_value = "nimscale:latest")]
+    /// Container image for --emit-job: the repository's Dockerfile builds
+    /// one holding nimscale and the shipped scenarios and traces in /work.
+    #[arg(long, default_value = "nimscale:0.1.0")]
     pub image: String,
-    /// PersistentVolumeClaim the shards write to (--emit-job).
+    /// PersistentVolumeClaim the shards write to (--emit-job), mounted at
+    /// /results.
     #[arg(long, default_value = "nimscale-results")]
     pub claim: String,
+    /// PersistentVolumeClaim holding the sweep and the files it names,
+    /// mounted read-only at /work, the Job's working directory (--emit-job;
+    /// default: the files the image holds).
+    #[arg(long)]
+    pub input_claim: Option<String>,
     /// Let a point whose runs are degenerate (its HPA never read its
     /// metric, sat at maxReplicas, or its metric never fell to its target)
     /// win; by default such points are not eligible.
@@ -359,6 +366,7 @@ pub struct SweepArgs {
     pub emit_job: Option<usize>,
     pub image: String,
     pub claim: String,
+    pub input_claim: Option<String>,
     pub catalogs: Vec<PathBuf>,
     pub allow_degenerate: bool,
     pub strict: bool,
@@ -385,7 +393,14 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(2));
         }
-        let job = out::job_manifest(&sw.plan.name, &name, n, &a.image, &a.claim);
+        let job = out::job_manifest(
+            &sw.plan.name,
+            &name,
+            n,
+            &a.image,
+            &a.claim,
+            a.input_claim.as_deref(),
+        );
         let mut stdout = std::io::stdout().lock();
         write!(stdout, "{}", nimscale_output::k8s::yaml::to_yaml(&job))?;
         stdout.flush()?;

@@ -496,6 +496,7 @@ pub fn job_manifest(
     shards: usize,
     image: &str,
     claim: &str,
+    input_claim: Option<&str>,
 ) -> serde_json::Value {
     let stem = name.strip_prefix("sweep-").unwrap_or(name);
     let job_name: String = format!("nimscale-sweep-{stem}")
@@ -512,6 +513,18 @@ pub fn job_manifest(
         .collect::<String>()
         .trim_end_matches('-')
         .to_string();
+    // The shards write to the results claim; the sweep and its files come
+    // from the image's /work, or from an input claim mounted there.
+    let mut mounts = vec![serde_json::json!({"name": "results", "mountPath": "/results"})];
+    let mut volumes =
+        vec![serde_json::json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}})];
+    if let Some(input) = input_claim {
+        mounts.push(serde_json::json!({"name": "input", "mountPath": "/work", "readOnly": true}));
+        volumes.push(serde_json::json!({
+            "name": "input",
+            "persistentVolumeClaim": {"claimName": input, "readOnly": true}
+        }));
+    }
     serde_json::json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -532,9 +545,9 @@ pub fn job_manifest(
                             "nimscale sweep {sweep_path} --shard \"$JOB_COMPLETION_INDEX/{shards}\" --out \"/results/shard-$JOB_COMPLETION_INDEX\" --force"
                         )],
                         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
-                        "volumeMounts": [{"name": "results", "mountPath": "/results"}],
+                        "volumeMounts": mounts,
                     }],
-                    "volumes": [{"name": "results", "persistentVolumeClaim": {"claimName": claim}}],
+                    "volumes": volumes,
                 }
             }
         }
