@@ -911,6 +911,14 @@ fn strict_sweeps_fail_on_degenerate_points() {
 /// user's file with the swept field changed, comments kept.
 #[test]
 fn a_nimcache_kept_elsewhere_is_referenced_not_re_emitted() {
+    let ok = |args: &[&std::ffi::OsStr]| {
+        let out = nimscale().args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let dir = std::env::temp_dir().join(format!("nimscale-extcache-it-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -938,33 +946,23 @@ fn a_nimcache_kept_elsewhere_is_referenced_not_re_emitted() {
         "name: ext\nscenario: s.yaml\nseeds: 1\naxes:\n  duration: [10m]\n  nimservice.spec.scale.hpa.maxReplicas: [5]\nobjective: {sloAttainment: 0.0}\n",
     )
     .expect("write");
-    let out = nimscale()
-        .arg("sweep")
-        .arg(dir.join("sweep.yaml"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (sweep, out) = (dir.join("sweep.yaml"), dir.join("out"));
+    ok(&[
+        "sweep".as_ref(),
+        sweep.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     let winner = std::fs::read_to_string(dir.join("out/winner.yaml")).expect("winner");
     assert!(winner.contains("externalNimCaches:"), "{winner}");
     assert!(winner.contains("- cosmos-reason1-7b-cache"), "{winner}");
-    let out = nimscale()
-        .arg("export")
-        .arg(dir.join("out/winner.yaml"))
-        .arg("--out")
-        .arg(dir.join("bundle"))
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (winner_file, bundle) = (dir.join("out/winner.yaml"), dir.join("bundle"));
+    ok(&[
+        "export".as_ref(),
+        winner_file.as_os_str(),
+        "--out".as_ref(),
+        bundle.as_os_str(),
+    ]);
     let deployed = std::fs::read_to_string(dir.join("bundle/nimservice.yaml")).expect("bundle");
     assert!(!deployed.contains("kind: NIMCache"), "{deployed}");
     assert!(

@@ -686,16 +686,7 @@ fn a_metric_no_rule_exposes_is_refused_naming_both_files() {
 fn a_target_below_the_metrics_floor_is_diagnosed_as_pinned() {
     // CPU at 1 % of the request: an idle NIM pod already uses more, so the
     // HPA can only scale up and sits at maxReplicas.
-    let text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
-        .unwrap()
-        .replace("averageUtilization: 70}", "averageUtilization: 1}")
-        .replace("duration: 1h", "duration: 30m");
-    let sc = load(&text, &[]).unwrap();
-    let rec = nimscale_core::sim::config::Recording {
-        timeseries: false,
-        decisions: false,
-    };
-    let res = sc.simulation(sc.seed, rec).finish();
+    let res = cpu_run(Some(1));
     let codes: Vec<&str> = (res.summary.diagnostics.iter())
         .map(|d| d.code.as_str())
         .collect();
@@ -703,40 +694,49 @@ fn a_target_below_the_metrics_floor_is_diagnosed_as_pinned() {
     assert!(codes.contains(&"pinned-at-max"), "{codes:?}");
     assert!(res.summary.seconds_at_max > 0.9 * 1800.0);
     // The shipped configuration (target 70 %) is neither.
-    let sc = load(
-        &std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
-            .unwrap()
-            .replace("duration: 1h", "duration: 30m"),
-        &[],
-    )
-    .unwrap();
-    let res = sc.simulation(sc.seed, rec).finish();
+    let res = cpu_run(None);
     assert!(
         (res.summary.diagnostics.iter())
             .all(|d| d.code != "pinned-at-max" && d.code != "never-below-target"),
         "{:?}",
         res.summary.diagnostics
     );
+    let sc = load(
+        &std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml")).unwrap(),
+        &[],
+    )
+    .unwrap();
     // Pre-flight: the export lints that apply, found at load.
     let lints: Vec<&str> = sc.preflight.iter().map(|l| l.code).collect();
     assert_eq!(lints, ["min-replicas-below-2", "no-behavior"]);
 }
 
-#[test]
-fn an_hpa_whose_metric_never_sees_the_overload_is_diagnosed() {
-    // The Llama pod scaled on CPU at 100 %: the pod is
-    // overloaded long before its CPU gets there, the SLOs are missed and
-    // the HPA never scales up.
-    let text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
+/// The shipped CPU-70 Llama scenario cut to 30 minutes, its CPU target
+/// set to `target` % (`None`: as shipped), run with its own seed.
+fn cpu_run(target: Option<u32>) -> nimscale_core::sim::record::SimResult {
+    let mut text = std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
         .unwrap()
-        .replace("averageUtilization: 70}", "averageUtilization: 100}")
         .replace("duration: 1h", "duration: 30m");
+    if let Some(t) = target {
+        text = text.replace(
+            "averageUtilization: 70}",
+            &format!("averageUtilization: {t}}}"),
+        );
+    }
     let sc = load(&text, &[]).unwrap();
     let rec = nimscale_core::sim::config::Recording {
         timeseries: false,
         decisions: false,
     };
-    let res = sc.simulation(sc.seed, rec).finish();
+    sc.simulation(sc.seed, rec).finish()
+}
+
+#[test]
+fn an_hpa_whose_metric_never_sees_the_overload_is_diagnosed() {
+    // The Llama pod scaled on CPU at 100 %: the pod is overloaded long
+    // before its CPU gets there, the SLOs are missed and the HPA never
+    // scales up.
+    let res = cpu_run(Some(100));
     let blind: Vec<_> = (res.summary.diagnostics.iter())
         .filter(|d| d.code == "blind-to-overload")
         .collect();
@@ -751,14 +751,7 @@ fn an_hpa_whose_metric_never_sees_the_overload_is_diagnosed() {
         panic!("the case no longer overloads: {:?}", res.summary);
     }
     // The shipped configuration scales and is not diagnosed so.
-    let sc = load(
-        &std::fs::read_to_string(repo().join("scenarios/llama3-8b-cpu70.yaml"))
-            .unwrap()
-            .replace("duration: 1h", "duration: 30m"),
-        &[],
-    )
-    .unwrap();
-    let res = sc.simulation(sc.seed, rec).finish();
+    let res = cpu_run(None);
     assert!(
         res.summary
             .diagnostics
