@@ -15,11 +15,17 @@ pub enum HpaCommand {
     Explain {
         /// A YAML or JSON file; see `scenarios/hpa-explain-*.yaml`.
         file: PathBuf,
+        /// One JSON object per decision (JSON Lines): the fields of
+        /// `decisions.jsonl`, each metric's outcome, and `heldBack` (what
+        /// stopped a scale-down and until when).
+        #[arg(long)]
+        json: bool,
     },
 }
 
-/// Replays `file` and prints each decision with its reasons.
-pub fn run_explain(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// Replays `file` and prints each decision with its reasons (as text, or
+/// JSON Lines with `json`).
+pub fn run_explain(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let text = fail::read_input(file)?;
     let input = match nimscale_runner::explain::parse(&text, &name) {
@@ -29,21 +35,42 @@ pub fn run_explain(file: &std::path::Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let decisions = nimscale_runner::explain::run(&input);
+    let decisions = nimscale_runner::explain::run_explained(&input);
     let mut out = std::io::stdout().lock();
+    let held_back = |h: &nimscale_runner::explain::Held| nimscale_output::explain::HeldBack {
+        replicas: h.replicas,
+        by: h.by,
+        until: h.until,
+        window: h.window,
+    };
+    if json {
+        for (d, h) in &decisions {
+            let line =
+                nimscale_output::explain::explain_json(d, h.as_ref().map(held_back).as_ref());
+            writeln!(out, "{line}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(out, "{}", nimscale_output::explain::render_hpa(&input.hpa))?;
     writeln!(
         out,
         "{}",
         nimscale_output::explain::render_config(&input.config)
     )?;
-    for d in &decisions {
+    for (d, h) in &decisions {
         writeln!(out)?;
         write!(
             out,
             "{}",
             nimscale_output::explain::render_decision(d, &input.hpa)
         )?;
+        if let Some(h) = h {
+            write!(
+                out,
+                "{}",
+                nimscale_output::explain::render_held(&held_back(h))
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -230,8 +230,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpa {
-            command: explain::HpaCommand::Explain { file },
-        } => explain::run_explain(&file),
+            command: explain::HpaCommand::Explain { file, json },
+        } => explain::run_explain(&file, json),
     }
 }
 

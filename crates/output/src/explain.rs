@@ -3,6 +3,9 @@
 use std::fmt::Write;
 
 use nimscale_core::hpa::controller::{ControllerConfig, Decision, Hpa, MetricStatus};
+use serde_json::{Map, Value, json};
+
+use crate::simulate::{jnum, opt_t, t};
 use nimscale_core::hpa::spec::{MetricSpec, SelectPolicy};
 
 /// One line describing the controller flags in force.
@@ -208,4 +211,109 @@ pub fn render_decision(d: &Decision, h: &Hpa) -> String {
         );
     }
     o
+}
+
+/// A decision's fields as `decisions.jsonl` and `hpa explain --json` write
+/// them (everything but the per-metric list, which each adds in its own
+/// terms): time, replicas, the rescale and its reason, normalization,
+/// conditions, events, error.
+pub fn decision_core(d: &Decision) -> Map<String, Value> {
+    let norm = d.normalization.as_ref().map(|n| {
+        json!({
+            "proposal": n.proposal,
+            "stabilized": n.stabilized,
+            "limited": n.limited,
+            "stabilizeReason": n.stabilize_reason.as_str(),
+            "limitReason": n.limit_reason.as_str(),
+        })
+    });
+    let conditions: Vec<Value> = (d.conditions.iter())
+        .map(|c| {
+            json!({
+                "type": c.type_.as_str(),
+                "status": c.status.as_str(),
+                "reason": c.reason,
+                "message": c.message,
+            })
+        })
+        .collect();
+    let events: Vec<Value> = (d.events.iter())
+        .map(|e| json!({"type": e.type_.as_str(), "reason": e.reason, "message": e.message}))
+        .collect();
+    let mut o = Map::new();
+    o.insert("t_s".into(), t(d.now));
+    o.insert("currentReplicas".into(), json!(d.current_replicas));
+    o.insert("desiredReplicas".into(), json!(d.desired_replicas));
+    o.insert("rescale".into(), json!(d.rescale));
+    o.insert("rescaleReason".into(), json!(d.rescale_reason));
+    o.insert(
+        "metricDesiredReplicas".into(),
+        json!(d.metric_desired_replicas),
+    );
+    o.insert("metricName".into(), json!(d.metric_name));
+    o.insert("normalization".into(), norm.unwrap_or(Value::Null));
+    o.insert("conditions".into(), Value::Array(conditions));
+    o.insert("events".into(), Value::Array(events));
+    o.insert("error".into(), json!(d.error));
+    o
+}
+
+/// What held a scale-down back, as `hpa explain` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldBack {
+    /// The count the HPA was held at.
+    pub replicas: i32,
+    /// The holding recommendation's count and time.
+    pub by: (i32, nimscale_core::time::SimTime),
+    /// When it leaves the stabilization window.
+    pub until: nimscale_core::time::SimTime,
+    /// The window.
+    pub window: nimscale_core::time::SimDuration,
+}
+
+/// The line `hpa explain` prints for a held scale-down.
+pub fn render_held(h: &HeldBack) -> String {
+    format!(
+        "  held: scale-down stopped at {} by the recommendation of {} made at t={}; it leaves the {}s stabilization window at t={}, the first sync from then may go lower\n",
+        h.replicas,
+        h.by.0,
+        h.by.1,
+        h.window.as_secs_f64(),
+        h.until
+    )
+}
+
+/// One `hpa explain --json` line: the decision, each metric's outcome and
+/// status, and what held a scale-down back.
+pub fn explain_json(d: &Decision, held: Option<&HeldBack>) -> Value {
+    let mut o = decision_core(d);
+    let metrics: Vec<Value> = (d.metrics.iter())
+        .enumerate()
+        .map(|(i, m)| {
+            let status = d.metric_statuses.get(i);
+            json!({
+                "name": m.name,
+                "proposal": m.replicas,
+                "sampledAt": opt_t(m.timestamp),
+                "error": m.error,
+                "averageUtilization": status.and_then(|s| s.average_utilization),
+                "averageValue": status.and_then(|s| s.average_value_m).map(|v| jnum(v as f64 / 1000.0)),
+                "value": status.and_then(|s| s.value_m).map(|v| jnum(v as f64 / 1000.0)),
+            })
+        })
+        .collect();
+    o.insert("metrics".into(), Value::Array(metrics));
+    o.insert(
+        "heldBack".into(),
+        held.map_or(Value::Null, |h| {
+            json!({
+                "replicas": h.replicas,
+                "byRecommendation": h.by.0,
+                "recommendedAt_s": t(h.by.1),
+                "until_s": t(h.until),
+                "window_s": jnum(h.window.as_secs_f64()),
+            })
+        }),
+    );
+    Value::Object(o)
 }

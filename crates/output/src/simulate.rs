@@ -7,7 +7,7 @@ use crate::csv_text::CsvOut;
 
 use nimscale_core::sim::record::{MetricColumn, SecondRow, SimResult, SyncRecord};
 use nimscale_core::time::SimTime;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Who ran what, for the headers of every output.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,7 +69,7 @@ pub fn push_num(out: &mut String, v: f64) {
     }
 }
 
-fn jnum(v: f64) -> Value {
+pub(crate) fn jnum(v: f64) -> Value {
     if v.is_finite() {
         let r = (v * 1e6).round() / 1e6;
         serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number)
@@ -78,11 +78,11 @@ fn jnum(v: f64) -> Value {
     }
 }
 
-fn t(s: SimTime) -> Value {
+pub(crate) fn t(s: SimTime) -> Value {
     jnum(s.as_secs_f64())
 }
 
-fn opt_t(s: Option<SimTime>) -> Value {
+pub(crate) fn opt_t(s: Option<SimTime>) -> Value {
     s.map_or(Value::Null, t)
 }
 
@@ -245,48 +245,8 @@ pub fn decisions_lines(columns: &[MetricColumn], syncs: &[SyncRecord], out: &mut
                 })
             })
             .collect();
-        let norm = d.normalization.as_ref().map(|n| {
-            json!({
-                "proposal": n.proposal,
-                "stabilized": n.stabilized,
-                "limited": n.limited,
-                "stabilizeReason": n.stabilize_reason.as_str(),
-                "limitReason": n.limit_reason.as_str(),
-            })
-        });
-        let conditions: Vec<Value> = d
-            .conditions
-            .iter()
-            .map(|c| {
-                json!({
-                    "type": c.type_.as_str(),
-                    "status": c.status.as_str(),
-                    "reason": c.reason,
-                    "message": c.message,
-                })
-            })
-            .collect();
-        let events: Vec<Value> = d
-            .events
-            .iter()
-            .map(|e| json!({"type": e.type_.as_str(), "reason": e.reason, "message": e.message}))
-            .collect();
-        let mut o = Map::new();
-        o.insert("t_s".into(), t(d.now));
-        o.insert("currentReplicas".into(), json!(d.current_replicas));
-        o.insert("desiredReplicas".into(), json!(d.desired_replicas));
-        o.insert("rescale".into(), json!(d.rescale));
-        o.insert("rescaleReason".into(), json!(d.rescale_reason));
-        o.insert(
-            "metricDesiredReplicas".into(),
-            json!(d.metric_desired_replicas),
-        );
-        o.insert("metricName".into(), json!(d.metric_name));
+        let mut o = crate::explain::decision_core(d);
         o.insert("metrics".into(), Value::Array(metrics));
-        o.insert("normalization".into(), norm.unwrap_or(Value::Null));
-        o.insert("conditions".into(), Value::Array(conditions));
-        o.insert("events".into(), Value::Array(events));
-        o.insert("error".into(), json!(d.error));
         out.push_str(&Value::Object(o).to_string());
         out.push('\n');
     }

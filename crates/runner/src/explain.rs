@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use nimscale_core::hpa::api::{HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec};
+use nimscale_core::hpa::conditions::StabilizeReason;
 use nimscale_core::hpa::controller::{
     ControllerConfig, Decision, Hpa, HpaState, MetricsClient, PodLister, ScaleInfo, reconcile,
 };
@@ -691,8 +692,59 @@ impl MetricsClient for StepWorld<'_> {
     }
 }
 
+/// What holds a scale-down back: the newest of the recommendations in the
+/// scale-down stabilization window that are at least the stabilized count
+/// (upstream keeps the window's highest recommendation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// The count it holds the HPA at.
+    pub replicas: i32,
+    /// The recommendation that holds it: its count and when it was made.
+    pub by: (i32, SimTime),
+    /// When the last such recommendation leaves the window (from then on a
+    /// sync may go lower).
+    pub until: SimTime,
+    /// The window.
+    pub window: SimDuration,
+}
+
+/// Why `d` did not scale down as far as its metrics proposed, if it did
+/// not (`ScaleDownStabilized`), from the recommendations `state` holds.
+pub fn held(d: &Decision, state: &HpaState, cfg: &ControllerConfig) -> Option<Held> {
+    let n = d.normalization.as_ref()?;
+    if n.stabilize_reason != StabilizeReason::ScaleDownStabilized {
+        return None;
+    }
+    let window = match &d.effective_behavior {
+        Some(b) => SimDuration::from_secs(i64::from(
+            b.scale_down
+                .stabilization_window_seconds
+                .unwrap_or(300)
+                .max(0),
+        )),
+        None => cfg.downscale_stabilization,
+    };
+    let cutoff = d.now - window;
+    let recs = state.history.recommendations.as_ref()?;
+    let holding = recs
+        .iter()
+        .filter(|r| r.timestamp > cutoff && r.replicas >= n.stabilized)
+        .max_by_key(|r| (r.timestamp, r.replicas))?;
+    Some(Held {
+        replicas: n.stabilized,
+        by: (holding.replicas, holding.timestamp),
+        until: holding.timestamp + window,
+        window,
+    })
+}
+
 /// Replays every step through the controller, carrying its state.
 pub fn run(input: &ExplainInput) -> Vec<Decision> {
+    run_explained(input).into_iter().map(|(d, _)| d).collect()
+}
+
+/// [`run`], with what held each scale-down back.
+pub fn run_explained(input: &ExplainInput) -> Vec<(Decision, Option<Held>)> {
     let mut state = HpaState::default();
     let mut replicas = 0;
     let mut out = Vec::new();
@@ -736,7 +788,8 @@ pub fn run(input: &ExplainInput) -> Vec<Decision> {
             s.now,
         );
         replicas = d.desired_replicas;
-        out.push(d);
+        let h = held(&d, &state, &input.config);
+        out.push((d, h));
     }
     out
 }

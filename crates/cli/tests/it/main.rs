@@ -44,6 +44,29 @@ fn explain_replays_the_shipped_vlm_example() {
     assert!(text.contains("ScaleDownStabilized"), "{text}");
     assert!(text.contains("replicas 5 -> 2  (scale down)"), "{text}");
     assert!(text.contains("ScaleDownLimit"), "{text}");
+    // What held the scale-down at t=240 s, and until when (the 180 s window
+    // after the recommendation of 5 at t=120 s): the next sync, at 420 s,
+    // scales down.
+    assert!(
+        text.contains("held: scale-down stopped at 5 by the recommendation of 5 made at t=120.000s; it leaves the 180s stabilization window at t=300.000s"),
+        "{text}"
+    );
+    let out = nimscale()
+        .args(["hpa", "explain", "--json"])
+        .arg(repo("scenarios/hpa-explain-vlm-latency.yaml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let at = |t: f64| lines.iter().find(|l| l["t_s"] == t).expect("decision");
+    assert_eq!(at(240.0)["heldBack"]["until_s"], 300.0);
+    assert_eq!(at(240.0)["heldBack"]["recommendedAt_s"], 120.0);
+    assert_eq!(at(420.0)["desiredReplicas"], 2);
+    assert!(at(420.0)["heldBack"].is_null());
+    assert_eq!(at(15.0)["metrics"][0]["proposal"], 3);
 }
 
 #[test]
