@@ -128,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics_out,
             metrics_epoch,
             strict,
+            json,
             limits,
         }) => simulate::run(
             &scenario,
@@ -138,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics_out,
                 metrics_epoch,
                 strict,
+                json,
                 limits: limits.limits(),
             },
             &catalog,
@@ -161,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input_claim,
             allow_degenerate,
             strict,
+            json,
             catalog,
             limits,
         }) => sweep::run_sweep(sweep::SweepArgs {
@@ -176,6 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalogs: catalog,
             allow_degenerate,
             strict,
+            json,
             limits: limits.limits(),
         }),
         Command::Compare(sweep::CompareCmd {
@@ -188,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             allow_degenerate,
             strict,
+            json,
             catalog,
             limits,
         }) => sweep::run_compare(sweep::CompareArgs {
@@ -201,6 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalogs: catalog,
             allow_degenerate,
             strict,
+            json,
             limits: limits.limits(),
         }),
         Command::Merge(sweep::MergeCmd { dirs, out, force }) => {

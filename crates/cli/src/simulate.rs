@@ -48,6 +48,10 @@ pub struct SimulateCmd {
     /// (its outputs are written all the same).
     #[arg(long)]
     pub strict: bool,
+    /// Print the run's summary as JSON (`summary.json`'s object with
+    /// `outDir` added) instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -142,6 +146,7 @@ pub struct Options {
     pub metrics_out: Option<PathBuf>,
     pub metrics_epoch: i64,
     pub strict: bool,
+    pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -243,6 +248,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         metrics_out,
         metrics_epoch,
         strict,
+        json,
         limits,
     } = opts;
     let mut sc = match load(path, catalogs)? {
@@ -326,14 +332,25 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         outdir::write_file(m, text.as_bytes(), force)?;
     }
     let mut stdout = std::io::stdout().lock();
-    write!(stdout, "{}", human_summary(&info, &res))?;
-    writeln!(
-        stdout,
-        "wrote {} ({} simulated requests in {:.2} s wall)",
-        dir.display(),
-        res.summary.requests.arrived,
-        wall.as_secs_f64()
-    )?;
+    if json {
+        let mut doc = summary;
+        if let serde_json::Value::Object(m) = &mut doc {
+            m.insert(
+                "outDir".into(),
+                serde_json::json!(dir.display().to_string()),
+            );
+        }
+        writeln!(stdout, "{doc}")?;
+    } else {
+        write!(stdout, "{}", human_summary(&info, &res))?;
+        writeln!(
+            stdout,
+            "wrote {} ({} simulated requests in {:.2} s wall)",
+            dir.display(),
+            res.summary.requests.arrived,
+            wall.as_secs_f64()
+        )?;
+    }
     if strict
         && (res.summary.diagnostics.iter())
             .any(|d| d.severity == nimscale_core::sim::record::Severity::Error)

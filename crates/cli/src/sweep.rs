@@ -62,6 +62,11 @@ pub struct SweepCmd {
     /// target); the outputs are written all the same.
     #[arg(long)]
     pub strict: bool,
+    /// Print the outcome as JSON (points best first with every metric's
+    /// mean and 95 % CI, diagnostics, the winner, the baseline) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -101,6 +106,11 @@ pub struct CompareCmd {
     /// target); the outputs are written all the same.
     #[arg(long)]
     pub strict: bool,
+    /// Print the outcome as JSON (points best first with every metric's
+    /// mean and 95 % CI, diagnostics, the winner, the baseline) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
     /// Extra GPU/model catalog files.
     #[arg(long)]
     pub catalog: Vec<PathBuf>,
@@ -321,6 +331,14 @@ fn baseline_file(sw: &sweep::Sweep, b: &sweep::baseline::Baseline) -> out::Basel
     }
 }
 
+/// The `baseline.json` text among a run's files, if it has one.
+fn baseline_text<'a>(files: &'a [(&'static str, String)]) -> Option<&'a str> {
+    files
+        .iter()
+        .find(|(n, _)| *n == "baseline.json")
+        .map(|(_, t)| t.as_str())
+}
+
 /// Adds `baseline.json` to the files of a complete run; returns the line to
 /// print after the table.
 fn with_baseline(
@@ -333,6 +351,67 @@ fn with_baseline(
     let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
     files.push(("baseline.json", text));
     Some(b.line(&sw.plan, o))
+}
+
+/// The outcome as `--json` prints it.
+fn outcome_json(
+    plan: &Plan,
+    o: &Outcome,
+    baseline: Option<&str>,
+    dir: Option<&Path>,
+    complete: bool,
+) -> serde_json::Value {
+    use serde_json::json;
+    let num = |v: f64| {
+        if v.is_finite() {
+            json!(v)
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    let metrics = plan.metrics();
+    let points: Vec<serde_json::Value> = nimscale_output::report::sweep::ranked(plan, o)
+        .iter()
+        .map(|p| {
+            let axes: serde_json::Map<String, serde_json::Value> = (plan.axes.iter())
+                .zip(&plan.points[p.point])
+                .map(|(a, v)| (a.clone(), json!(v)))
+                .collect();
+            let stats: serde_json::Map<String, serde_json::Value> = (metrics.iter())
+                .zip(&p.stats)
+                .map(|(m, st)| {
+                    (
+                        m.clone(),
+                        json!({"mean": num(st.mean), "ci95": num(st.ci95)}),
+                    )
+                })
+                .collect();
+            let diagnostics: Vec<serde_json::Value> = (p.diagnostics.iter())
+                .map(|(c, n)| json!({"code": c, "runs": n}))
+                .collect();
+            json!({
+                "point": p.point,
+                "axes": axes,
+                "runs": p.runs,
+                "eligible": p.eligible,
+                "pareto": p.pareto,
+                "winner": o.winner == Some(p.point),
+                "stats": stats,
+                "diagnostics": diagnostics,
+            })
+        })
+        .collect();
+    json!({
+        "sweep": plan.name,
+        "objective": metrics[plan.objective_index()],
+        "threshold": plan.threshold,
+        "points": points,
+        "winner": o.winner,
+        "winnerSummary": o.winner.map(|p| winner_lines(plan, o, p)),
+        "baseline": baseline.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()),
+        "complete": complete,
+        "outDir": dir.map(|d| d.display().to_string()),
+    })
 }
 
 fn report(plan: &Plan, o: &Outcome, dir: &Path, complete: bool) -> anyhow::Result<()> {
@@ -370,6 +449,7 @@ pub struct SweepArgs {
     pub catalogs: Vec<PathBuf>,
     pub allow_degenerate: bool,
     pub strict: bool,
+    pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -481,9 +561,15 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     });
     let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
     outdir::write_dir(&dir, &files, a.force, kind)?;
-    report(&sw.plan, &o, &dir, complete)?;
-    if let Some(line) = baseline {
-        writeln!(std::io::stdout().lock(), "{line}")?;
+    if a.json {
+        let b = baseline_text(&files);
+        let doc = outcome_json(&sw.plan, &o, b, Some(&dir), complete);
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+    } else {
+        report(&sw.plan, &o, &dir, complete)?;
+        if let Some(line) = baseline {
+            writeln!(std::io::stdout().lock(), "{line}")?;
+        }
     }
     if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
         return Ok(code);
@@ -550,6 +636,7 @@ pub struct CompareArgs {
     pub catalogs: Vec<PathBuf>,
     pub allow_degenerate: bool,
     pub strict: bool,
+    pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
 }
 
@@ -668,6 +755,29 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         Some(winner_text(&sw, o, p))
     });
     let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
+    if a.json {
+        if let Some(dir) = &a.out {
+            outdir::write_dir(dir, &files, a.force, "compare")?;
+        }
+        let doc = outcome_json(
+            &sw.plan,
+            &o,
+            baseline_text(&files),
+            a.out.as_deref(),
+            complete,
+        );
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
+            return Ok(code);
+        }
+        return match &a.out {
+            Some(dir) => interrupted(complete, dir),
+            None if complete => Ok(ExitCode::SUCCESS),
+            None => Err(anyhow::Error::new(fail::Interrupted(
+                "Ctrl-C: the outcome holds only the points whose runs all finished".into(),
+            ))),
+        };
+    }
     match &a.out {
         Some(dir) => {
             outdir::write_dir(dir, &files, a.force, "compare")?;

@@ -996,3 +996,50 @@ fn a_nimcache_kept_elsewhere_is_referenced_not_re_emitted() {
     assert_eq!(body, ns_only.replace("maxReplicas: 6", "maxReplicas: 5"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--json` prints one JSON document in place of the text summary.
+#[test]
+fn summaries_are_available_as_json() {
+    let dir = std::env::temp_dir().join(format!("nimscale-json-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scenario = std::fs::read_to_string(repo("scenarios/llama3-8b-cpu70.yaml"))
+        .expect("read")
+        .replace("duration: 1h", "duration: 10m");
+    let s = scratch("json-cpu.yaml", &scenario);
+    let out = nimscale()
+        .args(["simulate", "--json", "--out"])
+        .arg(dir.join("run"))
+        .arg(&s)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("run/summary.json")).expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(doc["requests"], file["requests"]);
+    assert_eq!(doc["outDir"], dir.join("run").display().to_string());
+    let out = nimscale()
+        .args([
+            "compare", "--json", "--seeds", "1", "--preset", "cpu70", "--preset", "memory80",
+        ])
+        .arg(&s)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let points = doc["points"].as_array().expect("points");
+    assert_eq!(points.len(), 2);
+    assert!(points[0]["stats"]["slo_attainment"]["mean"].is_number());
+    assert!(doc["baseline"].is_object() || doc["baseline"].is_null());
+    let _ = std::fs::remove_dir_all(&dir);
+}
