@@ -164,6 +164,9 @@ struct Sink {
     text: String,
     /// The syncs, kept only for `--metrics-out` (which needs them all).
     kept_syncs: Option<Vec<SyncRecord>>,
+    /// With `--metrics-out`: the Deployment's state every 15 s (spec,
+    /// pods, ready) for the kube-state-metrics series.
+    kept_kube: Option<Vec<(i64, i32, i32, i32)>>,
 }
 
 impl Sink {
@@ -177,15 +180,27 @@ impl Sink {
         if let Some(k) = &mut self.kept_syncs {
             k.extend(syncs);
         }
+        if let Some(k) = &mut self.kept_kube {
+            let step = nimscale_output::openmetrics::Kube::STEP_S;
+            k.extend(
+                (rows.iter())
+                    .filter(|r| r.t % step == 0)
+                    .map(|r| (r.t, r.desired, r.current, r.ready)),
+            );
+        }
         Ok(())
     }
 
-    /// Flushes both files to disk; gives back the kept syncs.
-    fn finish(self) -> anyhow::Result<Vec<SyncRecord>> {
+    /// Flushes both files to disk; gives back the kept syncs and
+    /// Deployment states.
+    fn finish(self) -> anyhow::Result<(Vec<SyncRecord>, Vec<(i64, i32, i32, i32)>)> {
         for w in [self.timeseries, self.decisions] {
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }
-        Ok(self.kept_syncs.unwrap_or_default())
+        Ok((
+            self.kept_syncs.unwrap_or_default(),
+            self.kept_kube.unwrap_or_default(),
+        ))
     }
 }
 
@@ -289,6 +304,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         decisions: create(staging.path(), "decisions.jsonl")?,
         text: String::new(),
         kept_syncs: metrics_out.as_ref().map(|_| Vec::new()),
+        kept_kube: metrics_out.as_ref().map(|_| Vec::new()),
     };
     sink.timeseries
         .write_all(timeseries_header(&sink.columns).as_bytes())?;
@@ -312,7 +328,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         std::mem::take(&mut res.syncs),
     );
     sink.put(rows, syncs)?;
-    let kept_syncs = sink.finish()?;
+    let (kept_syncs, kept_kube) = sink.finish()?;
     let wall = started.elapsed();
     let info = info(&sc, path, seed);
     let summary = summary_json(&info, &res);
@@ -323,10 +339,17 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
     )?;
     staging.commit()?;
     if let (Some(m), Some(db)) = (&metrics_out, &res.series) {
+        let kube = nimscale_output::openmetrics::Kube {
+            namespace: sc.template.namespace.clone(),
+            deployment: sc.template.name.clone(),
+            hpa: (sc.hpa.as_ref()).map(|h| (h.spec.min_replicas, h.spec.max_replicas)),
+            points: kept_kube,
+        };
         let text = nimscale_output::openmetrics::render(
             db,
             &res.columns,
             &kept_syncs,
+            &kube,
             metrics_epoch.saturating_mul(1000),
         );
         outdir::write_file(m, text.as_bytes(), force)?;

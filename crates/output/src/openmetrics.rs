@@ -53,9 +53,17 @@ fn series_text(l: &Labels) -> String {
 
 /// OpenMetrics text of `db` plus what the HPA received at each sync
 /// (`columns`, `syncs` of the run), with timestamps offset by `epoch_ms`
-/// (the wall-clock instant the simulation's time zero stands for).
-pub fn render(db: &Tsdb, columns: &[MetricColumn], syncs: &[SyncRecord], epoch_ms: i64) -> String {
+/// (the wall-clock instant the simulation's time zero stands for), and the
+/// kube-state-metrics series of `kube`.
+pub fn render(
+    db: &Tsdb,
+    columns: &[MetricColumn],
+    syncs: &[SyncRecord],
+    kube: &Kube,
+    epoch_ms: i64,
+) -> String {
     let mut families: BTreeMap<String, Vec<Points>> = BTreeMap::new();
+    kube.add(&mut families);
     for s in db.iter() {
         let points: Vec<(i64, f64)> = s
             .samples()
@@ -114,6 +122,80 @@ pub fn render(db: &Tsdb, columns: &[MetricColumn], syncs: &[SyncRecord], epoch_m
     out
 }
 
+/// The Deployment and HPA state kube-state-metrics would export, sampled
+/// every [`Kube::STEP_S`] seconds of the run (its default scrape cadence).
+#[derive(Clone, Debug, Default)]
+pub struct Kube {
+    /// Namespace.
+    pub namespace: String,
+    /// The Deployment (and NIMService) name; the HPA has the same name.
+    pub deployment: String,
+    /// `(minReplicas, maxReplicas)` when an HPA scales it.
+    pub hpa: Option<(i32, i32)>,
+    /// `(t seconds, spec replicas, pods, ready pods)`.
+    pub points: Vec<(i64, i32, i32, i32)>,
+}
+
+impl Kube {
+    /// Seconds between samples.
+    pub const STEP_S: i64 = 15;
+
+    fn add(&self, families: &mut BTreeMap<String, Vec<Points>>) {
+        if self.points.is_empty() {
+            return;
+        }
+        let series = |name: &str, key: &str, f: &dyn Fn(&(i64, i32, i32, i32)) -> f64| {
+            let l = Labels::from_pairs([
+                (NAME, name),
+                ("namespace", self.namespace.as_str()),
+                (key, self.deployment.as_str()),
+            ]);
+            let points: Vec<(i64, f64)> = self.points.iter().map(|p| (p.0 * 1000, f(p))).collect();
+            (l, points)
+        };
+        let mut put = |name: &str, key: &str, f: &dyn Fn(&(i64, i32, i32, i32)) -> f64| {
+            families
+                .entry(name.into())
+                .or_default()
+                .push(series(name, key, f));
+        };
+        put("kube_deployment_spec_replicas", "deployment", &|p| {
+            f64::from(p.1)
+        });
+        put("kube_deployment_status_replicas", "deployment", &|p| {
+            f64::from(p.2)
+        });
+        put(
+            "kube_deployment_status_replicas_ready",
+            "deployment",
+            &|p| f64::from(p.3),
+        );
+        if let Some((min, max)) = self.hpa {
+            let hpa = "horizontalpodautoscaler";
+            put(
+                "kube_horizontalpodautoscaler_status_desired_replicas",
+                hpa,
+                &|p| f64::from(p.1),
+            );
+            put(
+                "kube_horizontalpodautoscaler_status_current_replicas",
+                hpa,
+                &|p| f64::from(p.2),
+            );
+            put(
+                "kube_horizontalpodautoscaler_spec_min_replicas",
+                hpa,
+                &|_| f64::from(min),
+            );
+            put(
+                "kube_horizontalpodautoscaler_spec_max_replicas",
+                hpa,
+                &|_| f64::from(max),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +208,7 @@ mod tests {
         db.append_labels(&a, 1000, 1.0);
         db.append_labels(&b, 1500, 2.0);
         db.append_labels(&a, 2000, nimscale_core::metrics::tsdb::stale_nan());
-        let text = render(&db, &[], &[], 1_700_000_000_000);
+        let text = render(&db, &[], &[], &Kube::default(), 1_700_000_000_000);
         assert_eq!(
             text,
             "# HELP nimscale_run_info Written by nimscale 0.1.0 (simulate --metrics-out).\n# TYPE nimscale_run_info unknown\nnimscale_run_info 1 1700000000.000\n# TYPE x_total unknown\nx_total{pod=\"a\\\"q\"} 2 1700000001.500\nx_total{pod=\"b\"} 1 1700000001.000\n# EOF\n"

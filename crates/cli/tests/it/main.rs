@@ -1043,3 +1043,73 @@ fn summaries_are_available_as_json() {
     assert!(doc["baseline"].is_object() || doc["baseline"].is_null());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped Grafana dashboard's every query evaluates, with a result,
+/// on a simulated run's `--metrics-out` file (Grafana's variables set as a
+/// user would pick them).
+#[test]
+fn every_dashboard_query_evaluates_on_a_run() {
+    let dir = std::env::temp_dir().join(format!("nimscale-dash-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let scenario = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
+        .expect("read")
+        .replace("duration: 1h", "duration: 20m")
+        .replace(
+            "file: nimservice/",
+            &format!("file: {}/", repo("scenarios/nimservice").display()),
+        )
+        .replace(
+            "file: adapter/",
+            &format!("file: {}/", repo("scenarios/adapter").display()),
+        );
+    std::fs::write(dir.join("s.yaml"), scenario).expect("write");
+    let om = dir.join("run.om");
+    let out = nimscale()
+        .args(["simulate", "--out"])
+        .arg(dir.join("run"))
+        .arg("--metrics-out")
+        .arg(&om)
+        .arg(dir.join("s.yaml"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("dashboards/nim-autoscaling.json")).expect("dashboard"),
+    )
+    .expect("JSON");
+    let mut n = 0;
+    for panel in dash["panels"].as_array().expect("panels") {
+        for t in panel["targets"].as_array().expect("targets") {
+            let expr = t["expr"]
+                .as_str()
+                .expect("expr")
+                .replace("$namespace", "vlm")
+                .replace("$deployment", "cosmos-reason1-7b")
+                .replace("$__rate_interval", "1m");
+            let out = nimscale()
+                .args(["promql", "--time", "15m", "--input"])
+                .arg(&om)
+                .args(["--expr", &expr])
+                .output()
+                .expect("runs");
+            assert!(
+                out.status.success(),
+                "{expr}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("\"value\""),
+                "{expr}: no series at 15m: {text}"
+            );
+            n += 1;
+        }
+    }
+    assert_eq!(n, 13);
+    let _ = std::fs::remove_dir_all(&dir);
+}
