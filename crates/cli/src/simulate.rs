@@ -166,7 +166,7 @@ struct Sink {
     kept_syncs: Option<Vec<SyncRecord>>,
     /// With `--metrics-out`: the Deployment's state every 15 s (spec,
     /// pods, ready) for the kube-state-metrics series.
-    kept_kube: Option<Vec<(i64, i32, i32, i32)>>,
+    kept_kube: Option<Vec<nimscale_output::openmetrics::KubePoint>>,
 }
 
 impl Sink {
@@ -193,7 +193,12 @@ impl Sink {
 
     /// Flushes both files to disk; gives back the kept syncs and
     /// Deployment states.
-    fn finish(self) -> anyhow::Result<(Vec<SyncRecord>, Vec<(i64, i32, i32, i32)>)> {
+    fn finish(
+        self,
+    ) -> anyhow::Result<(
+        Vec<SyncRecord>,
+        Vec<nimscale_output::openmetrics::KubePoint>,
+    )> {
         for w in [self.timeseries, self.decisions] {
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }

@@ -122,6 +122,10 @@ pub fn render(
     out
 }
 
+/// One sample of the Deployment: `(t seconds, spec replicas, pods, ready
+/// pods)`.
+pub type KubePoint = (i64, i32, i32, i32);
+
 /// The Deployment and HPA state kube-state-metrics would export, sampled
 /// every [`Kube::STEP_S`] seconds of the run (its default scrape cadence).
 #[derive(Clone, Debug, Default)]
@@ -132,8 +136,8 @@ pub struct Kube {
     pub deployment: String,
     /// `(minReplicas, maxReplicas)` when an HPA scales it.
     pub hpa: Option<(i32, i32)>,
-    /// `(t seconds, spec replicas, pods, ready pods)`.
-    pub points: Vec<(i64, i32, i32, i32)>,
+    /// The samples.
+    pub points: Vec<KubePoint>,
 }
 
 impl Kube {
@@ -144,7 +148,7 @@ impl Kube {
         if self.points.is_empty() {
             return;
         }
-        let series = |name: &str, key: &str, f: &dyn Fn(&(i64, i32, i32, i32)) -> f64| {
+        let series = |name: &str, key: &str, f: &dyn Fn(&KubePoint) -> f64| {
             let l = Labels::from_pairs([
                 (NAME, name),
                 ("namespace", self.namespace.as_str()),
@@ -153,7 +157,7 @@ impl Kube {
             let points: Vec<(i64, f64)> = self.points.iter().map(|p| (p.0 * 1000, f(p))).collect();
             (l, points)
         };
-        let mut put = |name: &str, key: &str, f: &dyn Fn(&(i64, i32, i32, i32)) -> f64| {
+        let mut put = |name: &str, key: &str, f: &dyn Fn(&KubePoint) -> f64| {
             families
                 .entry(name.into())
                 .or_default()
