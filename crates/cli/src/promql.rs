@@ -53,7 +53,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// An RFC 3339 date-time as Unix seconds.
-fn rfc3339(s: &str) -> Option<f64> {
+pub(crate) fn rfc3339(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;

@@ -42,8 +42,13 @@ pub struct SimulateCmd {
     pub metrics_out: Option<PathBuf>,
     /// Unix time (seconds) the simulation's time zero stands for in
     /// --metrics-out (default 2026-01-01T00:00:00Z).
-    #[arg(long, default_value_t = 1_767_225_600)]
+    #[arg(long, default_value_t = 1_767_225_600, conflicts_with = "start")]
     pub metrics_epoch: i64,
+    /// The wall-clock instant (RFC 3339, e.g. 2026-03-02T08:00:00Z) the
+    /// simulation's time zero stands for: --metrics-out's timestamps, and a
+    /// `unix_s` column in timeseries.csv.
+    #[arg(long)]
+    pub start: Option<String>,
     /// Exit with status 4 when the run has an error-severity diagnostic
     /// (its outputs are written all the same).
     #[arg(long)]
@@ -145,6 +150,7 @@ pub struct Options {
     pub seed: Option<u64>,
     pub metrics_out: Option<PathBuf>,
     pub metrics_epoch: i64,
+    pub start: Option<String>,
     pub strict: bool,
     pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
@@ -162,6 +168,8 @@ struct Sink {
     timeseries: std::io::BufWriter<std::fs::File>,
     decisions: std::io::BufWriter<std::fs::File>,
     text: String,
+    /// `--start` as Unix seconds: `timeseries.csv`'s `unix_s` column.
+    epoch: Option<i64>,
     /// The syncs, kept only for `--metrics-out` (which needs them all).
     kept_syncs: Option<Vec<SyncRecord>>,
     /// With `--metrics-out`: the Deployment's state every 15 s (spec,
@@ -172,7 +180,7 @@ struct Sink {
 impl Sink {
     fn put(&mut self, rows: Vec<SecondRow>, syncs: Vec<SyncRecord>) -> anyhow::Result<()> {
         self.text.clear();
-        timeseries_rows(&self.columns, &rows, &mut self.text);
+        timeseries_rows(&self.columns, &rows, self.epoch, &mut self.text);
         self.timeseries.write_all(self.text.as_bytes())?;
         self.text.clear();
         decisions_lines(&self.columns, &syncs, &mut self.text);
@@ -267,10 +275,22 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         seed,
         metrics_out,
         metrics_epoch,
+        start,
         strict,
         json,
         limits,
     } = opts;
+    let start = match start.as_deref().map(|s| (s, crate::promql::rfc3339(s))) {
+        None => None,
+        Some((_, Some(t))) if t.fract() == 0.0 && t.abs() < 1e12 => Some(t as i64),
+        Some((s, _)) => {
+            errln!(
+                "error: --start {s:?}: give an RFC 3339 instant in whole seconds, like 2026-03-02T08:00:00Z"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let metrics_epoch = start.unwrap_or(metrics_epoch);
     let mut sc = match load(path, catalogs)? {
         Ok(s) => s,
         Err(e) => {
@@ -308,11 +328,12 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         timeseries: create(staging.path(), "timeseries.csv")?,
         decisions: create(staging.path(), "decisions.jsonl")?,
         text: String::new(),
+        epoch: start,
         kept_syncs: metrics_out.as_ref().map(|_| Vec::new()),
         kept_kube: metrics_out.as_ref().map(|_| Vec::new()),
     };
     sink.timeseries
-        .write_all(timeseries_header(&sink.columns).as_bytes())?;
+        .write_all(timeseries_header(&sink.columns, start.is_some()).as_bytes())?;
     let started = Instant::now();
     let end = sim.end();
     if let Some(stopped) = drive(&mut sim, &mut sink, &sc.name)? {

@@ -88,8 +88,8 @@ pub(crate) fn opt_t(s: Option<SimTime>) -> Value {
 
 /// The per-second series as CSV.
 pub fn timeseries_csv(res: &SimResult) -> String {
-    let mut out = timeseries_header(&res.columns);
-    timeseries_rows(&res.columns, &res.rows, &mut out);
+    let mut out = timeseries_header(&res.columns, false);
+    timeseries_rows(&res.columns, &res.rows, None, &mut out);
     out
 }
 
@@ -127,7 +127,7 @@ pub const TIMESERIES_COLUMNS: [&str; 28] = [
 ];
 
 /// `timeseries.csv`'s header line.
-pub fn timeseries_header(columns: &[MetricColumn]) -> String {
+pub fn timeseries_header(columns: &[MetricColumn], unix: bool) -> String {
     let mut out = CsvOut::default();
     let metrics = columns
         .iter()
@@ -136,7 +136,8 @@ pub fn timeseries_header(columns: &[MetricColumn]) -> String {
         TIMESERIES_COLUMNS
             .map(String::from)
             .into_iter()
-            .chain(metrics),
+            .chain(metrics)
+            .chain(unix.then(|| "unix_s".to_string())),
     );
     out.finish()
 }
@@ -145,7 +146,14 @@ pub fn timeseries_header(columns: &[MetricColumn]) -> String {
 /// written as it goes). Every field is a number (`num`'s digits, `.`, `-`,
 /// `inf`) or empty, which CSV never quotes, so the rows are written
 /// directly: this is the one CSV written once per simulated second.
-pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut String) {
+/// With `epoch` (Unix seconds of time zero, `simulate --start`), a last
+/// column `unix_s` gives each row's absolute time.
+pub fn timeseries_rows(
+    columns: &[MetricColumn],
+    rows: &[SecondRow],
+    epoch: Option<i64>,
+    out: &mut String,
+) {
     for r in rows {
         let _ = write!(
             out,
@@ -191,6 +199,9 @@ pub fn timeseries_rows(columns: &[MetricColumn], rows: &[SecondRow], out: &mut S
             }
             out.push(',');
             push_num(out, c.target);
+        }
+        if let Some(e) = epoch {
+            let _ = write!(out, ",{}", e.saturating_add(r.t));
         }
         out.push('\n');
     }

@@ -1113,3 +1113,58 @@ fn every_dashboard_query_evaluates_on_a_run() {
     assert_eq!(n, 13);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--start` places the run in wall-clock time: `timeseries.csv` gains a
+/// `unix_s` column, `--metrics-out` its timestamps, and `promql --time`
+/// takes simulation time or the RFC 3339 instant alike.
+#[test]
+fn a_start_instant_dates_the_outputs() {
+    let dir = std::env::temp_dir().join(format!("nimscale-start-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scenario = std::fs::read_to_string(repo("scenarios/llama3-8b-cpu70.yaml"))
+        .expect("read")
+        .replace("duration: 1h", "duration: 5m");
+    let s = scratch("start-cpu.yaml", &scenario);
+    let om = dir.join("run.om");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = nimscale()
+        .args(["simulate", "--start", "2026-03-02T08:00:00Z", "--out"])
+        .arg(dir.join("run"))
+        .arg("--metrics-out")
+        .arg(&om)
+        .arg(&s)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ts = std::fs::read_to_string(dir.join("run/timeseries.csv")).expect("csv");
+    let mut lines = ts.lines();
+    assert!(lines.next().expect("header").ends_with(",unix_s"));
+    assert!(lines.next().expect("row").ends_with(",1772438401"), "{ts}");
+    let at = |time: &str| {
+        let out = nimscale()
+            .args([
+                "promql",
+                "--expr",
+                "kube_deployment_spec_replicas",
+                "--time",
+                time,
+                "--input",
+            ])
+            .arg(&om)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(at("2m"), at("2026-03-02T08:02:00Z"));
+    assert!(at("2m").contains("\"value\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
