@@ -30,6 +30,10 @@ pub struct ExportCmd {
     /// Replace an earlier nimscale output at --out (never anything else).
     #[arg(long)]
     pub force: bool,
+    /// Print the bundle's files, warnings and lints as one JSON document
+    /// instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
@@ -87,7 +91,12 @@ pub fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_export(file: PathBuf, out: PathBuf, force: bool) -> anyhow::Result<ExitCode> {
+pub fn run_export(
+    file: PathBuf,
+    out: PathBuf,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use nimscale_output::k8s::bundle;
     let name = file.display().to_string();
     let text = fail::read_input(&file)?;
@@ -113,6 +122,16 @@ pub fn run_export(file: PathBuf, out: PathBuf, force: bool) -> anyhow::Result<Ex
         .map(|f| (f.name.as_str(), f.content.as_bytes()))
         .collect();
     outdir::write_dir(&out, &files, force, "export")?;
+    if json {
+        let doc = serde_json::json!({
+            "outDir": out.display().to_string(),
+            "files": b.files.iter().map(|f| out.join(&f.name).display().to_string()).collect::<Vec<_>>(),
+            "warnings": admitted.warnings,
+            "lints": b.lints.iter().map(|l| serde_json::json!({"code": l.code, "field": l.field, "message": l.message})).collect::<Vec<_>>(),
+        });
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for w in &admitted.warnings {
         errln!("Warning: {w}");
     }

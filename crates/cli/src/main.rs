@@ -118,7 +118,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Engine { command } => engine::run_engine(command),
         Command::Render(k8s::RenderCmd { file, uid }) => k8s::run_render(file, uid),
-        Command::Export(k8s::ExportCmd { file, out, force }) => k8s::run_export(file, out, force),
+        Command::Export(k8s::ExportCmd {
+            file,
+            out,
+            force,
+            json,
+        }) => k8s::run_export(file, out, force, json),
         Command::Simulate(simulate::SimulateCmd {
             scenario,
             out,

@@ -1168,3 +1168,39 @@ fn a_start_instant_dates_the_outputs() {
     assert!(at("2m").contains("\"value\""));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn export_lists_its_bundle_as_json() {
+    let dir = std::env::temp_dir().join(format!("nimscale-exportjson-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = nimscale()
+        .arg("export")
+        .arg(repo("scenarios/export-vlm-winner.yaml"))
+        .arg("--json")
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let files: Vec<&str> = (doc["files"].as_array().expect("files").iter())
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("adapter-values.yaml")),
+        "{files:?}"
+    );
+    assert!(files.iter().all(|f| std::path::Path::new(f).is_file()));
+    assert!(
+        doc["lints"]
+            .as_array()
+            .expect("lints")
+            .iter()
+            .all(|l| l["code"].is_string())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
