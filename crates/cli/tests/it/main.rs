@@ -10,6 +10,33 @@ fn nimscale() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nimscale"))
 }
 
+/// Runs `cmd`, which must succeed (its stderr shown if not); its output.
+fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// An empty temporary directory for one test.
+fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nimscale-{tag}-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+/// The shipped CPU-70 Llama scenario cut to `duration`, written as `name`.
+fn cpu_scenario(duration: &str, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo("scenarios/llama3-8b-cpu70.yaml"))
+        .expect("read")
+        .replace("duration: 1h", &format!("duration: {duration}"));
+    scratch(name, &text)
+}
+
 fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -1000,22 +1027,13 @@ fn a_nimcache_kept_elsewhere_is_referenced_not_re_emitted() {
 /// `--json` prints one JSON document in place of the text summary.
 #[test]
 fn summaries_are_available_as_json() {
-    let dir = std::env::temp_dir().join(format!("nimscale-json-it-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let scenario = std::fs::read_to_string(repo("scenarios/llama3-8b-cpu70.yaml"))
-        .expect("read")
-        .replace("duration: 1h", "duration: 10m");
-    let s = scratch("json-cpu.yaml", &scenario);
-    let out = nimscale()
-        .args(["simulate", "--json", "--out"])
-        .arg(dir.join("run"))
-        .arg(&s)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let dir = fresh_dir("json");
+    let s = cpu_scenario("10m", "json-cpu.yaml");
+    let out = run_ok(
+        nimscale()
+            .args(["simulate", "--json", "--out"])
+            .arg(dir.join("run"))
+            .arg(&s),
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     let file: serde_json::Value = serde_json::from_str(
@@ -1052,31 +1070,16 @@ fn every_dashboard_query_evaluates_on_a_run() {
     let dir = std::env::temp_dir().join(format!("nimscale-dash-it-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let scenario = std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
-        .expect("read")
-        .replace("duration: 1h", "duration: 20m")
-        .replace(
-            "file: nimservice/",
-            &format!("file: {}/", repo("scenarios/nimservice").display()),
-        )
-        .replace(
-            "file: adapter/",
-            &format!("file: {}/", repo("scenarios/adapter").display()),
-        );
+    let scenario = safety::spike_scenario("duration: 1h", "duration: 20m");
     std::fs::write(dir.join("s.yaml"), scenario).expect("write");
     let om = dir.join("run.om");
-    let out = nimscale()
-        .args(["simulate", "--out"])
-        .arg(dir.join("run"))
-        .arg("--metrics-out")
-        .arg(&om)
-        .arg(dir.join("s.yaml"))
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        nimscale()
+            .args(["simulate", "--out"])
+            .arg(dir.join("run"))
+            .arg("--metrics-out")
+            .arg(&om)
+            .arg(dir.join("s.yaml")),
     );
     let dash: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo("dashboards/nim-autoscaling.json")).expect("dashboard"),
@@ -1119,26 +1122,17 @@ fn every_dashboard_query_evaluates_on_a_run() {
 /// takes simulation time or the RFC 3339 instant alike.
 #[test]
 fn a_start_instant_dates_the_outputs() {
-    let dir = std::env::temp_dir().join(format!("nimscale-start-it-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let scenario = std::fs::read_to_string(repo("scenarios/llama3-8b-cpu70.yaml"))
-        .expect("read")
-        .replace("duration: 1h", "duration: 5m");
-    let s = scratch("start-cpu.yaml", &scenario);
+    let dir = fresh_dir("start");
+    let s = cpu_scenario("5m", "start-cpu.yaml");
     let om = dir.join("run.om");
     std::fs::create_dir_all(&dir).expect("dir");
-    let out = nimscale()
-        .args(["simulate", "--start", "2026-03-02T08:00:00Z", "--out"])
-        .arg(dir.join("run"))
-        .arg("--metrics-out")
-        .arg(&om)
-        .arg(&s)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        nimscale()
+            .args(["simulate", "--start", "2026-03-02T08:00:00Z", "--out"])
+            .arg(dir.join("run"))
+            .arg("--metrics-out")
+            .arg(&om)
+            .arg(&s),
     );
     let ts = std::fs::read_to_string(dir.join("run/timeseries.csv")).expect("csv");
     let mut lines = ts.lines();
@@ -1173,18 +1167,13 @@ fn a_start_instant_dates_the_outputs() {
 fn export_lists_its_bundle_as_json() {
     let dir = std::env::temp_dir().join(format!("nimscale-exportjson-it-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = nimscale()
-        .arg("export")
-        .arg(repo("scenarios/export-vlm-winner.yaml"))
-        .arg("--json")
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        nimscale()
+            .arg("export")
+            .arg(repo("scenarios/export-vlm-winner.yaml"))
+            .arg("--json")
+            .arg("--out")
+            .arg(&dir),
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     let files: Vec<&str> = (doc["files"].as_array().expect("files").iter())

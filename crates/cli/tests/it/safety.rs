@@ -8,7 +8,7 @@ use super::{nimscale, repo};
 
 /// The spike scenario's text with its files named by absolute paths, so
 /// that it can be written anywhere, with `from` replaced by `to`.
-fn spike_scenario(from: &str, to: &str) -> String {
+pub(crate) fn spike_scenario(from: &str, to: &str) -> String {
     std::fs::read_to_string(repo("scenarios/cosmos-vlm-spike.yaml"))
         .expect("read")
         .replace(from, to)
