@@ -16,6 +16,11 @@ pub struct RenderCmd {
     /// UID to put in owner references (the API server assigns the real one).
     #[arg(long, default_value = nimscale_output::k8s::render::PLACEHOLDER_UID)]
     pub uid: String,
+    /// Print `{"objects": [...], "notes": [...], "failure": ..., "waiting":
+    /// ...}` as JSON instead of the YAML stream and messages (the exit
+    /// status is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -36,7 +41,7 @@ pub struct ExportCmd {
     pub json: bool,
 }
 
-pub fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
+pub fn run_render(file: PathBuf, uid: String, json: bool) -> anyhow::Result<ExitCode> {
     use nimscale_output::k8s::{admission, render, yaml};
     let name = file.display().to_string();
     let text = fail::read_input(&file)?;
@@ -69,6 +74,21 @@ pub fn run_render(file: PathBuf, uid: String) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let rendered = render::render(&admitted, &opts);
+    if json {
+        let doc = serde_json::json!({
+            "objects": rendered.objects,
+            "notes": rendered.notes,
+            "failure": rendered.failure.as_ref().map(|f| serde_json::json!({"error": f.error, "explanation": f.explanation})),
+            "waiting": rendered.waiting,
+        });
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        let stopped = rendered.failure.is_some() || rendered.waiting.is_some();
+        return Ok(if stopped {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let mut out = std::io::stdout().lock();
     write!(out, "{}", yaml::to_yaml_stream(&rendered.objects))?;
     out.flush()?;

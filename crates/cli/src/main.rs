@@ -117,7 +117,7 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Engine { command } => engine::run_engine(command),
-        Command::Render(k8s::RenderCmd { file, uid }) => k8s::run_render(file, uid),
+        Command::Render(k8s::RenderCmd { file, uid, json }) => k8s::run_render(file, uid, json),
         Command::Export(k8s::ExportCmd {
             file,
             out,
@@ -216,18 +216,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             limits: limits.limits(),
         }),
-        Command::Merge(sweep::MergeCmd { dirs, out, force }) => {
-            sweep::run_merge(&dirs, &out, force)
-        }
+        Command::Merge(sweep::MergeCmd {
+            dirs,
+            out,
+            force,
+            json,
+        }) => sweep::run_merge(&dirs, &out, force, json),
         Command::Report(report::ReportCmd {
             dir,
             format,
             out,
             force,
+            json,
         }) => report::run_report(report::ReportArgs {
             dir,
             formats: format,
             out,
+            json,
             force,
         }),
         Command::Presets { names } => sweep::run_presets(&names),

@@ -26,6 +26,9 @@ pub struct ReportCmd {
     /// anything else).
     #[arg(long)]
     pub force: bool,
+    /// Print the files written and the chart count as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn read(dir: &Path, name: &str) -> anyhow::Result<(String, String)> {
@@ -112,6 +115,7 @@ pub struct ReportArgs {
     pub formats: Vec<String>,
     pub out: Option<PathBuf>,
     pub force: bool,
+    pub json: bool,
 }
 
 pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -146,6 +150,14 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     // is an I/O error that `main` takes as success, not a panic.
     let mut stdout = std::io::stdout().lock();
     let charts = rep.charts().count();
+    if a.json {
+        let paths: Vec<String> = (files.iter())
+            .map(|(n, _)| out.join(n).display().to_string())
+            .collect();
+        let doc = serde_json::json!({"outDir": out.display().to_string(), "charts": charts, "files": paths});
+        writeln!(stdout, "{doc}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for (name, _) in files.iter().filter(|(n, _)| !n.ends_with(".png")) {
         writeln!(
             stdout,

@@ -14,6 +14,9 @@ pub struct MergeCmd {
     /// nimscale did not write is never replaced).
     #[arg(long)]
     pub force: bool,
+    /// Print the outcome as JSON, as `sweep --json` does.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One shard directory as `merge` reads it.
@@ -111,7 +114,12 @@ fn read_shard(d: &Path) -> anyhow::Result<ShardDir> {
 }
 
 /// Combines shard directories into exactly the files one run writes.
-pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
+pub fn run_merge(
+    dirs: &[PathBuf],
+    out_dir: &Path,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     outdir::check(out_dir, force, "merge")?;
     let mut first: Option<(Plan, usize)> = None;
     let mut seen = std::collections::BTreeSet::new();
@@ -192,6 +200,11 @@ pub fn run_merge(dirs: &[PathBuf], out_dir: &Path, force: bool) -> anyhow::Resul
             .map(|d| sweep::winner_yaml(&plan, &winner_lines(&plan, o, p), d, adapter.as_deref()))
     });
     outdir::write_dir(out_dir, &files, force, "merge")?;
-    report(&plan, &o, out_dir, complete)?;
+    if json {
+        let doc = super::outcome_json(&plan, &o, None, Some(out_dir), complete);
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+    } else {
+        report(&plan, &o, out_dir, complete)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

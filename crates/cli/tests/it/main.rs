@@ -587,6 +587,28 @@ fn sweep_shards_merge_to_the_unsplit_bytes_and_runs_are_kept() {
         let b = std::fs::read(merged.join(f)).expect(f);
         assert!(a == b, "{f} differs after merge");
     }
+    // The same outcome as JSON.
+    let out = run_ok(
+        nimscale()
+            .arg("merge")
+            .args(&shards)
+            .arg("--json")
+            .arg("--force")
+            .arg("--out")
+            .arg(&merged),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["points"].as_array().expect("points").len(), 3);
+    assert_eq!(doc["complete"], true);
+    // render --json: the operator's objects as one document.
+    let out = run_ok(
+        nimscale()
+            .args(["render", "--json"])
+            .arg(repo("scenarios/nimservice/cosmos-reason1-7b-latency.yaml")),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert!(doc["objects"].as_array().expect("objects").len() >= 5);
+    assert!(doc["failure"].is_null());
     // One shard alone is not a sweep.
     let out = nimscale()
         .arg("merge")
@@ -1042,6 +1064,17 @@ fn summaries_are_available_as_json() {
     .expect("json");
     assert_eq!(doc["requests"], file["requests"]);
     assert_eq!(doc["outDir"], dir.join("run").display().to_string());
+    let out = run_ok(
+        nimscale()
+            .args(["report", "--json", "--format", "html,md"])
+            .arg(dir.join("run")),
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert!(rep["charts"].as_u64().expect("charts") > 0);
+    assert!(
+        (rep["files"].as_array().expect("files").iter())
+            .all(|f| std::path::Path::new(f.as_str().expect("path")).is_file())
+    );
     let out = nimscale()
         .args([
             "compare", "--json", "--seeds", "1", "--preset", "cpu70", "--preset", "memory80",
