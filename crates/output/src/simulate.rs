@@ -126,12 +126,30 @@ pub const TIMESERIES_COLUMNS: [&str; 28] = [
     "itl_p95_s",
 ];
 
-/// `timeseries.csv`'s header line.
+/// A metric column's name as `timeseries.csv` heads it: letters, digits
+/// and `_` only (`resource:cpu` → `resource_cpu`), so that pandas, SQL and
+/// spreadsheet tools take it as an identifier. `decisions.jsonl` keeps the
+/// original (`metric`).
+pub fn column_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `timeseries.csv`'s header line (with a last `unix_s` column when
+/// `unix`).
 pub fn timeseries_header(columns: &[MetricColumn], unix: bool) -> String {
     let mut out = CsvOut::default();
-    let metrics = columns
-        .iter()
-        .flat_map(|c| [format!("{}_seen", c.name), format!("{}_target", c.name)]);
+    let metrics = columns.iter().flat_map(|c| {
+        let stem = column_stem(&c.name);
+        [format!("{stem}_seen"), format!("{stem}_target")]
+    });
     out.record(
         TIMESERIES_COLUMNS
             .map(String::from)

@@ -1169,7 +1169,13 @@ fn a_start_instant_dates_the_outputs() {
     );
     let ts = std::fs::read_to_string(dir.join("run/timeseries.csv")).expect("csv");
     let mut lines = ts.lines();
-    assert!(lines.next().expect("header").ends_with(",unix_s"));
+    let header = lines.next().expect("header");
+    assert!(header.ends_with(",unix_s"), "{header}");
+    // Column names are identifiers: `resource:cpu` is headed `resource_cpu`.
+    assert!(
+        !header.contains(':') && header.contains(",resource_cpu_seen,"),
+        "{header}"
+    );
     assert!(lines.next().expect("row").ends_with(",1772438401"), "{ts}");
     let at = |time: &str| {
         let out = nimscale()

@@ -162,9 +162,22 @@ fn report_refuses_to_overwrite_and_names_bad_fields() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert_eq!(std::fs::read(&html).expect("kept"), before);
-    // A damaged cell: the error names the file, the line and the column.
+    // A timeseries.csv of an earlier nimscale, whose metric columns were
+    // headed with the metric's name (`object:…_seen`), reads the same.
     let ts = run.join("timeseries.csv");
     let text = std::fs::read_to_string(&ts).expect("ts");
+    let stem = "object_e2e_request_latency_seconds_over_1s_fraction";
+    assert!(text.lines().next().expect("header").contains(stem));
+    let old = text.replacen(
+        stem,
+        "object:e2e_request_latency_seconds_over_1s_fraction",
+        2,
+    );
+    std::fs::write(&ts, old).expect("write");
+    run_ok(nimscale().arg("report").arg(&run).arg("--force"));
+    assert_eq!(std::fs::read(&html).expect("same report"), before);
+    std::fs::write(&ts, &text).expect("restore");
+    // A damaged cell: the error names the file, the line and the column.
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut cells: Vec<&str> = lines[5].split(',').collect();
     cells[1] = "many";

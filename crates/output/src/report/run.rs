@@ -229,9 +229,16 @@ fn metric_charts(run: &Run, g: &Grid) -> Vec<Chart> {
         .map(str::to_string)
         .collect();
     let marks = rescales(run);
-    for (mi, name) in names.iter().enumerate() {
-        let seen = col(run, &format!("{name}_seen"));
-        let target = col(run, &format!("{name}_target"));
+    for (mi, stem) in names.iter().enumerate() {
+        let seen = col(run, &format!("{stem}_seen"));
+        let target = col(run, &format!("{stem}_target"));
+        // The metric's own name (`resource:cpu`), as the decisions give it;
+        // the column heads its identifier-safe stem (older files: the name).
+        let name = &(run.syncs.iter())
+            .flat_map(|s| s.metrics.iter())
+            .filter_map(|m| m.metric.as_deref())
+            .find(|m| crate::simulate::column_stem(m) == *stem || m == stem)
+            .map_or_else(|| stem.clone(), str::to_string);
         let mut seen_line = line("value the HPA saw", PALETTE[0], g.agg(seen, Agg::Last));
         seen_line.step = true;
         let first = target.iter().copied().find(|v| v.is_finite());
