@@ -143,6 +143,58 @@ pub fn info(sc: &Scenario, file: &Path, seed: u64) -> RunInfo {
     }
 }
 
+/// What `simulate` prints: `summary.json`'s object with `outDir` (`json`),
+/// or the human summary and where it wrote.
+fn print_outcome(
+    json: bool,
+    summary: serde_json::Value,
+    info: &RunInfo,
+    res: &nimscale_core::sim::record::SimResult,
+    dir: &Path,
+    wall: Duration,
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let mut doc = summary;
+        if let serde_json::Value::Object(m) = &mut doc {
+            m.insert(
+                "outDir".into(),
+                serde_json::json!(dir.display().to_string()),
+            );
+        }
+        writeln!(stdout, "{doc}")?;
+    } else {
+        write!(stdout, "{}", human_summary(info, res))?;
+        writeln!(
+            stdout,
+            "wrote {} ({} simulated requests in {:.2} s wall)",
+            dir.display(),
+            res.summary.requests.arrived,
+            wall.as_secs_f64()
+        )?;
+    }
+    Ok(())
+}
+
+/// `--metrics-out`'s text: the scraped series, what the HPA received and
+/// the kube-state-metrics series, dated from `epoch` (Unix seconds).
+fn metrics_text(
+    sc: &nimscale_runner::scenario::Scenario,
+    res: &nimscale_core::sim::record::SimResult,
+    db: &nimscale_core::metrics::tsdb::Tsdb,
+    syncs: &[SyncRecord],
+    kube_points: Vec<nimscale_output::openmetrics::KubePoint>,
+    epoch: i64,
+) -> String {
+    let kube = nimscale_output::openmetrics::Kube {
+        namespace: sc.template.namespace.clone(),
+        deployment: sc.template.name.clone(),
+        hpa: (sc.hpa.as_ref()).map(|h| (h.spec.min_replicas, h.spec.max_replicas)),
+        points: kube_points,
+    };
+    nimscale_output::openmetrics::render(db, &res.columns, syncs, &kube, epoch.saturating_mul(1000))
+}
+
 /// `simulate`'s options.
 pub struct Options {
     pub out: Option<PathBuf>,
@@ -365,41 +417,10 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
     )?;
     staging.commit()?;
     if let (Some(m), Some(db)) = (&metrics_out, &res.series) {
-        let kube = nimscale_output::openmetrics::Kube {
-            namespace: sc.template.namespace.clone(),
-            deployment: sc.template.name.clone(),
-            hpa: (sc.hpa.as_ref()).map(|h| (h.spec.min_replicas, h.spec.max_replicas)),
-            points: kept_kube,
-        };
-        let text = nimscale_output::openmetrics::render(
-            db,
-            &res.columns,
-            &kept_syncs,
-            &kube,
-            metrics_epoch.saturating_mul(1000),
-        );
+        let text = metrics_text(&sc, &res, db, &kept_syncs, kept_kube, metrics_epoch);
         outdir::write_file(m, text.as_bytes(), force)?;
     }
-    let mut stdout = std::io::stdout().lock();
-    if json {
-        let mut doc = summary;
-        if let serde_json::Value::Object(m) = &mut doc {
-            m.insert(
-                "outDir".into(),
-                serde_json::json!(dir.display().to_string()),
-            );
-        }
-        writeln!(stdout, "{doc}")?;
-    } else {
-        write!(stdout, "{}", human_summary(&info, &res))?;
-        writeln!(
-            stdout,
-            "wrote {} ({} simulated requests in {:.2} s wall)",
-            dir.display(),
-            res.summary.requests.arrived,
-            wall.as_secs_f64()
-        )?;
-    }
+    print_outcome(json, summary, &info, &res, &dir, wall)?;
     if strict
         && (res.summary.diagnostics.iter())
             .any(|d| d.severity == nimscale_core::sim::record::Severity::Error)

@@ -119,8 +119,10 @@ pub struct CompareCmd {
 }
 
 mod merge;
+mod outcome;
 
 pub use merge::{MergeCmd, run_merge};
+use outcome::{conclude, derived, outcome_json, report, winner_lines, winner_text, with_baseline};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 static HANDLER: OnceLock<()> = OnceLock::new();
@@ -252,189 +254,6 @@ fn execute(
     })
 }
 
-fn winner_lines(plan: &Plan, o: &Outcome, p: usize) -> Vec<String> {
-    let s = o.points.iter().find(|x| x.point == p);
-    let metrics = plan.metrics();
-    let obj = plan.objective_index();
-    let mut lines = vec![format!(
-        "sweep {}: point {p} ({}) of {}",
-        plan.name,
-        plan.axes
-            .iter()
-            .zip(&plan.points[p])
-            .map(|(a, v)| format!("{a}={v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        plan.points.len()
-    )];
-    if let Some(s) = s {
-        lines.push(format!(
-            "SLO attainment {:.4} ± {:.4} (threshold {}), {} {:.3} ± {:.3} over {} run(s)",
-            s.stats[0].mean,
-            s.stats[0].ci95,
-            plan.threshold,
-            metrics[obj],
-            s.stats[obj].mean,
-            s.stats[obj].ci95,
-            s.runs
-        ));
-    }
-    lines
-}
-
-fn winner_text(sw: &Sweep, o: &Outcome, p: usize) -> String {
-    sweep::winner_yaml(
-        &sw.plan,
-        &winner_lines(&sw.plan, o, p),
-        &sw.documents[p],
-        sw.adapter_config_map.as_deref(),
-    )
-}
-
-fn derived(
-    plan: &Plan,
-    rows: &[RunRow],
-    series: &[PointSeries],
-    winner: impl Fn(&Outcome, usize) -> Option<String>,
-) -> (Outcome, Vec<(&'static str, String)>) {
-    let o = stats::outcome(plan, rows);
-    let plan_json = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
-    let mut files = vec![
-        ("plan.json", plan_json),
-        ("results.csv", out::results_csv(plan, rows)),
-        ("summary.csv", out::summary_csv(plan, &o)),
-        ("pareto.csv", out::pareto_csv(plan, &o)),
-    ];
-    if !series.is_empty() {
-        files.push(("series.csv", out::series_csv(series)));
-    }
-    if let Some(w) = o.winner.and_then(|p| winner(&o, p)) {
-        files.push(("winner.yaml", w));
-    }
-    (o, files)
-}
-
-/// The fixed-replicas baseline of a finished run, as `baseline.json`.
-fn baseline_file(sw: &sweep::Sweep, b: &sweep::baseline::Baseline) -> out::BaselineFile {
-    let obj = sw.plan.objective_index();
-    let num = |v: f64| (!v.is_nan()).then_some(v);
-    out::BaselineFile {
-        replicas: b.replicas,
-        objective: sw.plan.metrics()[obj].clone(),
-        tried: (b.tried.iter())
-            .map(|(n, stats)| out::BaselineTry {
-                replicas: *n,
-                slo_attainment: num(stats[0].mean),
-                objective: num(stats[obj].mean),
-            })
-            .collect(),
-    }
-}
-
-/// The `baseline.json` text among a run's files, if it has one.
-fn baseline_text<'a>(files: &'a [(&'static str, String)]) -> Option<&'a str> {
-    files
-        .iter()
-        .find(|(n, _)| *n == "baseline.json")
-        .map(|(_, t)| t.as_str())
-}
-
-/// Adds `baseline.json` to the files of a complete run; returns the line to
-/// print after the table.
-fn with_baseline(
-    sw: &sweep::Sweep,
-    o: &Outcome,
-    baseline: Option<&sweep::baseline::Baseline>,
-    files: &mut Vec<(&'static str, String)>,
-) -> Option<String> {
-    let b = baseline_file(sw, baseline?);
-    let text = serde_json::to_string_pretty(&b).unwrap_or_default() + "\n";
-    files.push(("baseline.json", text));
-    Some(b.line(&sw.plan, o))
-}
-
-/// The outcome as `--json` prints it.
-fn outcome_json(
-    plan: &Plan,
-    o: &Outcome,
-    baseline: Option<&str>,
-    dir: Option<&Path>,
-    complete: bool,
-) -> serde_json::Value {
-    use serde_json::json;
-    let num = |v: f64| {
-        if v.is_finite() {
-            json!(v)
-        } else {
-            serde_json::Value::Null
-        }
-    };
-    let metrics = plan.metrics();
-    let points: Vec<serde_json::Value> = nimscale_output::report::sweep::ranked(plan, o)
-        .iter()
-        .map(|p| {
-            let axes: serde_json::Map<String, serde_json::Value> = (plan.axes.iter())
-                .zip(&plan.points[p.point])
-                .map(|(a, v)| (a.clone(), json!(v)))
-                .collect();
-            let stats: serde_json::Map<String, serde_json::Value> = (metrics.iter())
-                .zip(&p.stats)
-                .map(|(m, st)| {
-                    (
-                        m.clone(),
-                        json!({"mean": num(st.mean), "ci95": num(st.ci95)}),
-                    )
-                })
-                .collect();
-            let diagnostics: Vec<serde_json::Value> = (p.diagnostics.iter())
-                .map(|(c, n)| json!({"code": c, "runs": n}))
-                .collect();
-            json!({
-                "point": p.point,
-                "axes": axes,
-                "runs": p.runs,
-                "eligible": p.eligible,
-                "pareto": p.pareto,
-                "winner": o.winner == Some(p.point),
-                "stats": stats,
-                "diagnostics": diagnostics,
-            })
-        })
-        .collect();
-    json!({
-        "sweep": plan.name,
-        "objective": metrics[plan.objective_index()],
-        "threshold": plan.threshold,
-        "points": points,
-        "winner": o.winner,
-        "winnerSummary": o.winner.map(|p| winner_lines(plan, o, p)),
-        "baseline": baseline.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()),
-        "complete": complete,
-        "outDir": dir.map(|d| d.display().to_string()),
-    })
-}
-
-fn report(plan: &Plan, o: &Outcome, dir: &Path, complete: bool) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    write!(stdout, "{}", out::compare_table(plan, o))?;
-    match o.winner {
-        Some(p) => writeln!(stdout, "winner: {}", winner_lines(plan, o, p).join("; "))?,
-        None => writeln!(
-            stdout,
-            "no point reaches SLO attainment {} (no winner.yaml)",
-            plan.threshold
-        )?,
-    }
-    if !complete {
-        writeln!(
-            stdout,
-            "interrupted: only points whose runs all finished were kept"
-        )?;
-    }
-    writeln!(stdout, "wrote {}", dir.display())?;
-    Ok(())
-}
-
 /// What `sweep` is asked to do.
 pub struct SweepArgs {
     pub file: PathBuf,
@@ -560,37 +379,14 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         Some(winner_text(&sw, o, p))
     });
     let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
-    outdir::write_dir(&dir, &files, a.force, kind)?;
-    if a.json {
-        let b = baseline_text(&files);
-        let doc = outcome_json(&sw.plan, &o, b, Some(&dir), complete);
-        writeln!(std::io::stdout().lock(), "{doc}")?;
-    } else {
-        report(&sw.plan, &o, &dir, complete)?;
-        if let Some(line) = baseline {
-            writeln!(std::io::stdout().lock(), "{line}")?;
-        }
-    }
-    if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
-        return Ok(code);
-    }
-    interrupted(complete, &dir)
-}
-
-/// `--strict`: status 4 when a point has a degenerate run.
-fn strict_status(strict: bool, plan: &Plan, o: &Outcome) -> Option<ExitCode> {
-    let d = plan.metrics().iter().position(|m| m == "degenerate")?;
-    let bad: Vec<usize> = (o.points.iter())
-        .filter(|p| p.stats[d].mean > 0.0)
-        .map(|p| p.point)
-        .collect();
-    if !strict || bad.is_empty() {
-        return None;
-    }
-    errln!(
-        "error: --strict: point(s) {bad:?} have degenerate runs (see the report or each run's diagnostics)"
-    );
-    Some(ExitCode::from(4))
+    let ending = outcome::Ending {
+        dir: Some(&dir),
+        force: a.force,
+        kind,
+        json: a.json,
+        strict: a.strict,
+    };
+    conclude(&sw.plan, &o, &files, baseline, complete, &ending)
 }
 
 /// Exit 130 when Ctrl-C cut a run short (after its finished part was
@@ -755,66 +551,14 @@ pub fn run_compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         Some(winner_text(&sw, o, p))
     });
     let baseline = with_baseline(&sw, &o, fixed.as_ref(), &mut files);
-    if a.json {
-        if let Some(dir) = &a.out {
-            outdir::write_dir(dir, &files, a.force, "compare")?;
-        }
-        let doc = outcome_json(
-            &sw.plan,
-            &o,
-            baseline_text(&files),
-            a.out.as_deref(),
-            complete,
-        );
-        writeln!(std::io::stdout().lock(), "{doc}")?;
-        if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
-            return Ok(code);
-        }
-        return match &a.out {
-            Some(dir) => interrupted(complete, dir),
-            None if complete => Ok(ExitCode::SUCCESS),
-            None => Err(anyhow::Error::new(fail::Interrupted(
-                "Ctrl-C: the outcome holds only the points whose runs all finished".into(),
-            ))),
-        };
-    }
-    match &a.out {
-        Some(dir) => {
-            outdir::write_dir(dir, &files, a.force, "compare")?;
-            report(&sw.plan, &o, dir, complete)?;
-            if let Some(line) = &baseline {
-                writeln!(std::io::stdout().lock(), "{line}")?;
-            }
-            if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
-                return Ok(code);
-            }
-            return interrupted(complete, dir);
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            write!(stdout, "{}", out::compare_table(&sw.plan, &o))?;
-            if let Some(p) = o.winner {
-                writeln!(
-                    stdout,
-                    "winner: {}",
-                    winner_lines(&sw.plan, &o, p).join("; ")
-                )?;
-            }
-            if let Some(line) = &baseline {
-                writeln!(stdout, "{line}")?;
-            }
-        }
-    }
-    if let Some(code) = strict_status(a.strict, &sw.plan, &o) {
-        return Ok(code);
-    }
-    if complete {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(anyhow::Error::new(fail::Interrupted(
-            "Ctrl-C: the table holds only the points whose runs all finished".into(),
-        )))
-    }
+    let ending = outcome::Ending {
+        dir: a.out.as_deref(),
+        force: a.force,
+        kind: "compare",
+        json: a.json,
+        strict: a.strict,
+    };
+    conclude(&sw.plan, &o, &files, baseline, complete, &ending)
 }
 
 /// `nimscale presets`: each preset's YAML and source (`<service>` stands

@@ -161,52 +161,7 @@ pub fn export(admitted: &Admitted, req: &ExportRequest) -> Result<Bundle, String
             &lines,
         ) + &body,
     });
-    if let Some(own) = &req.adapter_config_map {
-        // What was simulated: the user's file, byte for byte after the
-        // header.
-        files.push(BundleFile {
-            name: "adapter-rules.yaml".into(),
-            content: header(
-                &format!(
-                    "prometheus-adapter configuration simulated for NIMService {namespace}/{name}"
-                ),
-                &req.summary,
-                &[
-                    "Your own adapter ConfigMap, exactly as the simulation read it (its name,",
-                    "namespace and rules unchanged). Apply it as you apply it today.",
-                ],
-            ) + own,
-        });
-    } else if !rules.rules.is_empty() || !rules.external_rules.is_empty() {
-        files.push(BundleFile {
-            name: "adapter-rules.yaml".into(),
-            content: header(
-                &format!("prometheus-adapter rules for NIMService {namespace}/{name}"),
-                &req.summary,
-                &[
-                    "The NIM Operator does not create these. Merge the rules into your adapter's",
-                    "config.yaml (or apply this ConfigMap if the adapter reads it), then restart the adapter.",
-                ],
-            ) + &to_yaml_stream(&[adapter::config_map(&rules, &req.adapter)]),
-        });
-    }
-    if let Some(adapter_file) = files.iter().find(|f| f.name == "adapter-rules.yaml")
-        && let Some(values) = helm_values(&adapter_file.content)
-    {
-        files.push(BundleFile {
-            name: "adapter-values.yaml".into(),
-            content: header(
-                &format!("prometheus-adapter Helm values for NIMService {namespace}/{name}"),
-                &req.summary,
-                &[
-                    "The rules of adapter-rules.yaml as the prometheus-community/prometheus-adapter",
-                    "chart takes them (rules.custom / rules.external / rules.resource; the chart's",
-                    "default rules off). Merge into your release's values, then:",
-                    "  helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -f adapter-values.yaml",
-                ],
-            ) + &crate::yaml::to_yaml(&values),
-        });
-    }
+    files.extend(adapter_files(req, &rules, (&namespace, &name)));
     files.push(BundleFile {
         name: "operator-objects.yaml".into(),
         content: header(
@@ -257,6 +212,64 @@ pub fn helm_values(text: &str) -> Option<Value> {
         }
     }
     Some(json!({ "rules": rules }))
+}
+
+/// `adapter-rules.yaml` (the user's own configuration as simulated, or the
+/// generated rules) and `adapter-values.yaml` (the same rules as the
+/// prometheus-adapter chart's values), when there are rules.
+fn adapter_files(
+    req: &ExportRequest,
+    rules: &adapter::AdapterRules,
+    (namespace, name): (&str, &str),
+) -> Vec<BundleFile> {
+    let mut out = Vec::new();
+    if let Some(own) = &req.adapter_config_map {
+        // What was simulated: the user's file, byte for byte after the
+        // header.
+        out.push(BundleFile {
+            name: "adapter-rules.yaml".into(),
+            content: header(
+                &format!(
+                    "prometheus-adapter configuration simulated for NIMService {namespace}/{name}"
+                ),
+                &req.summary,
+                &[
+                    "Your own adapter ConfigMap, exactly as the simulation read it (its name,",
+                    "namespace and rules unchanged). Apply it as you apply it today.",
+                ],
+            ) + own,
+        });
+    } else if !rules.rules.is_empty() || !rules.external_rules.is_empty() {
+        out.push(BundleFile {
+            name: "adapter-rules.yaml".into(),
+            content: header(
+                &format!("prometheus-adapter rules for NIMService {namespace}/{name}"),
+                &req.summary,
+                &[
+                    "The NIM Operator does not create these. Merge the rules into your adapter's",
+                    "config.yaml (or apply this ConfigMap if the adapter reads it), then restart the adapter.",
+                ],
+            ) + &to_yaml_stream(&[adapter::config_map(rules, &req.adapter)]),
+        });
+    }
+    if let Some(adapter_file) = out.iter().find(|f| f.name == "adapter-rules.yaml")
+        && let Some(values) = helm_values(&adapter_file.content)
+    {
+        out.push(BundleFile {
+            name: "adapter-values.yaml".into(),
+            content: header(
+                &format!("prometheus-adapter Helm values for NIMService {namespace}/{name}"),
+                &req.summary,
+                &[
+                    "The rules of adapter-rules.yaml as the prometheus-community/prometheus-adapter",
+                    "chart takes them (rules.custom / rules.external / rules.resource; the chart's",
+                    "default rules off). Merge into your release's values, then:",
+                    "  helm upgrade prometheus-adapter prometheus-community/prometheus-adapter -f adapter-values.yaml",
+                ],
+            ) + &crate::yaml::to_yaml(&values),
+        });
+    }
+    out
 }
 
 /// What `nimscale export` reads: a NIMService file (as `render` reads), or a

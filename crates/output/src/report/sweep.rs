@@ -440,7 +440,14 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
             ranking.push(Block::List(degenerate));
         }
     }
-    let diagnosed: Vec<String> = (order.iter())
+    ranking.extend(diagnosed(plan, order));
+    ranking
+}
+
+/// The points' diagnostic codes with their run counts, if any point has
+/// one.
+fn diagnosed(plan: &Plan, order: &[&PointSummary]) -> Vec<Block> {
+    let lines: Vec<String> = (order.iter())
         .filter(|p| !p.diagnostics.is_empty())
         .map(|p| {
             let list: Vec<String> = (p.diagnostics.iter())
@@ -449,13 +456,15 @@ fn ranking(plan: &Plan, o: &Outcome, order: &[&PointSummary]) -> Vec<Block> {
             format!("{}: {}", point_label(plan, p.point), list.join(", "))
         })
         .collect();
-    if !diagnosed.is_empty() {
-        ranking.push(Block::Text(
-            "Diagnostics of the points' runs (the codes are explained in the README):".into(),
-        ));
-        ranking.push(Block::List(diagnosed));
+    if lines.is_empty() {
+        return Vec::new();
     }
-    ranking
+    vec![
+        Block::Text(
+            "Diagnostics of the points' runs (the codes are explained in the README):".into(),
+        ),
+        Block::List(lines),
+    ]
 }
 
 #[cfg(test)]

@@ -721,42 +721,12 @@ fn point(
     }
     built.labels.push(labels);
     built.scenarios.push(per_trace);
-    built.documents.push(point_docs(base, &docs));
-}
-
-/// What a point deploys: its documents, and the user's NIMService file
-/// edited in place when there is one.
-fn point_docs(base: &Base<'_>, docs: &[Value]) -> super::PointDocs {
-    let ns = docs[base.ns_index].clone();
-    let nimcaches: Vec<Value> = (docs.iter().enumerate())
-        .filter(|(i, d)| {
-            *i != base.ns_index && d.get("kind").and_then(Value::as_str) == Some("NIMCache")
-        })
-        .map(|(_, d)| d.clone())
-        .collect();
-    let cache_names: Vec<&str> = (nimcaches.iter())
-        .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
-        .collect();
-    let external_nimcaches = (ns.pointer("/spec/storage/nimCache/name"))
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty() && !cache_names.contains(n))
-        .map(|n| vec![n.to_string()])
-        .unwrap_or_default();
-    let (file_text, file_note) = match &base.ns_text {
-        Some(text) => match nimscale_operator::patch::patch_document(text, base.ns_index, &ns) {
-            Ok(t) => (Some(t), None),
-            Err(e) => (None, Some(e)),
-        },
-        None => (None, None),
-    };
-    super::PointDocs {
-        nimservice: ns,
-        nimcaches,
-        file_text,
-        file_name: base.ns_file.clone(),
-        file_note,
-        external_nimcaches,
-    }
+    built.documents.push(super::PointDocs::of(
+        &docs,
+        base.ns_index,
+        base.ns_file.as_deref(),
+        base.ns_text.as_deref(),
+    ));
 }
 
 /// Sets one axis's value: a preset or explicit value in the NIMService's

@@ -86,6 +86,49 @@ pub struct PointDocs {
     pub external_nimcaches: Vec<String>,
 }
 
+impl PointDocs {
+    /// What a point deploys, from its documents (`ns_index` is the
+    /// NIMService's), and the user's NIMService file (`ns_file` as named,
+    /// `ns_text` as written) edited in place when there is one.
+    pub fn of(
+        docs: &[Value],
+        ns_index: usize,
+        ns_file: Option<&str>,
+        ns_text: Option<&str>,
+    ) -> PointDocs {
+        let ns = docs[ns_index].clone();
+        let nimcaches: Vec<Value> = (docs.iter().enumerate())
+            .filter(|(i, d)| {
+                *i != ns_index && d.get("kind").and_then(Value::as_str) == Some("NIMCache")
+            })
+            .map(|(_, d)| d.clone())
+            .collect();
+        let cache_names: Vec<&str> = (nimcaches.iter())
+            .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+            .collect();
+        let external_nimcaches = (ns.pointer("/spec/storage/nimCache/name"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty() && !cache_names.contains(n))
+            .map(|n| vec![n.to_string()])
+            .unwrap_or_default();
+        let (file_text, file_note) = match ns_text {
+            Some(text) => match nimscale_operator::patch::patch_document(text, ns_index, &ns) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e)),
+            },
+            None => (None, None),
+        };
+        PointDocs {
+            nimservice: ns,
+            nimcaches,
+            file_text,
+            file_name: ns_file.map(str::to_string),
+            file_note,
+            external_nimcaches,
+        }
+    }
+}
+
 /// One run's row from a simulation summary.
 pub fn row_of(
     plan: &Plan,

@@ -562,24 +562,28 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
 
     // ----- the end --------------------------------------------------------
 
+    /// Requests still in flight: every tracked request with a client
+    /// model (attempts waiting to be retried included), otherwise those in
+    /// the front queue, in transit and in the engines.
+    fn unfinished(&self) -> u64 {
+        if let Some(c) = &self.clients {
+            return c.flights.len() as u64;
+        }
+        let in_pods: u64 = (self.live.iter())
+            .map(|&i| {
+                let p = &self.pods[i as usize];
+                u64::from(p.in_transit) + p.engine.as_ref().map_or(0, |e| e.outstanding() as u64)
+            })
+            .sum();
+        in_pods + self.front.len() as u64
+    }
+
     /// Finishes the run (processing whatever remains up to the end) and
     /// returns what it produced.
     pub fn finish(mut self) -> SimResult {
         self.run_until(self.end);
         let end = self.end;
-        let unfinished: u64 = if let Some(c) = &self.clients {
-            c.flights.len() as u64
-        } else {
-            self.live
-                .iter()
-                .map(|&i| {
-                    let p = &self.pods[i as usize];
-                    u64::from(p.in_transit)
-                        + p.engine.as_ref().map_or(0, |e| e.outstanding() as u64)
-                })
-                .sum::<u64>()
-                + self.front.len() as u64
-        };
+        let unfinished = self.unfinished();
         self.record.counts.unfinished = unfinished;
         self.record.gpus.advance(end);
         self.record.node_count.advance(end);
