@@ -16,6 +16,32 @@ use nimscale_runner::sweep::{self, Sweep, presets, stats};
 use crate::simulate::{RelativeFiles, catalog};
 use crate::{errln, fail, outdir};
 
+/// The options `sweep` and `compare` share: how points are judged and
+/// reported, and the inputs' bounds.
+#[derive(clap::Args)]
+pub struct Judging {
+    /// Let a point whose runs are degenerate (its HPA never read its
+    /// metric, sat at maxReplicas, or its metric never fell to its target)
+    /// win; by default such points are not eligible.
+    #[arg(long)]
+    pub allow_degenerate: bool,
+    /// Exit with status 4 when a point has a degenerate run (its HPA never
+    /// read its metric, sat at maxReplicas, or its metric never fell to its
+    /// target); the outputs are written all the same.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the outcome as JSON (points best first with every metric's
+    /// mean and 95 % CI, diagnostics, the winner, the baseline) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Extra GPU/model catalog files.
+    #[arg(long)]
+    pub catalog: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+}
+
 #[derive(clap::Args)]
 pub struct SweepCmd {
     /// A sweep file (name, scenario, seeds, axes or combinations,
@@ -52,26 +78,8 @@ pub struct SweepCmd {
     /// default: the files the image holds).
     #[arg(long)]
     pub input_claim: Option<String>,
-    /// Let a point whose runs are degenerate (its HPA never read its
-    /// metric, sat at maxReplicas, or its metric never fell to its target)
-    /// win; by default such points are not eligible.
-    #[arg(long)]
-    pub allow_degenerate: bool,
-    /// Exit with status 4 when a point has a degenerate run (its HPA never
-    /// read its metric, sat at maxReplicas, or its metric never fell to its
-    /// target); the outputs are written all the same.
-    #[arg(long)]
-    pub strict: bool,
-    /// Print the outcome as JSON (points best first with every metric's
-    /// mean and 95 % CI, diagnostics, the winner, the baseline) instead of
-    /// the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Extra GPU/model catalog files.
-    #[arg(long)]
-    pub catalog: Vec<PathBuf>,
     #[command(flatten)]
-    pub limits: crate::limits::LimitArgs,
+    pub judging: Judging,
 }
 
 #[derive(clap::Args)]
@@ -96,26 +104,8 @@ pub struct CompareCmd {
     /// Replace an earlier nimscale output at --out (never anything else).
     #[arg(long)]
     pub force: bool,
-    /// Let a point whose runs are degenerate (its HPA never read its
-    /// metric, sat at maxReplicas, or its metric never fell to its target)
-    /// win; by default such points are not eligible.
-    #[arg(long)]
-    pub allow_degenerate: bool,
-    /// Exit with status 4 when a point has a degenerate run (its HPA never
-    /// read its metric, sat at maxReplicas, or its metric never fell to its
-    /// target); the outputs are written all the same.
-    #[arg(long)]
-    pub strict: bool,
-    /// Print the outcome as JSON (points best first with every metric's
-    /// mean and 95 % CI, diagnostics, the winner, the baseline) instead of
-    /// the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Extra GPU/model catalog files.
-    #[arg(long)]
-    pub catalog: Vec<PathBuf>,
     #[command(flatten)]
-    pub limits: crate::limits::LimitArgs,
+    pub judging: Judging,
 }
 
 mod merge;
@@ -270,6 +260,28 @@ pub struct SweepArgs {
     pub strict: bool,
     pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
+}
+
+impl From<SweepCmd> for SweepArgs {
+    fn from(c: SweepCmd) -> SweepArgs {
+        let j = c.judging;
+        SweepArgs {
+            file: c.sweep,
+            out: c.out,
+            force: c.force,
+            threads: c.threads,
+            shard: c.shard,
+            emit_job: c.emit_job,
+            image: c.image,
+            claim: c.claim,
+            input_claim: c.input_claim,
+            catalogs: j.catalog,
+            allow_degenerate: j.allow_degenerate,
+            strict: j.strict,
+            json: j.json,
+            limits: j.limits.limits(),
+        }
+    }
 }
 
 pub fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
@@ -434,6 +446,26 @@ pub struct CompareArgs {
     pub strict: bool,
     pub json: bool,
     pub limits: nimscale_runner::limits::Limits,
+}
+
+impl From<CompareCmd> for CompareArgs {
+    fn from(c: CompareCmd) -> CompareArgs {
+        let j = c.judging;
+        CompareArgs {
+            scenario: c.scenario,
+            presets: c.presets,
+            traces: c.traces,
+            seeds: c.seeds,
+            threads: c.threads,
+            out: c.out,
+            force: c.force,
+            catalogs: j.catalog,
+            allow_degenerate: j.allow_degenerate,
+            strict: j.strict,
+            json: j.json,
+            limits: j.limits.limits(),
+        }
+    }
 }
 
 /// The sweep a compare runs: its presets as `behavior`/`metric` axes over
