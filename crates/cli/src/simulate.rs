@@ -191,6 +191,7 @@ fn metrics_text(
         deployment: sc.template.name.clone(),
         hpa: (sc.hpa.as_ref()).map(|h| (h.spec.min_replicas, h.spec.max_replicas)),
         points: kube_points,
+        pods: res.summary.startups.clone(),
     };
     nimscale_output::openmetrics::render(db, &res.columns, syncs, &kube, epoch.saturating_mul(1000))
 }
@@ -358,6 +359,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
             return Ok(ExitCode::from(2));
         };
         p.export_series = true;
+        p.export_gpu_model = sc.resolved.deployment.gpu.name.clone();
         outdir::check_file(m, force)?;
     }
     if let Err(e) = sc.check_limits(&limits, metrics_out.is_some()) {

@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 
 use nimscale_core::metrics::labels::{Labels, NAME, escape};
 use nimscale_core::metrics::tsdb::{Tsdb, is_stale};
-use nimscale_core::sim::record::{MetricColumn, SyncRecord};
+use nimscale_core::sim::record::{MetricColumn, StartupRecord, SyncRecord};
+use nimscale_core::time::SimTime;
 
 fn value(v: f64) -> String {
     if v.is_nan() {
@@ -64,6 +65,7 @@ pub fn render(
 ) -> String {
     let mut families: BTreeMap<String, Vec<Points>> = BTreeMap::new();
     kube.add(&mut families);
+    kube.add_pods(&mut families, epoch_ms);
     for s in db.iter() {
         let points: Vec<(i64, f64)> = s
             .samples()
@@ -138,6 +140,8 @@ pub struct Kube {
     pub hpa: Option<(i32, i32)>,
     /// The samples.
     pub points: Vec<KubePoint>,
+    /// Every pod of the run, for the pod series.
+    pub pods: Vec<StartupRecord>,
 }
 
 impl Kube {
@@ -200,6 +204,90 @@ impl Kube {
     }
 }
 
+impl Kube {
+    /// kube-state-metrics' pod series, sampled at the Deployment's
+    /// instants while each pod exists (from creation until it is gone from
+    /// the API): its phase (`Pending` until the container starts, then
+    /// `Running`), its Ready condition, restarts, and the lifecycle
+    /// timestamps as Unix seconds (`epoch_ms` is time zero).
+    fn add_pods(&self, families: &mut BTreeMap<String, Vec<Points>>, epoch_ms: i64) {
+        let unix = |t: SimTime| (t.as_micros().div_euclid(1000) + epoch_ms) as f64 / 1000.0;
+        let container = format!("{}-ctr", self.deployment);
+        for r in &self.pods {
+            let uid = format!("nimscale-{}", r.pod);
+            let alive = |t: i64| {
+                let t = SimTime::from_secs(t);
+                r.created <= t && r.gone.is_none_or(|g| t < g)
+            };
+            let times: Vec<i64> = (self.points.iter().map(|p| p.0))
+                .filter(|&t| alive(t))
+                .collect();
+            if times.is_empty() {
+                continue;
+            }
+            let at = |t: i64, s: Option<SimTime>| s.is_some_and(|s| s <= SimTime::from_secs(t));
+            let mut put = |name: &str, extra: &[(&str, &str)], f: &dyn Fn(i64) -> Option<f64>| {
+                let mut pairs = vec![
+                    (NAME, name),
+                    ("namespace", self.namespace.as_str()),
+                    ("pod", r.pod.as_str()),
+                    ("uid", uid.as_str()),
+                ];
+                pairs.extend_from_slice(extra);
+                let points: Vec<(i64, f64)> = (times.iter())
+                    .filter_map(|&t| Some((t * 1000, f(t)?)))
+                    .collect();
+                if !points.is_empty() {
+                    let l = Labels::from_pairs(pairs);
+                    families.entry(name.into()).or_default().push((l, points));
+                }
+            };
+            put("kube_pod_created", &[], &|_| Some(unix(r.created)));
+            // The kubelet sets status.startTime when it takes the pod on.
+            put("kube_pod_start_time", &[], &|t| {
+                r.scheduled.filter(|_| at(t, r.scheduled)).map(unix)
+            });
+            put("kube_pod_status_scheduled_time", &[], &|t| {
+                r.scheduled.filter(|_| at(t, r.scheduled)).map(unix)
+            });
+            put("kube_pod_status_ready_time", &[], &|t| {
+                r.ready.filter(|_| at(t, r.ready)).map(unix)
+            });
+            put("kube_pod_deletion_timestamp", &[], &|t| {
+                r.deleted.filter(|_| at(t, r.deleted)).map(unix)
+            });
+            let running = |t: i64| at(t, r.container_started);
+            for phase in ["Pending", "Running", "Succeeded", "Failed", "Unknown"] {
+                put("kube_pod_status_phase", &[("phase", phase)], &|t| {
+                    let now = if running(t) { "Running" } else { "Pending" };
+                    Some(f64::from(u8::from(now == phase)))
+                });
+            }
+            let ready = |t: i64| at(t, r.ready) && !at(t, r.deleted);
+            for (cond, want) in [("true", true), ("false", false)] {
+                put("kube_pod_status_ready", &[("condition", cond)], &|t| {
+                    Some(f64::from(u8::from(ready(t) == want)))
+                });
+            }
+            put(
+                "kube_pod_status_ready",
+                &[("condition", "unknown")],
+                &|_| Some(0.0),
+            );
+            put(
+                "kube_pod_container_status_restarts_total",
+                &[("container", container.as_str())],
+                &|t| {
+                    let n = (r.restarted.iter())
+                        .filter(|&&x| x <= SimTime::from_secs(t))
+                        .count();
+                    running(t).then_some(n as f64)
+                },
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +304,64 @@ mod tests {
         assert_eq!(
             text,
             "# HELP nimscale_run_info Written by nimscale 0.1.0 (simulate --metrics-out).\n# TYPE nimscale_run_info unknown\nnimscale_run_info 1 1700000000.000\n# TYPE x_total unknown\nx_total{pod=\"a\\\"q\"} 2 1700000001.500\nx_total{pod=\"b\"} 1 1700000001.000\n# EOF\n"
+        );
+    }
+
+    /// A pod's phase, Ready condition, restarts and lifecycle timestamps at
+    /// kube-state-metrics' instants, from its creation until it is gone.
+    #[test]
+    fn pod_series_follow_the_lifecycle() {
+        let s = SimTime::from_secs;
+        let mut r = StartupRecord::new("svc-3".into(), s(10));
+        r.scheduled = Some(s(12));
+        r.container_started = Some(s(40));
+        r.restarted = vec![s(70)];
+        r.restarts = 1;
+        r.ready = Some(s(100));
+        r.deleted = Some(s(200));
+        r.gone = Some(s(230));
+        let kube = Kube {
+            namespace: "ns".into(),
+            deployment: "svc".into(),
+            hpa: None,
+            points: (0..=20).map(|i| (i * 15, 1, 1, 1)).collect(),
+            pods: vec![r],
+        };
+        let text = render(&Tsdb::new(), &[], &[], &kube, 1_000_000);
+        let at = |series: &str, t: i64| {
+            let stamp = format!(" {}", timestamp(t * 1000 + 1_000_000));
+            text.lines()
+                .find(|l| l.starts_with(series) && l.ends_with(&stamp))
+                .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+        };
+        let phase = |p: &str| {
+            format!(
+                r#"kube_pod_status_phase{{namespace="ns",phase="{p}",pod="svc-3",uid="nimscale-svc-3"}}"#
+            )
+        };
+        let ready = r#"kube_pod_status_ready{condition="true",namespace="ns",pod="svc-3""#;
+        let restarts = "kube_pod_container_status_restarts_total{container=\"svc-ctr\"";
+        // Not yet created at 0 s; gone after 230 s.
+        assert_eq!(at(&phase("Pending"), 0), None);
+        assert_eq!(at(&phase("Pending"), 240), None);
+        assert_eq!(at(&phase("Pending"), 30).as_deref(), Some("1"));
+        assert_eq!(at(&phase("Running"), 30).as_deref(), Some("0"));
+        assert_eq!(at(&phase("Running"), 45).as_deref(), Some("1"));
+        assert_eq!(at(ready, 90).as_deref(), Some("0"));
+        assert_eq!(at(ready, 105).as_deref(), Some("1"));
+        assert_eq!(at(ready, 210).as_deref(), Some("0"));
+        assert_eq!(at(restarts, 60).as_deref(), Some("0"));
+        assert_eq!(at(restarts, 75).as_deref(), Some("1"));
+        assert_eq!(at(restarts, 30), None);
+        assert_eq!(at("kube_pod_created{", 15).as_deref(), Some("1010"));
+        assert_eq!(at("kube_pod_status_ready_time{", 90), None);
+        assert_eq!(
+            at("kube_pod_status_ready_time{", 105).as_deref(),
+            Some("1100")
+        );
+        assert_eq!(
+            at("kube_pod_deletion_timestamp{", 225).as_deref(),
+            Some("1200")
         );
     }
 }

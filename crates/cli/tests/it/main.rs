@@ -1146,7 +1146,7 @@ fn every_dashboard_query_evaluates_on_a_run() {
             n += 1;
         }
     }
-    assert_eq!(n, 13);
+    assert_eq!(n, 18);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

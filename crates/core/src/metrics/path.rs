@@ -38,6 +38,9 @@ pub struct PromConfig {
     /// Keep every sample of the run (no truncation) and hand the store
     /// back in the result, for an OpenMetrics export.
     pub export_series: bool,
+    /// With `export_series`: the GPU's name for the `modelName` label of
+    /// the DCGM-exporter series the export adds.
+    pub export_gpu_model: String,
 }
 
 impl PromConfig {

@@ -219,8 +219,14 @@ pub struct StartupRecord {
     pub ready: Option<SimTime>,
     /// Deletion requested.
     pub deleted: Option<SimTime>,
+    /// Gone from the API (drained or killed at the grace period's end).
+    pub gone: Option<SimTime>,
+    /// The node it was bound to (index in creation order).
+    pub node: Option<u32>,
     /// Container restarts (startup probe gave up).
     pub restarts: u32,
+    /// When each restart happened.
+    pub restarted: Vec<SimTime>,
     /// The node had to be provisioned for it.
     pub waited_for_node: bool,
     /// The image was pulled for it (not cached on the node).
@@ -242,7 +248,10 @@ impl StartupRecord {
             startup_passed: None,
             ready: None,
             deleted: None,
+            gone: None,
+            node: None,
             restarts: 0,
+            restarted: Vec::new(),
             waited_for_node: false,
             pulled_image: false,
             dispatched: 0,

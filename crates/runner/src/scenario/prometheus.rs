@@ -109,6 +109,7 @@ pub(super) fn prometheus_path(
         },
         keep_all_series: pr.and_then(|p| p.keep_all_series).unwrap_or(false),
         export_series: false,
+        export_gpu_model: String::new(),
     })
 }
 

@@ -759,3 +759,45 @@ fn an_hpa_whose_metric_never_sees_the_overload_is_diagnosed() {
             .all(|d| d.code != "blind-to-overload")
     );
 }
+
+/// The DCGM-exporter series an export adds: per pod, the share of each
+/// scrape interval the engine spent in steps, near 0 % when idle and
+/// 100 % when saturated, on every GPU of the pod.
+#[test]
+fn dcgm_utilisation_follows_the_engine() {
+    let util = |rate: &str| {
+        let text = format!(
+            "name: t\nseed: 3\nduration: 6m\nnimservice:\n  file: nimservice/cosmos-reason1-7b-latency.yaml\nmodel: {{gpu: h100-sxm, name: cosmos-reason1-7b}}\ntraffic:\n  pattern: {{kind: constant, rate: {rate}}}\n  prompt: {{lognormal: {{median: 1200, sigma: 0.5}}}}\n  output: {{lognormal: {{median: 60, sigma: 0.6}}}}\nmetrics:\n{VLM_ADAPTER}"
+        );
+        let mut sc = load(&text, &[]).unwrap();
+        let pc = sc.prometheus.as_mut().expect("prometheus path");
+        pc.export_series = true;
+        pc.export_gpu_model = "h100-sxm".into();
+        let res = decided(&sc);
+        let db = res.series.expect("kept series");
+        let mut seen = Vec::new();
+        for s in db.iter() {
+            if s.labels.name() == "DCGM_FI_DEV_GPU_UTIL" {
+                assert_eq!(s.labels.get("modelName"), "h100-sxm");
+                assert!(s.labels.get("pod").starts_with("cosmos-reason1-7b-"));
+                // After the first two minutes.
+                seen.extend(
+                    s.samples()
+                        .iter()
+                        .filter(|(t, _)| *t > 120_000)
+                        .map(|(_, v)| *v),
+                );
+            }
+        }
+        assert!(!seen.is_empty());
+        assert!(
+            seen.iter()
+                .all(|v| (0.0..=100.0).contains(v) && v.fract() == 0.0)
+        );
+        seen.iter().sum::<f64>() / seen.len() as f64
+    };
+    let idle = util("0.05");
+    let saturated = util("400");
+    assert!(idle < 5.0, "{idle}");
+    assert!(saturated > 95.0, "{saturated}");
+}

@@ -84,6 +84,30 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
                 let names = &mut self.prom_names;
                 e.expose_where(&mut |n| scrape_keeps(pc, names, n), &mut self.expose_buf);
                 target.scrape(&mut state.db, t_ms, &self.expose_buf, |_| true);
+                if pc.export_series {
+                    let since = pod
+                        .rec
+                        .server_up
+                        .unwrap_or(now)
+                        .as_micros()
+                        .div_euclid(1000);
+                    let (t0, b0) = pod.gpu_seen.unwrap_or((since, 0.0));
+                    let busy = e.busy_secs();
+                    pod.gpu_seen = Some((t_ms, busy));
+                    let span = (t_ms - t0) as f64 / 1000.0;
+                    if span > 0.0 {
+                        let active = ((busy - b0) / span).clamp(0.0, 1.0);
+                        let dcgm = Dcgm {
+                            gpu_model: &pc.export_gpu_model,
+                            namespace: &self.cfg.template.namespace,
+                            service: &self.cfg.template.name,
+                            pod: &pod.name,
+                            node: pod.node,
+                            gpus: self.cfg.template.gpus,
+                        };
+                        dcgm.append(&mut state.db, t_ms, active);
+                    }
+                }
             }
             None => target.fail(&mut state.db, t_ms),
         }
@@ -138,6 +162,53 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             .discover(&state.db, t_ms - pc.relist.as_micros() / 1000, t_ms);
         if now < self.end {
             self.q.push(now + pc.relist, Ev::Relist);
+        }
+    }
+}
+
+/// One pod's GPUs as dcgm-exporter (with its Kubernetes pod mapping) labels
+/// them. Written only for an export: nothing reads them during a run.
+struct Dcgm<'a> {
+    gpu_model: &'a str,
+    namespace: &'a str,
+    /// The NIMService: the operator names its container `<name>-ctr`.
+    service: &'a str,
+    pod: &'a str,
+    node: Option<u32>,
+    gpus: u32,
+}
+
+impl Dcgm<'_> {
+    /// `DCGM_FI_DEV_GPU_UTIL` (whole percent, as the driver reports it) and
+    /// `DCGM_FI_PROF_GR_ENGINE_ACTIVE` (a ratio) for each of the pod's GPUs:
+    /// the fraction of the last scrape interval the engine spent in steps.
+    /// Every GPU of a tensor-parallel pod runs every step, so all read the
+    /// same; `gpu` numbers them within the pod.
+    fn append(&self, db: &mut crate::metrics::tsdb::Tsdb, t_ms: i64, active: f64) {
+        use crate::metrics::labels::{Labels, NAME};
+        let host = format!("node-{}", self.node.unwrap_or(0));
+        let container = format!("{}-ctr", self.service);
+        for g in 0..self.gpus {
+            let gpu = g.to_string();
+            let device = format!("nvidia{g}");
+            let uuid = format!("GPU-{}-{g}", self.pod);
+            for (name, v) in [
+                ("DCGM_FI_DEV_GPU_UTIL", (active * 100.0).round()),
+                ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", active),
+            ] {
+                let l = Labels::from_pairs([
+                    (NAME, name),
+                    ("gpu", gpu.as_str()),
+                    ("UUID", uuid.as_str()),
+                    ("device", device.as_str()),
+                    ("modelName", self.gpu_model),
+                    ("Hostname", host.as_str()),
+                    ("container", container.as_str()),
+                    ("namespace", self.namespace),
+                    ("pod", self.pod),
+                ]);
+                db.append_labels(&l, t_ms, v);
+            }
         }
     }
 }

@@ -132,6 +132,9 @@ struct Pod<M: StepTimeModel> {
     hist: PodHistory,
     target: Option<Target>,
     stats: PodStats,
+    /// With an export: the GPU busy seconds at the last scrape, and when
+    /// (ms), for the DCGM-exporter utilisation series.
+    gpu_seen: Option<(i64, f64)>,
     rec: StartupRecord,
 }
 
@@ -439,6 +442,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         n.model_warm = true;
         let p = &mut self.pods[id as usize];
         p.rec.scheduled = Some(now);
+        p.rec.node = Some(node);
         p.rec.container_started = Some(now);
         p.rec.model_loaded = Some(now);
         p.rec.server_up = Some(now);

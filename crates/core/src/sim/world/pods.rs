@@ -84,6 +84,7 @@ impl<M: StepTimeModel> Pod<M> {
             hist: PodHistory::default(),
             target: None,
             stats: PodStats::default(),
+            gpu_seen: None,
             rec: StartupRecord::new(String::new(), SimTime::ZERO),
         }
     }
@@ -140,6 +141,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             hist: PodHistory::default(),
             target: None,
             stats: PodStats::default(),
+            gpu_seen: None,
         });
         self.live.push(id);
         id
@@ -235,6 +237,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             return;
         }
         pod.stage = Stage::Gone;
+        pod.rec.gone = Some(now);
         pod.epoch += 1;
         pod.engine = None;
         pod.stats = PodStats::default();
@@ -308,7 +311,9 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         let stage = self.pods[p as usize].stage;
         match stage {
             Stage::Binding => {
-                self.pods[p as usize].rec.scheduled = Some(now);
+                let pod = &mut self.pods[p as usize];
+                pod.rec.scheduled = Some(now);
+                pod.rec.node = pod.node;
                 let n = self.pods[p as usize].node.unwrap_or(0) as usize;
                 match self.nodes[n].image {
                     Image::Cached => self.container_start(p, now),
@@ -424,6 +429,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
         if pod.startup_failures >= probe.failure_threshold {
             // The kubelet kills the container; CrashLoopBackOff doubles from 10 s.
             pod.rec.restarts += 1;
+            pod.rec.restarted.push(now);
             self.record.restarts += 1;
             pod.epoch += 1;
             pod.engine = None;
