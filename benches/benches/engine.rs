@@ -70,6 +70,7 @@ fn run(reqs: &[RequestSpec]) -> u64 {
         exact_steps: false,
         record_outcomes: false,
         usage: UsageModel::default(),
+        frontend: dep.model.frontend,
     };
     let mut e = Engine::new(cfg, Roofline::new(&dep), SimTime::ZERO);
     for r in reqs {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use nimscale_core::engine::{Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
+use nimscale_core::engine::{Efficiency, FrontEnd, GpuSpec, KvDtype, ModelSpec, Precision};
 use serde::Deserialize;
 
 use crate::error::{LoadError, LoadErrors};
@@ -69,7 +69,26 @@ struct RawModel {
     step_overhead_ms: f64,
     #[serde(default)]
     step_overhead_per_seq_us: f64,
+    /// The serving front end's work; absent: [`DEFAULT_FRONT_END`].
+    #[serde(default)]
+    front_end: Option<RawFrontEnd>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawFrontEnd {
+    request_us: f64,
+    prompt_token_us: f64,
+    output_token_us: f64,
+}
+
+/// The NIM/vLLM API server's work when a model's catalog entry has no fit
+/// of its own: the Llama-3.1-8B fit (models.yaml).
+pub const DEFAULT_FRONT_END: FrontEnd = FrontEnd {
+    request_ns: 1_000_000,
+    prompt_token_ns: 2_000,
+    output_token_ns: 58_000,
+};
 
 /// GPUs and models by catalog key.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -278,6 +297,20 @@ fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
         1e6,
     );
     ck.range(p("extraParams"), m.extra_params, 0.0, 1e15);
+    let frontend = match &m.front_end {
+        None => DEFAULT_FRONT_END,
+        Some(f) => {
+            let mut us = |field: &str, v: f64| {
+                ck.range(p(&format!("frontEnd.{field}")), v, 0.0, 1e7);
+                (v.clamp(0.0, 1e7) * 1e3).round() as i64
+            };
+            FrontEnd {
+                request_ns: us("requestUs", f.request_us),
+                prompt_token_ns: us("promptTokenUs", f.prompt_token_us),
+                output_token_ns: us("outputTokenUs", f.output_token_us),
+            }
+        }
+    };
     if m.served_name.trim().is_empty() {
         ck.err(p("servedName"), "must not be empty".into());
     }
@@ -295,6 +328,7 @@ fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
         max_context: m.max_context,
         step_overhead: m.step_overhead_ms * 1e-3,
         step_overhead_per_seq: m.step_overhead_per_seq_us * 1e-6,
+        frontend,
         name,
     }
 }

@@ -103,6 +103,7 @@ impl Resolved {
             exact_steps: false,
             record_outcomes,
             usage: UsageModel::default(),
+            frontend: self.deployment.model.frontend,
         }
     }
 

@@ -82,6 +82,8 @@ pub struct ModelSpec {
     pub step_overhead: f64,
     /// Additional host overhead per sequence in the batch, seconds.
     pub step_overhead_per_seq: f64,
+    /// The serving front end's work per request and token.
+    pub frontend: super::FrontEnd,
 }
 
 impl ModelSpec {

@@ -55,7 +55,12 @@ pub fn closed_loop<M: StepTimeModel>(
     // (delivery to the scheduler, id, sent by the client)
     let mut pending: BinaryHeap<Reverse<(SimTime, u64, SimTime)>> = BinaryHeap::new();
     let mut sent = 0u64;
+    // A client sends its next request after a turnaround of 0–2 ms
+    // (receiving the last chunk, bookkeeping, a new connection): real
+    // clients drift apart by such amounts, while identical requests sent
+    // at identical instants would stay in lock-step forever here.
     let mut send = |t: SimTime, pending: &mut BinaryHeap<Reverse<(SimTime, u64, SimTime)>>| {
+        let t = t + SimDuration::from_micros((turnaround_hash(sent) % TURNAROUND_US) as i64);
         pending.push(Reverse((t + frontend, sent, t)));
         sent += 1;
         sent
@@ -67,8 +72,6 @@ pub fn closed_loop<M: StepTimeModel>(
     let mut sent_count = u64::from(spec.concurrency);
     let total = spec.warmup + spec.requests;
     let mut done: Vec<RequestOutcome> = Vec::new();
-    let mut window_start = None;
-    let mut window_end = SimTime::ZERO;
     while (done.len() as u32) < total {
         let wake = engine.next_wakeup();
         let arrival = pending.peek().map(|Reverse((t, ..))| *t);
@@ -84,13 +87,7 @@ pub fn closed_loop<M: StepTimeModel>(
         }
         let finished: Vec<RequestOutcome> = engine.drain_outcomes().collect();
         for o in finished {
-            let end = o.arrival + SimDuration::from_micros((o.e2e * 1e6).round() as i64);
-            if done.len() as u32 == spec.warmup {
-                window_start = Some(end);
-            }
-            if (done.len() as u32) >= spec.warmup {
-                window_end = end;
-            }
+            let end = end_of(&o);
             done.push(o);
             if sent_count < u64::from(total + spec.concurrency) {
                 sent_count = send(end, &mut pending);
@@ -107,19 +104,47 @@ pub fn closed_loop<M: StepTimeModel>(
         .map(|o| (o.e2e - o.ttft.unwrap_or(0.0)) / f64::from(o.output_tokens - 1))
         .sum::<f64>()
         / n;
-    let span = window_start.map_or(0.0, |s| window_end.since(s).as_secs_f64());
-    let tokens: u64 = measured
+    // Throughput by Little's law: every client always has one request in
+    // flight or is turning around, so `concurrency = rate × (e2e +
+    // turnaround)`. Exact in steady state; counting completions over a
+    // window instead converges slowly, as cohorts of requests the front
+    // end streams together complete at the same instant.
+    let out = measured
         .iter()
-        .skip(1)
-        .map(|o| u64::from(o.output_tokens))
-        .sum();
-    let rate = |x: f64| if span > 0.0 { x / span } else { 0.0 };
+        .map(|o| f64::from(o.output_tokens))
+        .sum::<f64>()
+        / n;
+    let cycle = e2e + MEAN_TURNAROUND_S;
+    let rps = if measured.is_empty() || cycle <= 0.0 {
+        0.0
+    } else {
+        f64::from(spec.concurrency) / cycle
+    };
     ClosedLoopStats {
         ttft,
         itl,
         e2e,
-        output_tokens_per_s: rate(tokens as f64),
-        requests_per_s: rate((measured.len().saturating_sub(1)) as f64),
+        output_tokens_per_s: rps * out,
+        requests_per_s: rps,
         measured: measured.len() as u32,
     }
+}
+
+/// When the client received a request's last token.
+fn end_of(o: &RequestOutcome) -> SimTime {
+    o.arrival + SimDuration::from_micros((o.e2e * 1e6).round() as i64)
+}
+
+/// Client turnarounds are uniform over whole microseconds below this.
+const TURNAROUND_US: u64 = 2_000;
+
+/// Their mean, seconds.
+const MEAN_TURNAROUND_S: f64 = (TURNAROUND_US - 1) as f64 / 2.0 * 1e-6;
+
+/// A fixed pseudo-random number per request (splitmix64's finaliser).
+fn turnaround_hash(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -39,9 +39,11 @@ use super::usage::{Usage, UsageModel};
 use crate::time::SimTime;
 
 mod abort;
+mod frontend;
 mod scheduler;
 
 pub use abort::Handle;
+pub use frontend::FrontEnd;
 
 /// One request as it reaches the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +108,8 @@ pub struct EngineConfig {
     pub record_outcomes: bool,
     /// CPU and memory model.
     pub usage: UsageModel,
+    /// The serving front end's work (`frontend.rs`).
+    pub frontend: FrontEnd,
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +130,10 @@ struct Req {
     first_sched: i64,
     first_token: i64,
     last_token: i64,
+    /// When the client received the first token (after the front end).
+    first_seen: i64,
+    /// In the front end's ingest, not yet in the scheduler's queue.
+    ingesting: bool,
     preemptions: u32,
     cached_tokens: u32,
 }
@@ -191,6 +199,17 @@ pub struct Engine<M: StepTimeModel> {
     /// The running set in admission order, rebuilt by each preempting
     /// step (kept to reuse its allocation).
     order_buf: Vec<usize>,
+    /// When the front end's backlog clears (ns).
+    fe_free: i64,
+    /// The front end's work so far (ns of CPU).
+    fe_busy_ns: i64,
+    /// When the client receives the tokens of the step just committed.
+    seen_at: i64,
+    /// Requests in the front end's ingest: `(when it ends, slot)`, in
+    /// order (a FIFO server's completions are).
+    ingest: VecDeque<(i64, usize)>,
+    /// Entries of `ingest` whose request was aborted.
+    dead_ingest: usize,
 }
 
 /// `Req::seq` of a request that is not in the running set.
@@ -236,6 +255,11 @@ impl<M: StepTimeModel> Engine<M> {
             dead_waiting: 0,
             aborts: Vec::new(),
             order_buf: Vec::new(),
+            fe_free: 0,
+            fe_busy_ns: 0,
+            seen_at: 0,
+            ingest: VecDeque::new(),
+            dead_ingest: 0,
             model,
             cfg,
         }
@@ -263,7 +287,7 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// Requests in the engine (running + waiting), right now.
     pub fn outstanding(&self) -> usize {
-        self.running + self.live_waiting()
+        self.running + self.live_waiting() + self.live_ingest()
     }
 
     /// KV blocks referenced by requests right now.
@@ -280,9 +304,9 @@ impl<M: StepTimeModel> Engine<M> {
     pub fn usage(&self, started: SimTime) -> Usage {
         let alive = secs((self.now - ns_of(started)).max(0));
         let tokens = self.metrics.prompt_tokens + self.metrics.generation_tokens;
-        self.cfg
-            .usage
-            .at(alive, secs(self.busy_ns), tokens, self.outstanding())
+        let mut u = (self.cfg.usage).at(alive, secs(self.busy_ns), tokens, self.outstanding());
+        u.cpu_seconds += self.frontend_busy_secs();
+        u
     }
 
     /// All series of the pod (call [`Engine::advance`] first).
@@ -313,21 +337,36 @@ impl<M: StepTimeModel> Engine<M> {
     }
 
     /// When the engine next needs [`Engine::advance`] to make progress
-    /// (the end of the step or run in flight), rounded up to a microsecond.
+    /// (the end of the step or run in flight, or a request's ingest ending
+    /// while idle or in a run), rounded up to a microsecond.
     pub fn next_wakeup(&self) -> Option<SimTime> {
-        let end = match &self.phase {
-            Phase::Idle => return None,
-            Phase::Step { end, .. } => *end,
-            Phase::Run(r) => r.end,
+        let ingest = self.ingest.front().map(|&(t, _)| t);
+        let end = match (&self.phase, ingest) {
+            (Phase::Idle, None) => return None,
+            (Phase::Idle, Some(t)) => t,
+            // A request ingested during a step waits for the step's end,
+            // where `advance` lets it in before planning the next: no
+            // wake-up of its own.
+            (Phase::Step { end, .. }, _) => *end,
+            (Phase::Run(r), i) => i.map_or(r.end, |t| t.min(r.end)),
         };
         Some(SimTime::from_micros(
             end.div_euclid(1000) + i64::from(end.rem_euclid(1000) != 0),
         ))
     }
 
-    /// Processes every step that ends at or before `now`.
+    /// Processes every step that ends at or before `now`, and lets in the
+    /// requests the front end has ingested by then.
     pub fn advance(&mut self, now: SimTime) {
         let t = ns_of(now);
+        if !self.ingest.is_empty() {
+            self.admit_ingested(t);
+        }
+        self.advance_steps(t);
+    }
+
+    /// Processes every step that ends at or before `t` (ns).
+    fn advance_steps(&mut self, t: i64) {
         loop {
             match &mut self.phase {
                 Phase::Idle => {
@@ -397,6 +436,8 @@ impl<M: StepTimeModel> Engine<M> {
             first_sched: -1,
             first_token: -1,
             last_token: -1,
+            first_seen: -1,
+            ingesting: false,
             preemptions: 0,
             cached_tokens: 0,
             spec,
@@ -408,6 +449,22 @@ impl<M: StepTimeModel> Engine<M> {
             self.finish(slot, FinishReason::Error);
             return Handle(slot);
         }
+        if self.cfg.frontend.is_on() {
+            let now = ns_of(now);
+            let ready = self.ingest_end(now, prompt);
+            if ready > now {
+                self.req_mut(slot).ingesting = true;
+                self.ingest.push_back((ready, slot));
+                return Handle(slot);
+            }
+        }
+        self.enqueue(slot);
+        Handle(slot)
+    }
+
+    /// Request `slot` enters the scheduler's queue now; a decode run in
+    /// flight stops early if the next step could admit it.
+    fn enqueue(&mut self, slot: usize) {
         self.waiting.push_back(slot);
         match &self.phase {
             Phase::Idle => self.plan(),
@@ -437,7 +494,6 @@ impl<M: StepTimeModel> Engine<M> {
             }
             _ => {}
         }
-        Handle(slot)
     }
 
     /// Aborts every request (pod terminated): running and waiting requests
@@ -447,7 +503,11 @@ impl<M: StepTimeModel> Engine<M> {
         self.now = self.now.max(ns_of(now));
         let mut victims = Vec::new();
         self.running_slots(&mut victims);
-        for v in std::mem::take(&mut self.waiting) {
+        let ingest = std::mem::take(&mut self.ingest);
+        for v in std::mem::take(&mut self.waiting)
+            .into_iter()
+            .chain(ingest.into_iter().map(|(_, v)| v))
+        {
             if self.reqs[v].is_some() {
                 victims.push(v);
             } else {
@@ -455,6 +515,7 @@ impl<M: StepTimeModel> Engine<M> {
             }
         }
         self.dead_waiting = 0;
+        self.dead_ingest = 0;
         self.aborts.clear();
         for &v in &victims {
             self.finish(v, FinishReason::Abort);
@@ -652,13 +713,19 @@ impl<M: StepTimeModel> Engine<M> {
     fn record_finish(&mut self, r: Req, reason: FinishReason) {
         let now = self.now;
         let arrival = ns_of(r.spec.arrival);
+        // A finished request's last tokens reach the client when the front
+        // end has streamed them.
+        let seen = match reason {
+            FinishReason::Stop | FinishReason::Length => self.seen_at.max(now),
+            FinishReason::Abort | FinishReason::Error => now,
+        };
         let m = &mut self.metrics;
         m.count_finish(reason);
-        let e2e = secs(now - arrival);
+        let e2e = secs(seen - arrival);
         let queue = (r.first_sched >= 0).then(|| secs(r.first_sched - arrival));
-        let ttft = (r.first_token >= 0).then(|| secs(r.first_token - arrival));
-        let mean_itl = (r.generated > 1)
-            .then(|| secs(r.last_token - r.first_token) / f64::from(r.generated - 1));
+        let ttft = (r.first_seen >= 0).then(|| secs(r.first_seen - arrival));
+        let mean_itl =
+            (r.generated > 1).then(|| secs(seen - r.first_seen) / f64::from(r.generated - 1));
         if reason != FinishReason::Error {
             m.e2e.observe(e2e);
             m.prompt_len.observe(f64::from(r.spec.prompt_tokens));

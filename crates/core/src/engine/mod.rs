@@ -35,7 +35,7 @@ pub mod usage;
 
 pub use capacity::{Capacity, CapacityError, EngineProfile, capacity};
 pub use catalog::{Deployment, Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
-pub use engine::{Engine, EngineConfig, RequestOutcome, RequestSpec, simple_request};
+pub use engine::{Engine, EngineConfig, FrontEnd, RequestOutcome, RequestSpec, simple_request};
 pub use metrics::{Dialect, EngineMetrics, FinishReason, Gauges, Sample};
 pub use step_time::{BatchShape, Fitted, ProfileTable, Roofline, StepTime, StepTimeModel};
 pub use usage::{Usage, UsageModel};

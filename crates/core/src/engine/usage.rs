@@ -1,9 +1,11 @@
 //! A modest CPU and memory model of a NIM pod, for HPAs on Resource metrics.
 //!
 //! A NIM/vLLM pod's CPU use is mostly the engine-core process spinning while
-//! the GPU works (one busy host thread per engine, plus the API server and
-//! detokenisation), and its resident memory is dominated by a fixed base
-//! (Python, CUDA context, libraries) with a small per-request share. The
+//! the GPU works (one busy host thread per engine) plus the API server's
+//! work (HTTP, tokenisation, detokenisation, streaming), which the engine's
+//! front-end model measures and adds. Its resident memory is dominated by a
+//! fixed base (Python, CUDA context, libraries) with a small per-request
+//! share. The
 //! defaults are round figures, not measurements; they exist so that a CPU- or
 //! memory-based HPA reacts to load in the right direction and at roughly the
 //! right scale. Override them per scenario when you have a real pod's figures.
@@ -19,8 +21,9 @@ pub struct UsageModel {
     pub idle_cores: f64,
     /// Additional cores while the engine is executing steps.
     pub busy_cores: f64,
-    /// Core-seconds per prompt or generated token (tokenise, detokenise,
-    /// stream).
+    /// Core-seconds per prompt or generated token beyond the serving front
+    /// end's own work, which the engine counts from its model
+    /// (`engine/frontend.rs`: tokenise, detokenise, stream) and adds.
     pub core_secs_per_token: f64,
     /// Resident memory of an idle pod, bytes.
     pub base_memory_bytes: f64,
@@ -33,7 +36,7 @@ impl Default for UsageModel {
         UsageModel {
             idle_cores: 0.15,
             busy_cores: 1.0,
-            core_secs_per_token: 20e-6,
+            core_secs_per_token: 0.0,
             base_memory_bytes: 6.0 * 1024.0 * 1024.0 * 1024.0,
             memory_per_request_bytes: 2.0 * 1024.0 * 1024.0,
         }
@@ -70,7 +73,10 @@ mod tests {
 
     #[test]
     fn cpu_grows_with_work() {
-        let m = UsageModel::default();
+        let m = UsageModel {
+            core_secs_per_token: 20e-6,
+            ..UsageModel::default()
+        };
         let idle = m.at(60.0, 0.0, 0, 0);
         let busy = m.at(60.0, 60.0, 100_000, 50);
         assert!((idle.cpu_seconds - 9.0).abs() < 1e-9);

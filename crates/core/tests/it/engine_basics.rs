@@ -20,11 +20,19 @@ fn ns(secs: f64) -> f64 {
 
 #[test]
 fn single_request_latency_is_its_prefill_plus_decode_steps() {
-    let model = Roofline::new(&deployment());
+    let dep = deployment();
+    let model = Roofline::new(&dep);
     let prompt = 20_000; // three chunks of the 8192-token budget
     let output = 300;
+    // The front end ingests the request (per request and per prompt token)
+    // before the scheduler sees it, and streams each step's one token
+    // (never falling behind a lone request's steps).
+    let fe = dep.model.frontend;
+    let ingest = (fe.request_ns + fe.prompt_token_ns * i64::from(prompt)) as f64 * 1e-9;
+    let stream = fe.output_token_ns as f64 * 1e-9;
+    assert!(ingest > 0.0 && stream > 0.0);
     // Expected: chunks 8192, 8192, 3616; then 299 decode steps.
-    let mut ttft = 0.0;
+    let mut ttft = ingest;
     let mut done = 0;
     for n in [8192u32, 8192, 3616] {
         let mut s = BatchShape::default();
@@ -44,7 +52,8 @@ fn single_request_latency_is_its_prefill_plus_decode_steps() {
         );
         let o = &out[0];
         assert_eq!(o.output_tokens, output);
-        assert_eq!(o.queue, Some(0.0));
+        assert!((o.queue.unwrap() - ingest).abs() < 1e-9, "{:?}", o.queue);
+        let (ttft, e2e) = (ttft + stream, e2e + stream);
         assert!(
             (o.ttft.unwrap() - ttft).abs() < 1e-9,
             "exact={exact}: {:?} vs {ttft}",
@@ -255,4 +264,74 @@ fn llama_8b_parameter_counts_match_the_design_note() {
     assert!((m.total_params() / 1e9 - 8.03).abs() < 0.01);
     assert!((m.linear_params() / 1e9 - 7.50).abs() < 0.01);
     assert!((m.total_params() * 2.0 / nimscale_core::engine::catalog::GIB - 14.96).abs() < 0.01);
+}
+
+/// Many clients saturate the serving front end before the GPU: throughput
+/// plateaus at its capacity (one thread's work per request) and time to
+/// first token grows with the queue in front of it; without the front end
+/// the same engine serves more.
+#[test]
+fn the_front_end_caps_a_pod_at_high_concurrency() {
+    use nimscale_core::engine::FrontEnd;
+    use nimscale_core::engine::closed_loop::{ClosedLoop, closed_loop};
+    use nimscale_core::time::SimDuration;
+    let run = |fe: FrontEnd, c: u32| {
+        let eng = roofline_engine(None, false, &EngineProfile::default());
+        let mut cfg = eng.config().clone();
+        cfg.frontend = fe;
+        let mut eng = nimscale_core::engine::Engine::new(cfg, eng.model().clone(), SimTime::ZERO);
+        let spec = ClosedLoop {
+            concurrency: c,
+            isl: 200,
+            osl: 200,
+            requests: c * 10,
+            warmup: c * 2,
+            ramp: SimDuration::from_secs(1),
+        };
+        closed_loop(&mut eng, SimDuration::from_millis(3), spec)
+    };
+    // Twice the catalog's work, so that the front end, not this BF16
+    // engine, is what limits.
+    let f = deployment().model.frontend;
+    let fe = FrontEnd {
+        request_ns: 2 * f.request_ns,
+        prompt_token_ns: 2 * f.prompt_token_ns,
+        output_token_ns: 2 * f.output_token_ns,
+    };
+    let cap = fe.capacity_rps(200, 200);
+    let few = run(fe, 20);
+    let many = run(fe, 400);
+    let bare = run(FrontEnd::default(), 400);
+    assert!(few.requests_per_s < 0.8 * cap, "{few:?} vs {cap}");
+    assert!(
+        many.requests_per_s <= cap * 1.001 && many.requests_per_s > 0.9 * cap,
+        "{many:?} vs {cap}"
+    );
+    assert!(
+        bare.requests_per_s > 1.15 * many.requests_per_s,
+        "{bare:?} vs {many:?}"
+    );
+    assert!(many.ttft > 10.0 * few.ttft, "{many:?} vs {few:?}");
+}
+
+/// The front end's work is CPU the pod uses: a CPU-based HPA sees it.
+#[test]
+fn the_front_ends_work_counts_as_pod_cpu() {
+    let mut eng = roofline_engine(None, false, &EngineProfile::default());
+    let reqs: Vec<RequestSpec> = (0..10)
+        .map(|i| simple_request(i, SimTime::from_millis(i as i64 * 50), 300, 40))
+        .collect();
+    let out = drive(&mut eng, &reqs);
+    assert_eq!(out.len(), 10);
+    let fe = eng.config().frontend;
+    let work = 10.0 * (fe.request_ns + 300 * fe.prompt_token_ns + 40 * fe.output_token_ns) as f64;
+    let with = eng.usage(SimTime::ZERO).cpu_seconds;
+    let mut cfg = eng.config().clone();
+    cfg.frontend = nimscale_core::engine::FrontEnd::default();
+    let mut bare = nimscale_core::engine::Engine::new(cfg, eng.model().clone(), SimTime::ZERO);
+    drive(&mut bare, &reqs);
+    let without = bare.usage(SimTime::ZERO).cpu_seconds;
+    // Idle CPU over a slightly longer life, plus the work itself.
+    assert!(with - without >= work * 1e-9, "{with} vs {without}");
+    assert!(with - without < work * 1e-9 + 0.01, "{with} vs {without}");
 }

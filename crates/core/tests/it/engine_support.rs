@@ -47,6 +47,7 @@ pub fn config(
         exact_steps: exact,
         record_outcomes: true,
         usage: UsageModel::default(),
+        frontend: dep.model.frontend,
     }
 }
 

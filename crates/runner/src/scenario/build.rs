@@ -223,7 +223,7 @@ fn model(
         tp,
         profile,
     };
-    let resolved = resolve(catalog, &opts)
+    let mut resolved = resolve(catalog, &opts)
         .map_err(|e| {
             let field = match e {
                 ResolveError::UnknownGpu(_) => "model.gpu",
@@ -232,6 +232,31 @@ fn model(
             cx.err(field, e.message());
         })
         .ok();
+    if let (Some(f), Some(r)) = (
+        m.engine.as_ref().and_then(|e| e.front_end.as_ref()),
+        &mut resolved,
+    ) {
+        let fe = &mut r.deployment.model.frontend;
+        for (d, field, slot) in [
+            (&f.per_request, "perRequest", &mut fe.request_ns),
+            (
+                &f.per_prompt_token,
+                "perPromptToken",
+                &mut fe.prompt_token_ns,
+            ),
+            (
+                &f.per_output_token,
+                "perOutputToken",
+                &mut fe.output_token_ns,
+            ),
+        ] {
+            if d.is_some() {
+                let path = format!("model.engine.frontEnd.{field}");
+                let was = SimDuration::from_micros(*slot / 1000);
+                *slot = cx.dur(d.as_ref(), &path, was).as_micros() * 1000;
+            }
+        }
+    }
     Model {
         tp,
         dialect: match m.dialect {

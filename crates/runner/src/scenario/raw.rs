@@ -174,9 +174,28 @@ pub struct RawEngine {
     /// A NIM profile's concurrent-request cap.
     #[serde(default)]
     pub request_cap: Option<u32>,
-    /// HTTP and tokenisation time before the scheduler (3ms).
+    /// Network and routing time before the pod's front end (3ms).
     #[serde(default)]
     pub frontend_delay: Option<Dur>,
+    /// The serving front end's (API server's) work; the catalog's figures
+    /// for the model by default.
+    #[serde(default)]
+    pub front_end: Option<RawFrontEnd>,
+}
+
+/// The API server's CPU work, each field a duration (`58us`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawFrontEnd {
+    /// Per request: HTTP, request set-up.
+    #[serde(default)]
+    pub per_request: Option<Dur>,
+    /// Per prompt token: tokenisation.
+    #[serde(default)]
+    pub per_prompt_token: Option<Dur>,
+    /// Per output token: detokenisation and one streamed chunk.
+    #[serde(default)]
+    pub per_output_token: Option<Dur>,
 }
 
 /// CPU and memory of a pod.
@@ -189,7 +208,8 @@ pub struct RawUsage {
     /// Extra cores while the GPU works (1.0).
     #[serde(default)]
     pub busy_cores: Option<f64>,
-    /// Core-seconds per prompt or generated token (0.00002).
+    /// Core-seconds per prompt or generated token beyond the front end's
+    /// own work, which is counted from `model.engine.frontEnd` (0).
     #[serde(default)]
     pub core_seconds_per_token: Option<f64>,
     /// Working set of an idle pod, a Kubernetes quantity (`6Gi`).

@@ -801,3 +801,20 @@ fn dcgm_utilisation_follows_the_engine() {
     assert!(idle < 5.0, "{idle}");
     assert!(saturated > 95.0, "{saturated}");
 }
+
+/// `model.engine.frontEnd` replaces the catalog's API-server figures field
+/// by field, and nonsense is refused with its path.
+#[test]
+fn the_front_end_can_be_set_per_scenario() {
+    let text = |fe: &str| {
+        format!(
+            "name: t\nseed: 3\nduration: 2m\nnimservice:\n  file: nimservice/cosmos-reason1-7b-latency.yaml\nmodel: {{gpu: h100-sxm, name: cosmos-reason1-7b, engine: {{frontEnd: {fe}}}}}\ntraffic:\n  pattern: {{kind: constant, rate: 2}}\n  prompt: {{fixed: 100}}\n  output: {{fixed: 10}}\nmetrics:\n{VLM_ADAPTER}"
+        )
+    };
+    let sc = load(&text("{perOutputToken: 5ms}"), &[]).unwrap();
+    let fe = sc.resolved.deployment.model.frontend;
+    assert_eq!(fe.output_token_ns, 5_000_000);
+    assert_eq!(fe.request_ns, 1_000_000, "the catalog's, unchanged");
+    let e = load(&text("{perRequest: -1}"), &[]).unwrap_err();
+    assert!(e.contains("model.engine.frontEnd.perRequest"), "{e}");
+}

@@ -29,6 +29,8 @@ use nimscale_runner::engine::{EngineOptions, ResolveError, resolve};
 
 struct Point {
     group: &'static str,
+    /// GPU and precision, for the per-setup summary.
+    setup: String,
     what: String,
     measured: f64,
     simulated: f64,
@@ -60,6 +62,7 @@ fn llama2(layers: u32, hidden: u32, heads: u32, kv: u32, mlp: u32, overhead: f64
         max_context: 4096,
         step_overhead: overhead,
         step_overhead_per_seq: 6e-6,
+        frontend: Default::default(),
     }
 }
 
@@ -96,6 +99,7 @@ fn gemm_points(cat: &Catalog, out: &mut Vec<Point>) {
             s.add_prefill(*t, 0);
             out.push(Point {
                 group: "GEMM (Vidur)",
+                setup: format!("{gpu} bf16"),
                 what: format!("{gpu} layer GEMMs, {t} tokens [ms]"),
                 measured: m,
                 simulated: r.step_secs(&s) * 1e3,
@@ -136,6 +140,7 @@ fn splitwise_points(cat: &Catalog, out: &mut Vec<Point>) {
         for (b, m) in [1u32, 32].iter().zip(decode) {
             out.push(Point {
                 group: "Splitwise 70B TP2",
+                setup: format!("{gpu} fp16"),
                 what: format!("{gpu} decode step, batch {b}, 512-token prompts [ms]"),
                 measured: m,
                 simulated: r.step_secs(&BatchShape::decode(*b, 512.0)) * 1e3,
@@ -150,6 +155,7 @@ fn splitwise_points(cat: &Catalog, out: &mut Vec<Point>) {
             s.add_prefill(*t, 0);
             out.push(Point {
                 group: "Splitwise 70B TP2",
+                setup: format!("{gpu} fp16"),
                 what: format!("{gpu} prompt step, {t} tokens [ms]"),
                 measured: m,
                 simulated: r.step_secs(&s) * 1e3,
@@ -177,7 +183,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             },
         };
         let r = resolve(cat, &opts).unwrap();
-        steady_state(&r, c, isl, osl, (c * 4).max(40))
+        steady_state(&r, c, isl, osl, (c * 10).max(400))
     };
     // (concurrency, TTFT ms, ITL ms, output tok/s)
     let t70 = [
@@ -192,6 +198,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
         let g = "NIM 70B FP8 TP2 5000/500";
         out.push(Point {
             group: g,
+            setup: "h100-sxm fp8".into(),
             what: format!("ITL, c={c} [ms]"),
             measured: itl,
             simulated: s.itl * 1e3,
@@ -200,6 +207,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
         });
         out.push(Point {
             group: g,
+            setup: "h100-sxm fp8".into(),
             what: format!("throughput, c={c} [tok/s]"),
             measured: tps,
             simulated: s.output_tokens_per_s,
@@ -213,6 +221,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             );
             out.push(Point {
                 group: g,
+                setup: "h100-sxm fp8".into(),
                 what: format!("TTFT, c={c} [ms]"),
                 measured: ttft,
                 simulated: s.ttft * 1e3,
@@ -234,9 +243,12 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
     for (c, ttft, itl, tps) in t8 {
         let s = run("h100-sxm", "llama-3.1-8b-instruct", 1, c, 200, 200);
         let g = "NIM 8B FP8 200/200";
-        if c == 1 {
+        // TTFT at c = 1 checks the prefill; at 150 and above, the front
+        // end's queue (gpu-model.md §4.4 item 3).
+        if c == 1 || c >= 150 {
             out.push(Point {
                 group: g,
+                setup: "h100-sxm fp8".into(),
                 what: format!("TTFT, c={c} [ms]"),
                 measured: ttft,
                 simulated: s.ttft * 1e3,
@@ -246,23 +258,21 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
         }
         out.push(Point {
             group: g,
+            setup: "h100-sxm fp8".into(),
             what: format!("ITL, c={c} [ms]"),
             measured: itl,
             simulated: s.itl * 1e3,
             band: 0.25,
             gap: None,
         });
-        let gap = (c >= 200).then_some(
-            "API-server ceiling: the real pod plateaus near 65 req/s (13 k tok/s) with TTFT \
-             rising to 0.6 s while its ITL still matches ours; the engine has no frontend queue",
-        );
         out.push(Point {
             group: g,
+            setup: "h100-sxm fp8".into(),
             what: format!("throughput, c={c} [tok/s]"),
             measured: tps,
             simulated: s.output_tokens_per_s,
-            band: 0.30,
-            gap,
+            band: if c >= 100 { 0.10 } else { 0.30 },
+            gap: None,
         });
     }
 }
@@ -291,12 +301,22 @@ fn vllm_ci_point(cat: &Catalog, out: &mut Vec<Point>) {
     }
     out.push(Point {
         group: "vLLM CI H200",
+        setup: "h200 bf16".into(),
         what: "8B BF16 32/128 batch 8 mean e2e [ms]".into(),
         measured: 833.0,
         simulated: e2e / 8.0 * 1e3,
         band: 0.25,
         gap: None,
     });
+}
+
+/// The `c=N` of a point's label (0 if none).
+fn concurrency(what: &str) -> u32 {
+    what.split("c=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -348,6 +368,27 @@ fn engine_matches_published_measurements() {
     let asserted: Vec<&Point> = pts.iter().filter(|p| p.gap.is_none()).collect();
     summary("all", &all);
     summary("without known gaps", &asserted);
+    let mut setups: Vec<&str> = pts.iter().map(|p| p.setup.as_str()).collect();
+    setups.sort_unstable();
+    setups.dedup();
+    for setup in setups {
+        let sel: Vec<&Point> = pts.iter().filter(|p| p.setup == setup).collect();
+        summary(&format!("  {setup}"), &sel);
+    }
+    // The serving front end's regime: the NIM 8B points at 100 concurrent
+    // clients and more (the issue's acceptance: median ≤ 5 %, mean ≤ 8 %,
+    // none worse than 20 %).
+    let high: Vec<&Point> = (pts.iter())
+        .filter(|p| p.group.starts_with("NIM 8B") && concurrency(&p.what) >= 100)
+        .collect();
+    summary("NIM 8B at c >= 100", &high);
+    let mut errs: Vec<f64> = high.iter().map(|p| p.err().abs()).collect();
+    errs.sort_by(f64::total_cmp);
+    let mean = errs.iter().sum::<f64>() / errs.len() as f64;
+    assert!(
+        errs[errs.len() / 2] <= 0.05 && mean <= 0.08 && errs[errs.len() - 1] <= 0.20,
+        "high-concurrency points: {errs:?}"
+    );
     for p in pts.iter().filter(|p| p.gap.is_some()) {
         println!(
             "known gap: {} / {}: {}",

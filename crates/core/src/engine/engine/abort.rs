@@ -29,6 +29,10 @@ impl<M: StepTimeModel> Engine<M> {
         if self.aborts.iter().any(|&(i, _)| i == h.0) {
             return false;
         }
+        if r.ingesting {
+            self.abort_ingesting(h.0);
+            return true;
+        }
         if r.seq == NOT_RUNNING {
             self.abort_waiting(h.0);
             self.publish();
@@ -57,7 +61,9 @@ impl<M: StepTimeModel> Engine<M> {
     /// by `now`; `None` if it is no longer in the engine.
     pub fn has_first_token(&mut self, now: SimTime, h: Handle, id: u64) -> Option<bool> {
         self.advance(now);
-        self.live(h, id).map(|r| r.first_token >= 0)
+        let t = ns_of(now);
+        self.live(h, id)
+            .map(|r| r.first_seen >= 0 && r.first_seen <= t)
     }
 
     fn live(&self, h: Handle, id: u64) -> Option<&Req> {

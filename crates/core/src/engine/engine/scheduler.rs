@@ -285,6 +285,11 @@ impl<M: StepTimeModel> Engine<M> {
         self.now = end;
         self.busy_ns += dur;
         self.g += 1;
+        // Every decoder and every prefill this step completes emits a token.
+        let done_prefills = (self.chunks.iter())
+            .filter(|&&(i, t)| (self.reqs[i].as_ref()).is_some_and(|r| r.computed + t >= r.target))
+            .count() as u32;
+        self.deliver_step(end, n_dec + done_prefills);
         let d = secs(dur);
         self.metrics.generation_tokens += u64::from(n_dec);
         self.metrics.itl.observe_n(d, u64::from(n_dec));
@@ -302,13 +307,14 @@ impl<M: StepTimeModel> Engine<M> {
                 continue;
             }
             // The prefill (or recompute) is complete: the step emits a token.
-            let now = self.now;
+            let (now, seen) = (self.now, self.seen_at);
             let r = self.req_mut(i);
             r.generated += 1;
             let first = r.first_token < 0;
             let gap = now - r.last_token;
             if first {
                 r.first_token = now;
+                r.first_seen = seen;
             }
             r.last_token = now;
             let (arrival, prompt, done, reason) = (
@@ -319,7 +325,9 @@ impl<M: StepTimeModel> Engine<M> {
             );
             self.metrics.generation_tokens += 1;
             if first {
-                self.metrics.ttft.observe(secs(now - ns_of(arrival)));
+                self.metrics
+                    .ttft
+                    .observe(secs(self.seen_at - ns_of(arrival)));
                 self.metrics.prompt_tokens += u64::from(prompt);
             } else {
                 self.metrics.itl.observe(secs(gap));
@@ -359,6 +367,7 @@ impl<M: StepTimeModel> Engine<M> {
 
     /// Commits the first `j` steps of `run`, the last of which ends at `end`.
     pub(super) fn commit_run(&mut self, run: &Run, j: u64, end: i64) {
+        self.deliver_run(run, j, end);
         let n = u64::from(run.shape.n);
         let bs = u64::from(self.bs);
         let blocks = decode_blocks_needed(&self.class, self.g % bs, bs, j) as u32;

@@ -176,8 +176,10 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             FinishReason::Abort => return self.fail(o.id, Cause::DrainAbort, now),
             FinishReason::Error => return self.fail(o.id, Cause::Refused, now),
         }
-        // Latencies count from the request's first attempt.
-        let Some(shift) = self.completed(o.id, now) else {
+        // Latencies count from the request's first attempt; the client has
+        // its last token when the front end has streamed it.
+        let seen = o.arrival + SimDuration::from_micros((o.e2e * 1e6).round() as i64);
+        let Some(shift) = self.completed(o.id, seen.max(now)) else {
             return;
         };
         self.record.counts.completed += 1;
