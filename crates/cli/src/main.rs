@@ -96,6 +96,16 @@ enum Command {
     /// kv-cache-0.75, kv-cache-0.8, latency-fraction-400m,
     /// request-rate-per-pod, queue-depth (both kinds: every combination).
     Compare(sweep::CompareCmd),
+    /// The direct answer: search GPU type (those with a price), minReplicas,
+    /// maxReplicas, the HPA metric and target and the behaviour for the
+    /// cheapest configuration meeting the scenario's SLOs. Candidates race
+    /// over seeds (common random numbers, dominated ones rejected, the best
+    /// third kept each round), the pick is re-checked on held-out seeds, and
+    /// the card compares it with the current spec, the cheapest fixed
+    /// replica count and the runners-up. Writes a sweep's files
+    /// (winner.yaml for `nimscale export`) and recommendation.json. Exit 5
+    /// when nothing meets the SLOs.
+    Plan(sweep::plan::PlanCmd),
     /// Combine the directories of `sweep --shard I/N` runs into exactly the
     /// files one unsharded run writes.
     Merge(sweep::MergeCmd),
@@ -160,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => promql::run_promql(&input, &expr, &time, prometheus, &lookback),
         Command::Sweep(c) => sweep::run_sweep(c.into()),
         Command::Compare(c) => sweep::run_compare(c.into()),
+        Command::Plan(c) => sweep::plan::run_plan(c),
         Command::Merge(sweep::MergeCmd {
             dirs,
             out,

@@ -101,12 +101,27 @@ fn load(dir: &Path) -> anyhow::Result<Result<Report, String>> {
     } else {
         None
     };
-    Ok(Ok(report::sweep::report(
-        &plan,
-        &o,
-        &series,
-        baseline.as_ref(),
-    )))
+    // A `plan` output: its pick is the winner (the race's, not the
+    // cheapest mean over unequal seed counts), and its card comes first.
+    let rec = if dir.join("recommendation.json").is_file() {
+        let (rn, rt) = read(dir, "recommendation.json")?;
+        match serde_json::from_str::<serde_json::Value>(&rt) {
+            Ok(v) => Some(v),
+            Err(e) => return Ok(Err(format!("{rn}:{}: {e}", e.line()))),
+        }
+    } else {
+        None
+    };
+    let mut o = o;
+    if let Some(r) = &rec {
+        o.winner = r["winner"]["point"].as_u64().map(|p| p as usize);
+    }
+    let mut rep = report::sweep::report(&plan, &o, &series, baseline.as_ref());
+    if let Some(r) = &rec {
+        rep.title = format!("nimscale plan report: {}", plan.name);
+        rep.sections.insert(0, report::plan::section(r));
+    }
+    Ok(Ok(rep))
 }
 
 /// What `report` is asked to do.

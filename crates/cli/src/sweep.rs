@@ -110,6 +110,7 @@ pub struct CompareCmd {
 
 mod merge;
 mod outcome;
+pub mod plan;
 
 pub use merge::{MergeCmd, run_merge};
 use outcome::{conclude, derived, outcome_json, report, winner_lines, winner_text, with_baseline};

@@ -19,6 +19,7 @@ pub mod error;
 pub mod explain;
 pub mod limits;
 pub mod openmetrics;
+pub mod plan;
 pub mod scenario;
 pub mod sweep;
 pub mod yaml;

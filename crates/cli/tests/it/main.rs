@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod plan;
 mod report;
 mod safety;
 

@@ -6,6 +6,7 @@
 
 pub mod chart;
 pub mod data;
+pub mod plan;
 pub mod run;
 pub mod sweep;
 
