@@ -41,6 +41,46 @@ pub struct Space {
     pub behaviors: Vec<Option<String>>,
     /// Scrape intervals (`None` entries: the scenario's).
     pub scrape_intervals: Vec<Option<String>>,
+    /// Per GPU, what else must change with it: the tensor-parallel degree
+    /// (and the NIMService's GPU limit) where the model needs more GPUs
+    /// per pod on it than the scenario gives.
+    pub gpu_extras: BTreeMap<String, Candidate>,
+}
+
+/// The smallest tensor-parallel degree (1, 2, 4, 8) at which the
+/// scenario's model fits on `gpu` with its precision and engine settings.
+pub fn min_tp(
+    catalog: &crate::catalog::Catalog,
+    gpu: &str,
+    resolved: &crate::engine::Resolved,
+) -> Option<u32> {
+    let d = &resolved.deployment;
+    [1, 2, 4, 8].into_iter().find(|&tp| {
+        let opts = crate::engine::EngineOptions {
+            gpu: gpu.to_string(),
+            model: d.model.name.clone(),
+            precision: d.precision,
+            kv_dtype: d.kv_dtype,
+            tp,
+            profile: resolved.profile.clone(),
+        };
+        crate::engine::resolve(catalog, &opts).is_ok()
+    })
+}
+
+/// The axes that give a pod `tp` GPUs: `model.tensorParallel` and the
+/// NIMService's limits (`limits`, its current `spec.resources.limits`)
+/// with `nvidia.com/gpu` set.
+pub fn tp_extras(tp: u32, limits: &Value) -> Candidate {
+    let mut l = match limits {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    l.insert("nvidia.com/gpu".into(), json!(tp));
+    let mut c = Candidate::new();
+    c.insert("model.tensorParallel".into(), json!(tp));
+    c.insert("nimservice.spec.resources.limits".into(), Value::Object(l));
+    c
 }
 
 /// The scenario's own first metric target: the sweep path of its value,
@@ -151,6 +191,9 @@ pub fn candidates(space: &Space, own: Option<&OwnTarget>, current: (i32, i32)) -
                                 c.insert("model.gpu".into(), json!(gpu));
                                 c.insert("cluster.nodePool.pricePerGpuHour".into(), json!(price));
                             }
+                            if let Some(extra) = space.gpu_extras.get(gpu) {
+                                c.extend(extra.clone());
+                            }
                             c.insert("nimservice.spec.scale.hpa.minReplicas".into(), json!(min));
                             c.insert("nimservice.spec.scale.hpa.maxReplicas".into(), json!(max));
                             if !mpath.is_empty() {
@@ -225,6 +268,7 @@ pub fn default_space(
             Some("k8s-default".into()),
         ],
         scrape_intervals: vec![None],
+        gpu_extras: BTreeMap::new(),
     }
 }
 
@@ -378,5 +422,46 @@ mod tests {
         // 3 × 5 replica pairs (maxReplicas 2–8) less (3, 2), × 5
         // behaviours; the current configuration is one of them.
         assert_eq!(c.len(), 14 * 5);
+    }
+}
+
+#[cfg(test)]
+mod tp_tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::engine::{EngineOptions, resolve};
+    use nimscale_core::engine::capacity::EngineProfile;
+    use nimscale_core::engine::{KvDtype, Precision};
+
+    fn resolved(model: &str) -> crate::engine::Resolved {
+        let opts = EngineOptions {
+            gpu: "h200".into(),
+            model: model.into(),
+            precision: Precision::Bf16,
+            kv_dtype: KvDtype::Bf16,
+            tp: 4,
+            profile: EngineProfile::default(),
+        };
+        resolve(&Catalog::builtin().unwrap(), &opts).unwrap()
+    }
+
+    /// A GPU with less memory needs more of them per pod for 70B; 8B fits
+    /// one anywhere; the NIMService's other limits stay.
+    #[test]
+    fn the_model_gets_the_gpus_per_pod_it_needs() {
+        let cat = Catalog::builtin().unwrap();
+        let big = resolved("llama-3.1-70b-instruct");
+        let tp = |g: &str| min_tp(&cat, g, &big).unwrap();
+        assert_eq!(tp("h200"), 2);
+        assert!(tp("h100-sxm") >= 2);
+        assert!(tp("a100-40gb") > tp("h100-sxm"), "{}", tp("a100-40gb"));
+        let small = resolved("llama-3.1-8b-instruct");
+        assert_eq!(min_tp(&cat, "l40s", &small), Some(1));
+        let c = tp_extras(4, &json!({"nvidia.com/gpu": 2, "cpu": "8"}));
+        assert_eq!(c["model.tensorParallel"], json!(4));
+        assert_eq!(
+            c["nimservice.spec.resources.limits"],
+            json!({"nvidia.com/gpu": 4, "cpu": "8"})
+        );
     }
 }

@@ -276,6 +276,41 @@ fn standings(plan: &Plan, tallies: &[Tally], which: &[usize]) -> Vec<(usize, Sta
         .collect()
 }
 
+/// Keeps the space's GPUs the model fits on, with the tensor-parallel
+/// degree (and GPU limit) each needs beyond the scenario's.
+fn fit_gpus(
+    space: &mut Space,
+    sc: &nimscale_runner::scenario::Scenario,
+    limits: &Value,
+    catalogs: &[PathBuf],
+) -> anyhow::Result<Result<(), String>> {
+    let cat = match catalog(catalogs)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut fitting = Vec::new();
+    for (g, p) in std::mem::take(&mut space.gpus) {
+        match search::min_tp(&cat, &g, &sc.resolved) {
+            Some(tp) if tp > sc.template.gpus => {
+                space
+                    .gpu_extras
+                    .insert(g.clone(), search::tp_extras(tp, limits));
+                fitting.push((g, p));
+            }
+            Some(_) => fitting.push((g, p)),
+            None => errln!(
+                "warning: {} does not fit on {g} even with 8 GPUs per pod; left out",
+                sc.resolved.deployment.model.name
+            ),
+        }
+    }
+    space.gpus = fitting;
+    if space.gpus.is_empty() {
+        return Ok(Err("no GPU in the space fits the model".into()));
+    }
+    Ok(Ok(()))
+}
+
 /// A plan ready to race: the candidates as a loaded sweep, and the seeds.
 struct Setup {
     sw: Sweep,
@@ -359,6 +394,19 @@ fn prepare(cmd: &PlanCmd) -> anyhow::Result<Result<Setup, ExitCode>> {
     let capacity = (sc.pool.max_nodes * sc.pool.gpus_per_node / per_pod) as i32;
     let mut space = search::default_space((&gpu, price), &[], capacity, &servable);
     if let Err(e) = restrict(&mut space, cmd) {
+        return refuse(e);
+    }
+    if space.gpus.len() > 1 && sc.pool.price_per_gpu_hour.is_none() {
+        return refuse(format!(
+            "{}: comparing GPU types needs the scenario's price per GPU-hour (cluster.nodePool.pricePerGpuHour) beside --price",
+            cmd.scenario.display()
+        ));
+    }
+    let limits = (sw1.documents[0].nimservice)
+        .pointer("/spec/resources/limits")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Err(e) = fit_gpus(&mut space, &sc, &limits, &j.catalog)? {
         return refuse(e);
     }
     let mut combos = search::candidates(&space, own.as_ref(), current);
@@ -582,6 +630,7 @@ pub fn run_plan(cmd: PlanCmd) -> anyhow::Result<ExitCode> {
         "current": card.entry(0),
         "baseline": baseline_line,
         "runnersUp": (raced.ranked.iter()).filter(|&&p| Some(p) != pick).take(3).map(|&p| card.entry(p)).collect::<Vec<_>>(),
+        "finalists": (raced.ranked.iter()).map(|&p| card.entry(p)).collect::<Vec<_>>(),
         "pareto": (o.points.iter()).filter(|p| p.pareto).map(|p| card.entry(p.point)).collect::<Vec<_>>(),
     });
     files.push((
@@ -639,10 +688,7 @@ impl Card<'_> {
         let (gpu_h, _) = self.stat(p, "gpu_hours");
         let (cost, cost_ci) = self.stat(p, "cost");
         let held = self.held.get(&p);
-        let diags = (self.o.points.iter())
-            .find(|x| x.point == p)
-            .map(|x| x.diagnostics.clone())
-            .unwrap_or_default();
+
         json!({
             "point": p,
             "config": self.config(p).into_iter().collect::<BTreeMap<_, _>>(),
@@ -661,8 +707,20 @@ impl Card<'_> {
             "scaleDowns": num(self.stat(p, "scale_downs").0),
             "flaps": num(self.stat(p, "flaps").0),
             "timeToScaleS": num(self.stat(p, "time_to_scale_s").0),
-            "diagnostics": diags.iter().map(|(c, n)| format!("{c} ({n})")).collect::<Vec<_>>(),
+            "diagnostics": self.diagnostics(p),
         })
+    }
+
+    /// Candidate `p`'s diagnostics with their run counts.
+    fn diagnostics(&self, p: usize) -> Vec<String> {
+        (self.o.points.iter())
+            .find(|x| x.point == p)
+            .map(|x| {
+                (x.diagnostics.iter())
+                    .map(|(c, n)| format!("{c} ({n})"))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What separates runner-up `p` from the pick.
@@ -699,7 +757,12 @@ impl Card<'_> {
             })
             .unwrap_or_default();
         format!(
-            "{label:<12} attainment {att:.4} ± {ci:.4}{held}; {gpu_h:.2} GPU-h (mean {:.2}, peak {:.0} GPUs, {:.0} nodes); cost {cost:.2}; ups {:.1}, downs {:.1}, flaps {:.1}{}\n",
+            "{label:<12} attainment {att:.4}{}{held}; {gpu_h:.2} GPU-h (mean {:.2}, peak {:.0} GPUs, {:.0} nodes); cost {cost:.2}; ups {:.1}, downs {:.1}, flaps {:.1}{}\n",
+            if ci.is_finite() {
+                format!(" ± {ci:.4}")
+            } else {
+                " (one run)".into()
+            },
             gpu_h / self.duration_h,
             self.stat(p, "peak_gpus").0,
             self.stat(p, "peak_nodes").0,
@@ -751,7 +814,18 @@ impl Card<'_> {
             .take(3)
         {
             s += &self.line(&format!("runner-up {p}"), p);
-            s += &format!("             differs: {}\n", self.differs(p));
+            if self.pick.is_some() {
+                s += &format!("             differs: {}\n", self.differs(p));
+            } else {
+                let cfg: Vec<String> = (self.config(p).iter())
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                s += &format!("             {}\n", cfg.join(", "));
+            }
+            let d = self.diagnostics(p);
+            if !d.is_empty() {
+                s += &format!("             diagnostics: {}\n", d.join(", "));
+            }
         }
         if let Some(p) = self.pick {
             let d = rec["winner"]["diagnostics"]

@@ -109,13 +109,12 @@ pub fn section(rec: &Value) -> Section {
     if let Some(b) = rec["baseline"].as_str() {
         blocks.push(Block::Text(format!("Fixed deployment: {b}.")));
     }
+    // Every finalist's diagnostics (those that ran every racing seed), and
+    // the current spec's.
     let mut diags = Vec::new();
-    let mut each = vec![
-        ("recommended", &rec["winner"]),
-        ("current", &rec["current"]),
-    ];
-    for e in rec["runnersUp"].as_array().into_iter().flatten() {
-        each.push(("runner-up", e));
+    let mut each = vec![("current", &rec["current"])];
+    for e in rec["finalists"].as_array().into_iter().flatten() {
+        each.push(("finalist", e));
     }
     for (label, e) in each {
         let d: Vec<&str> = (e["diagnostics"].as_array().into_iter().flatten())
