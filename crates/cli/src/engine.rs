@@ -87,6 +87,21 @@ pub struct DeploymentArgs {
     catalog: Vec<PathBuf>,
 }
 
+impl DeploymentArgs {
+    pub(crate) fn model_key(&self) -> &str {
+        &self.model
+    }
+    pub(crate) fn gpu_key(&self) -> &str {
+        &self.gpu
+    }
+    pub(crate) fn precision_key(&self) -> &str {
+        &self.precision
+    }
+    pub(crate) fn tp_value(&self) -> u32 {
+        self.tp
+    }
+}
+
 #[derive(clap::Args)]
 pub struct ProfileArgs {
     /// `--gpu-memory-utilization`.
@@ -110,7 +125,7 @@ pub struct ProfileArgs {
 }
 
 impl ProfileArgs {
-    fn profile(&self) -> nimscale_core::engine::EngineProfile {
+    pub(crate) fn profile(&self) -> nimscale_core::engine::EngineProfile {
         nimscale_core::engine::EngineProfile {
             gpu_memory_utilization: self.gpu_memory_utilization,
             max_num_seqs: self.max_num_seqs,
@@ -124,7 +139,7 @@ impl ProfileArgs {
 }
 
 /// Resolves deployment arguments; `Err` carries a user-facing message.
-fn resolve_engine(
+pub(crate) fn resolve_engine(
     dep: &DeploymentArgs,
     profile: nimscale_core::engine::EngineProfile,
 ) -> anyhow::Result<Result<nimscale_runner::engine::Resolved, String>> {

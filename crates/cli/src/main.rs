@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod calibrate;
 mod engine;
 mod explain;
 mod fail;
@@ -106,6 +107,13 @@ enum Command {
     /// (winner.yaml for `nimscale export`) and recommendation.json. Exit 5
     /// when nothing meets the SLOs.
     Plan(sweep::plan::PlanCmd),
+    /// Fit the catalog parameters your own benchmark of your NIM
+    /// determines (host overhead per step and per sequence, the front end's
+    /// work per output token, the prefill GEMM efficiency) from AIPerf /
+    /// genai-perf profile_export JSON or CSV and vLLM benchmark_serving
+    /// result JSON, print the error per point before and after, and write a
+    /// catalog file for --catalog.
+    Calibrate(calibrate::CalibrateCmd),
     /// Combine the directories of `sweep --shard I/N` runs into exactly the
     /// files one unsharded run writes.
     Merge(sweep::MergeCmd),
@@ -171,6 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(c) => sweep::run_sweep(c.into()),
         Command::Compare(c) => sweep::run_compare(c.into()),
         Command::Plan(c) => sweep::plan::run_plan(c),
+        Command::Calibrate(c) => calibrate::run_calibrate(c),
         Command::Merge(sweep::MergeCmd {
             dirs,
             out,

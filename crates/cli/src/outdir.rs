@@ -399,44 +399,80 @@ pub fn write_dir<N: AsRef<str>, C: AsRef<[u8]>>(
 /// `--metrics-out --force` recognises.
 pub const OPENMETRICS_FIRST_LINE: &str = "# HELP nimscale_run_info";
 
-/// Whether `path` is a file nimscale's `--metrics-out` wrote.
-pub fn is_our_openmetrics(path: &Path) -> bool {
+/// A single file nimscale writes and may later replace: how its first
+/// line starts, and what it is called in messages.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnFile {
+    /// The first line's start (nothing else is ever replaced).
+    pub first_line: &'static str,
+    /// What the file is, for messages (`an earlier --metrics-out`).
+    pub what: &'static str,
+    /// What a file nimscale did not write is not (`a nimscale OpenMetrics
+    /// export`).
+    pub kind: &'static str,
+}
+
+/// `simulate --metrics-out`.
+pub const OPENMETRICS: OwnFile = OwnFile {
+    first_line: OPENMETRICS_FIRST_LINE,
+    what: "an earlier --metrics-out",
+    kind: "a nimscale OpenMetrics export",
+};
+
+/// `calibrate --out`.
+pub const CALIBRATED_CATALOG: OwnFile = OwnFile {
+    first_line: "# Calibrated by nimscale",
+    what: "an earlier calibrate --out",
+    kind: "a catalog nimscale calibrate wrote",
+};
+
+/// Whether `path` starts as nimscale writes `own`.
+fn is_ours(path: &Path, own: OwnFile) -> bool {
     use std::io::Read;
     let Ok(mut f) = fs::File::open(path) else {
         return false;
     };
-    let mut head = vec![0u8; OPENMETRICS_FIRST_LINE.len()];
-    f.read_exact(&mut head).is_ok() && head == OPENMETRICS_FIRST_LINE.as_bytes()
+    let mut head = vec![0u8; own.first_line.len()];
+    f.read_exact(&mut head).is_ok() && head == own.first_line.as_bytes()
 }
 
-/// Refuses, before any work, a `--metrics-out` path that cannot be written.
-pub fn check_file(path: &Path, force: bool) -> anyhow::Result<()> {
+/// Whether `path` is a file nimscale's `--metrics-out` wrote.
+pub fn is_our_openmetrics(path: &Path) -> bool {
+    is_ours(path, OPENMETRICS)
+}
+
+/// Refuses, before any work, an output file path that cannot be written:
+/// anything there but an earlier such file of nimscale's (and that only
+/// with `force`).
+pub fn check_file(path: &Path, force: bool, own: OwnFile) -> anyhow::Result<()> {
     recover_leftovers(path);
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(user(format!("cannot inspect {}: {e}", path.display()))),
-        Ok(m) if m.is_file() && is_our_openmetrics(path) => {
+        Ok(m) if m.is_file() && is_ours(path, own) => {
             if force {
                 Ok(())
             } else {
                 Err(user(format!(
-                    "{} exists (an earlier --metrics-out); use --force to replace it",
-                    path.display()
+                    "{} exists ({}); use --force to replace it",
+                    path.display(),
+                    own.what
                 )))
             }
         }
         Ok(_) => Err(user(format!(
-            "{} exists and is not a nimscale OpenMetrics export; nimscale replaces only its own files, --force or not",
-            path.display()
+            "{} exists and is not {}; nimscale replaces only its own files, --force or not",
+            path.display(),
+            own.kind
         ))),
     }
 }
 
 /// Writes one file: a fresh temporary name beside it, then linked into
-/// place (never over anything) or, with `force` over an earlier export,
+/// place (never over anything) or, with `force` over an earlier such file,
 /// renamed over it.
-pub fn write_file(path: &Path, content: &[u8], force: bool) -> anyhow::Result<()> {
-    check_file(path, force)?;
+pub fn write_file(path: &Path, content: &[u8], force: bool, own: OwnFile) -> anyhow::Result<()> {
+    check_file(path, force, own)?;
     let (parent, leaf) = parent_and_leaf(path)?;
     let tmp = parent.join(staging_name(&leaf, "tmp"));
     let mut f = fs::File::create_new(&tmp)
@@ -445,7 +481,7 @@ pub fn write_file(path: &Path, content: &[u8], force: bool) -> anyhow::Result<()
     drop(f);
     let placed = written.map_err(anyhow::Error::from).and_then(|()| {
         if path.exists() {
-            check_file(path, force)?;
+            check_file(path, force, own)?;
             fs::rename(&tmp, path).map_err(anyhow::Error::from)
         } else {
             // A hard link never replaces an existing name.
@@ -577,13 +613,21 @@ mod tests {
         let d = scratch("file");
         let f = d.join("run.om");
         fs::write(&f, "my notes\n").expect("write");
-        assert!(write_file(&f, b"# HELP nimscale_run_info x\n# EOF\n", true).is_err());
+        assert!(
+            write_file(
+                &f,
+                b"# HELP nimscale_run_info x\n# EOF\n",
+                true,
+                OPENMETRICS
+            )
+            .is_err()
+        );
         assert_eq!(fs::read_to_string(&f).ok().as_deref(), Some("my notes\n"));
         let g = d.join("new.om");
         let text = format!("{OPENMETRICS_FIRST_LINE} run\n# EOF\n");
-        write_file(&g, text.as_bytes(), false).expect("new");
-        assert!(write_file(&g, text.as_bytes(), false).is_err());
-        write_file(&g, text.as_bytes(), true).expect("replace our own");
+        write_file(&g, text.as_bytes(), false, OPENMETRICS).expect("new");
+        assert!(write_file(&g, text.as_bytes(), false, OPENMETRICS).is_err());
+        write_file(&g, text.as_bytes(), true, OPENMETRICS).expect("replace our own");
         let names: Vec<_> = fs::read_dir(&d)
             .expect("ls")
             .flatten()
@@ -593,7 +637,7 @@ mod tests {
         // A killed write's temporary copy is removed by the next write.
         let left = d.join(".new.om.nimscale-tmp-999999999");
         fs::write(&left, text.as_bytes()).expect("leftover");
-        write_file(&g, text.as_bytes(), true).expect("again");
+        write_file(&g, text.as_bytes(), true, OPENMETRICS).expect("again");
         assert!(!left.exists());
         let _ = fs::remove_dir_all(&d);
     }

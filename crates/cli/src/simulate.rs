@@ -360,7 +360,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
         };
         p.export_series = true;
         p.export_gpu_model = sc.resolved.deployment.gpu.name.clone();
-        outdir::check_file(m, force)?;
+        outdir::check_file(m, force, outdir::OPENMETRICS)?;
     }
     if let Err(e) = sc.check_limits(&limits, metrics_out.is_some()) {
         errln!("error: {}: {e}", path.display());
@@ -420,7 +420,7 @@ pub fn run(path: &Path, opts: Options, catalogs: &[PathBuf]) -> anyhow::Result<E
     staging.commit()?;
     if let (Some(m), Some(db)) = (&metrics_out, &res.series) {
         let text = metrics_text(&sc, &res, db, &kept_syncs, kept_kube, metrics_epoch);
-        outdir::write_file(m, text.as_bytes(), force)?;
+        outdir::write_file(m, text.as_bytes(), force, outdir::OPENMETRICS)?;
     }
     print_outcome(json, summary, &info, &res, &dir, wall)?;
     if strict

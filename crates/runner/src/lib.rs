@@ -13,6 +13,7 @@
 //! ```
 
 pub mod benchmark;
+pub mod calibrate;
 pub mod catalog;
 pub mod engine;
 pub mod error;

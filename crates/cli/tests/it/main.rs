@@ -1233,3 +1233,85 @@ fn export_lists_its_bundle_as_json() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `calibrate` on AIPerf files: the error table before and after, a
+/// catalog `--catalog` takes, never over a file it did not write, and bad
+/// files named by file and line.
+#[test]
+fn calibrate_writes_a_catalog_from_benchmark_files() {
+    let dir = fresh_dir("calibrate");
+    let files: Vec<PathBuf> = std::fs::read_dir(repo("examples/calibrate"))
+        .expect("examples")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.path().join("profile_export_aiperf.json"))
+        .collect();
+    assert_eq!(files.len(), 5);
+    let out = dir.join("calibrated.yaml");
+    let args = |cmd: &mut Command| {
+        cmd.arg("calibrate")
+            .args(&files)
+            .args(["--gpu", "h100-sxm", "--model", "llama-3.1-8b-instruct"])
+            .args(["--precision", "fp8", "--kv-cache-dtype", "fp8", "--out"])
+            .arg(&out);
+    };
+    let mut cmd = nimscale();
+    args(&mut cmd);
+    let text = String::from_utf8_lossy(&run_ok(&mut cmd).stdout).into_owned();
+    assert!(
+        text.contains("fitted (") && text.contains("tput err"),
+        "{text}"
+    );
+    let cat = std::fs::read_to_string(&out).expect("catalog");
+    assert!(cat.starts_with("# Calibrated by nimscale"), "{cat}");
+    // Not over itself without --force; never over someone else's file.
+    let mut again = nimscale();
+    args(&mut again);
+    assert_eq!(again.output().expect("runs").status.code(), Some(2));
+    std::fs::write(&out, "my notes\n").expect("write");
+    let mut forced = nimscale();
+    args(&mut forced);
+    forced.arg("--force");
+    assert_ne!(forced.output().expect("runs").status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out).expect("kept"), "my notes\n");
+    // The catalog it wrote serves a benchmark.
+    std::fs::write(&out, &cat).expect("write");
+    let (code, stdout, stderr) = engine(&[
+        "benchmark",
+        "--gpu",
+        "h100-sxm",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--precision",
+        "fp8",
+        "--concurrency",
+        "8",
+        "--catalog",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("output_tokens_per_s"), "{stdout}");
+    // A broken file: file and line.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\n  \"time_to_first_token\": {\"unit\": \"ms\", \"avg\": 5},\n  \"input_config\": {\"loadgen\": {\"concurrency\": 2}}\n}\n").expect("write");
+    let o = nimscale()
+        .arg("calibrate")
+        .arg(&bad)
+        .args([
+            "--gpu",
+            "h100-sxm",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--out",
+        ])
+        .arg(dir.join("x.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.json") && err.contains("inter_token_latency"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -63,6 +63,7 @@ enum Target {
     OpenMetrics,
     Promql,
     Catalog,
+    Benchmark,
 }
 
 impl Target {
@@ -77,6 +78,7 @@ impl Target {
             "om" => Target::OpenMetrics,
             "promql" => Target::Promql,
             "catalog" => Target::Catalog,
+            "benchmark" => Target::Benchmark,
             _ => return None,
         };
         Some(t)
@@ -210,6 +212,27 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
                 "refused"
             }
         }
+        Target::Benchmark => match nimscale_runner::calibrate::read(text, "fuzz.json", None) {
+            Ok(m) => {
+                // A point that reads is replayed, as calibrate replays it
+                // (bounded: the request count follows the concurrency).
+                if m.concurrency <= 512 && m.isl.saturating_add(m.osl) <= 16_384 {
+                    let opts = nimscale_runner::engine::EngineOptions {
+                        gpu: "h100-sxm".into(),
+                        model: "llama-3.1-8b-instruct".into(),
+                        precision: nimscale_core::engine::Precision::Fp8,
+                        kv_dtype: nimscale_core::engine::KvDtype::Fp8,
+                        tp: 1,
+                        profile: Default::default(),
+                    };
+                    if let Ok(r) = nimscale_runner::engine::resolve(cat, &opts) {
+                        let _ = nimscale_runner::calibrate::errors(&r, &[m]);
+                    }
+                }
+                "loaded"
+            }
+            Err(_) => "refused",
+        },
     }
 }
 
@@ -502,6 +525,21 @@ fn seeds() -> Vec<(Target, String, String)> {
     shipped("scenarios", Target::Sweep, &mut out);
     shipped("scenarios/nimservice", Target::NimService, &mut out);
     shipped("scenarios/adapter", Target::Adapter, &mut out);
+    // The benchmark files calibrate reads (AIPerf JSON examples).
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("examples/calibrate"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("profile_export_aiperf.json"))
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    for p in v {
+        out.push((
+            Target::Benchmark,
+            p.display().to_string(),
+            std::fs::read_to_string(&p).unwrap(),
+        ));
+    }
     out
 }
 

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod calibrate;
 mod defaults;
 mod fuzz;
 mod promtool;
