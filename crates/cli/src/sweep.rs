@@ -184,6 +184,21 @@ struct Executed {
     baseline: Option<sweep::baseline::Baseline>,
 }
 
+/// A progress bar on stderr over `runs` simulation runs.
+fn runs_bar(runs: usize, message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(runs as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs (ETA {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    bar
+}
+
 /// Runs the points given on `threads` threads, and the fixed-replicas
 /// baseline beside them on the same threads when `baseline` (it needs
 /// nothing from the points, so the two share the pool's work).
@@ -195,16 +210,7 @@ fn execute(
 ) -> anyhow::Result<Executed> {
     install_ctrlc();
     let jobs = sweep::jobs(sw, points);
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(jobs.len() as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs (ETA {eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(format!("sweep {}", sw.plan.name));
+    let bar = runs_bar(jobs.len(), format!("sweep {}", sw.plan.name));
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         builder = builder.num_threads(n.max(1));

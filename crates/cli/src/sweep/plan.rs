@@ -249,16 +249,7 @@ fn race_round(
     jobs: &[(usize, usize, u64)],
     label: &str,
 ) -> Vec<RunRow> {
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(jobs.len() as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs (ETA {eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(label.to_string());
+    let bar = runs_bar(jobs.len(), label.to_string());
     let progress = |done: usize| bar.set_position(done as u64);
     let rows = pool.install(|| sweep::run(sw, jobs, &CANCEL, &progress));
     bar.finish_and_clear();

@@ -15,6 +15,17 @@ fn plan(scenario: &str, dir: &std::path::Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
+/// `nimscale export DIR/plan/winner.yaml --out DIR/bundle`.
+fn export(dir: &std::path::Path) {
+    run_ok(
+        nimscale()
+            .arg("export")
+            .arg(dir.join("plan/winner.yaml"))
+            .arg("--out")
+            .arg(dir.join("bundle")),
+    );
+}
+
 /// On the two scenarios of the acceptance (the VLM spike; Llama-3.1-8B on
 /// KV cache with the Azure conversation trace), the race explores at least
 /// 200 configurations and picks one costing at most 5 % more than the
@@ -43,13 +54,7 @@ fn plan_is_within_five_percent_of_the_exhaustive_grid() {
             "{rec}"
         );
         // The winner exports.
-        run_ok(
-            nimscale()
-                .arg("export")
-                .arg(dir.join("plan/winner.yaml"))
-                .arg("--out")
-                .arg(dir.join("bundle")),
-        );
+        export(&dir);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -88,13 +93,7 @@ fn the_plans_winner_round_trips_through_export() {
     let rec: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let p = rec["winner"]["point"].as_u64().expect("a winner") as usize;
     let seed = rec["racingSeeds"][0].as_u64().unwrap();
-    run_ok(
-        nimscale()
-            .arg("export")
-            .arg(dir.join("plan/winner.yaml"))
-            .arg("--out")
-            .arg(dir.join("bundle")),
-    );
+    export(&dir);
     let exported = small
         .replace(
             "file: nimservice/cosmos-reason1-7b-latency.yaml",

@@ -8,16 +8,20 @@ use nimscale_runner::calibrate::{self, Measured, Params};
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::engine::{EngineOptions, Resolved, resolve};
 
-fn base() -> Resolved {
-    let opts = EngineOptions {
+/// Llama-3.1-8B FP8 (weights and KV) on one H100, as NVIDIA's table.
+fn opts() -> EngineOptions {
+    EngineOptions {
         gpu: "h100-sxm".into(),
         model: "llama-3.1-8b-instruct".into(),
         precision: Precision::Fp8,
         kv_dtype: KvDtype::Fp8,
         tp: 1,
         profile: EngineProfile::default(),
-    };
-    resolve(&Catalog::builtin().unwrap(), &opts).unwrap()
+    }
+}
+
+fn base() -> Resolved {
+    resolve(&Catalog::builtin().unwrap(), &opts()).unwrap()
 }
 
 /// An AIPerf `profile_export_aiperf.json` (the structure of AIPerf's
@@ -192,15 +196,7 @@ fn data_generated_with_known_parameters_is_fitted_back() {
     let mut cat = Catalog::builtin().unwrap();
     cat.extend(&text, "calibrated.yaml")
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let opts = EngineOptions {
-        gpu: "h100-sxm".into(),
-        model: "llama-3.1-8b-instruct".into(),
-        precision: Precision::Fp8,
-        kv_dtype: KvDtype::Fp8,
-        tp: 1,
-        profile: EngineProfile::default(),
-    };
-    let again = resolve(&cat, &opts).unwrap();
+    let again = resolve(&cat, &opts()).unwrap();
     let e = calibrate::errors(&again, &points);
     assert!(e.iter().flatten().all(|x| x.abs() <= 0.021), "{e:?}");
 }
