@@ -85,6 +85,11 @@ pub struct DeploymentArgs {
     /// Extra catalog file(s) with `gpus:` / `models:` entries.
     #[arg(long)]
     catalog: Vec<PathBuf>,
+    /// A Hugging Face `config.json` describing the model; --model then
+    /// names it (dense decoder models: Llama, Mistral, Qwen2/3, Gemma,
+    /// Phi-3, Granite).
+    #[arg(long)]
+    model_config: Option<PathBuf>,
 }
 
 impl DeploymentArgs {
@@ -150,6 +155,19 @@ pub(crate) fn resolve_engine(
         let text = fail::read_input(f)?;
         if let Err(e) = cat.extend(&text, &name) {
             return Ok(Err(e.to_string()));
+        }
+    }
+    if let Some(f) = &dep.model_config {
+        let name = f.display().to_string();
+        let text = fail::read_input(f)?;
+        match nimscale_runner::hf::model_from_config(&text, &name, &dep.model, &cat) {
+            Ok((spec, warnings)) => {
+                for w in warnings {
+                    crate::errln!("warning: {w}");
+                }
+                cat.models.insert(spec.name.clone(), spec);
+            }
+            Err(e) => return Ok(Err(e.to_string())),
         }
     }
     let opts = nimscale_runner::engine::EngineOptions {

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod hf;
 pub mod limits;
 pub mod openmetrics;
 pub mod plan;

@@ -117,6 +117,14 @@ pub(super) fn build(
         src.err(cx, "spec.multiNode", msg.into());
     }
     let facts = NsFacts::of(ns);
+    let with_config;
+    let catalog = match model_config(raw, cx, files, catalog) {
+        Some(c) => {
+            with_config = c;
+            &with_config
+        }
+        None => catalog,
+    };
     let model = model(raw, cx, &facts, ns_ok, catalog);
     let controller = controller(raw, cx);
     let direct = raw.metrics.as_ref().and_then(|m| m.source) == Some(RawMetricSource::Direct);
@@ -181,6 +189,38 @@ struct Model {
     /// `None` when the GPU or model is unknown or does not fit (the error
     /// is in `cx`).
     resolved: Option<Resolved>,
+}
+
+/// `model.config`: the catalog with the model its `config.json` describes
+/// added under `model.name` (`None`: no config given, or it could not be
+/// read; the error is in `cx`).
+fn model_config(
+    raw: &RawScenario,
+    cx: &mut Ctx<'_>,
+    files: &dyn Files,
+    catalog: &Catalog,
+) -> Option<Catalog> {
+    let f = raw.model.config.as_ref()?;
+    let (name, bytes) = match files.read(&f.file) {
+        Ok(x) => x,
+        Err(e) => {
+            cx.err("model.config.file", e);
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match crate::hf::model_from_config(&text, &name, &raw.model.name, catalog) {
+        Ok((spec, warnings)) => {
+            cx.warnings.extend(warnings);
+            let mut c = catalog.clone();
+            c.models.insert(spec.name.clone(), spec);
+            Some(c)
+        }
+        Err(e) => {
+            cx.errs.extend(e.0);
+            None
+        }
+    }
 }
 
 fn model(

@@ -137,6 +137,10 @@ pub struct RawModel {
     /// CPU and memory model of a pod (for Resource-metric HPAs).
     #[serde(default)]
     pub usage: Option<RawUsage>,
+    /// A Hugging Face `config.json` giving the model's shape (`{file:
+    /// config.json}`); `name` then names this model, not a catalog entry.
+    #[serde(default)]
+    pub config: Option<RawFileRef>,
 }
 
 /// Metric naming dialect.

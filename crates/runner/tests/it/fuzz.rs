@@ -64,6 +64,7 @@ enum Target {
     Promql,
     Catalog,
     Benchmark,
+    HfConfig,
 }
 
 impl Target {
@@ -79,6 +80,7 @@ impl Target {
             "promql" => Target::Promql,
             "catalog" => Target::Catalog,
             "benchmark" => Target::Benchmark,
+            "hfconfig" => Target::HfConfig,
             _ => return None,
         };
         Some(t)
@@ -210,6 +212,27 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
                 "loaded"
             } else {
                 "refused"
+            }
+        }
+        Target::HfConfig => {
+            match nimscale_runner::hf::model_from_config(text, "fuzz.json", "fuzz", cat) {
+                Ok((m, _)) => {
+                    // A model that reads is resolved on a GPU, as a scenario
+                    // would (fits or is refused, never a panic).
+                    let mut c = cat.clone();
+                    c.models.insert(m.name.clone(), m);
+                    let opts = nimscale_runner::engine::EngineOptions {
+                        gpu: "h100-sxm".into(),
+                        model: "fuzz".into(),
+                        precision: nimscale_core::engine::Precision::Bf16,
+                        kv_dtype: nimscale_core::engine::KvDtype::Bf16,
+                        tp: 1,
+                        profile: Default::default(),
+                    };
+                    let _ = nimscale_runner::engine::resolve(&c, &opts);
+                    "loaded"
+                }
+                Err(_) => "refused",
             }
         }
         Target::Benchmark => match nimscale_runner::calibrate::read(text, "fuzz.json", None) {
@@ -525,6 +548,20 @@ fn seeds() -> Vec<(Target, String, String)> {
     shipped("scenarios", Target::Sweep, &mut out);
     shipped("scenarios/nimservice", Target::NimService, &mut out);
     shipped("scenarios/adapter", Target::Adapter, &mut out);
+    // Hugging Face model configs.
+    for p in std::fs::read_dir(repo().join("examples/models"))
+        .unwrap()
+        .flatten()
+    {
+        let p = p.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            out.push((
+                Target::HfConfig,
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
     // The benchmark files calibrate reads (AIPerf JSON examples).
     let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("examples/calibrate"))
         .unwrap()

@@ -5,6 +5,7 @@
 mod calibrate;
 mod defaults;
 mod fuzz;
+mod hf;
 mod promtool;
 mod scenario;
 mod sweep;
