@@ -34,19 +34,9 @@ fn err(file: &str, text: &str, field: &str, message: String) -> LoadError {
     }
 }
 
-/// The model `name` described by `config.json` text; warnings beside it.
-pub fn model_from_config(
-    text: &str,
-    file: &str,
-    name: &str,
-    catalog: &Catalog,
-) -> Result<(ModelSpec, Vec<String>), LoadErrors> {
-    let root: Value = crate::yaml::from_str(text, file)?;
-    // A VLM keeps its language model's shape in `text_config`.
-    let (v, prefix) = match root.get("text_config") {
-        Some(t) if t.get("hidden_size").is_some() => (t, "text_config."),
-        _ => (&root, ""),
-    };
+/// The features of `v` the engine does not model, each as an error at its
+/// field.
+fn unmodelled(v: &Value, prefix: &str, text: &str, file: &str) -> Vec<LoadError> {
     let mut errs = Vec::new();
     for (k, what) in [
         ("num_local_experts", "mixture-of-experts layers"),
@@ -65,8 +55,7 @@ pub fn model_from_config(
             ));
         }
     }
-    let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("");
-    if model_type == "nemotron" {
+    if v.get("model_type").and_then(Value::as_str) == Some("nemotron") {
         errs.push(err(
             file,
             text,
@@ -74,6 +63,24 @@ pub fn model_from_config(
             "nemotron models use a non-gated (squared-ReLU) MLP, which the roofline does not model yet".into(),
         ));
     }
+    errs
+}
+
+/// The model `name` described by `config.json` text; warnings beside it.
+pub fn model_from_config(
+    text: &str,
+    file: &str,
+    name: &str,
+    catalog: &Catalog,
+) -> Result<(ModelSpec, Vec<String>), LoadErrors> {
+    let root: Value = crate::yaml::from_str(text, file)?;
+    // A VLM keeps its language model's shape in `text_config`.
+    let (v, prefix) = match root.get("text_config") {
+        Some(t) if t.get("hidden_size").is_some() => (t, "text_config."),
+        _ => (&root, ""),
+    };
+    let mut errs = unmodelled(v, prefix, text, file);
+    let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("");
     let mut num = |k: &str, default: Option<u64>| -> u32 {
         match v.get(k).and_then(Value::as_u64).or(default) {
             Some(n) if (1..=10_000_000).contains(&n) => n as u32,
