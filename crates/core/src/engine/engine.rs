@@ -348,7 +348,11 @@ impl<M: StepTimeModel> Engine<M> {
             // where `advance` lets it in before planning the next: no
             // wake-up of its own.
             (Phase::Step { end, .. }, _) => *end,
-            (Phase::Run(r), i) => i.map_or(r.end, |t| t.min(r.end)),
+            // With requests already waiting, one more changes nothing in a
+            // run (`enqueue` cuts a run only for the sole waiter): it
+            // waits for the run's end like any waiter.
+            (Phase::Run(r), Some(t)) if self.live_waiting() == 0 => t.min(r.end),
+            (Phase::Run(r), _) => r.end,
         };
         Some(SimTime::from_micros(
             end.div_euclid(1000) + i64::from(end.rem_euclid(1000) != 0),
