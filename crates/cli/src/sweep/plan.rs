@@ -702,6 +702,36 @@ impl Card<'_> {
         })
     }
 
+    /// The Pareto front of cost against attainment over every candidate
+    /// (the finalists' means over all seeds, the others' over the seeds they
+    /// ran), from just below the threshold up, cheapest first, at most six
+    /// points.
+    fn pareto_line(&self) -> String {
+        let obj = self.sw.plan.objective_index();
+        let mut front: Vec<(f64, f64, usize)> = (self.o.points.iter())
+            .filter(|p| p.pareto)
+            .map(|p| (p.stats[obj].mean, p.stats[0].mean, p.point))
+            .filter(|(c, a, _)| c.is_finite() && a.is_finite())
+            .collect();
+        let all = front.len();
+        // What more attainment costs: the front from just below the
+        // threshold up.
+        let floor = self.sw.plan.threshold - 0.05;
+        front.retain(|(_, a, _)| *a >= floor);
+        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+        if front.is_empty() {
+            return String::new();
+        }
+        let shown: Vec<String> = (front.iter().take(6))
+            .map(|(c, a, p)| format!("#{p} {c:.2} → {a:.4}"))
+            .collect();
+        format!(
+            "pareto       {} → attainment from {floor:.2} up: {} ({all} points on the front in pareto.csv)\n",
+            self.sw.plan.metrics()[obj],
+            shown.join(", "),
+        )
+    }
+
     /// Candidate `p`'s diagnostics with their run counts.
     fn diagnostics(&self, p: usize) -> Vec<String> {
         (self.o.points.iter())
@@ -798,6 +828,7 @@ impl Card<'_> {
         if let Some(b) = rec["baseline"].as_str() {
             s += &format!("fixed        {b}\n");
         }
+        s += &self.pareto_line();
         for &p in self
             .ranked
             .iter()
