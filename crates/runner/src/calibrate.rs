@@ -445,8 +445,8 @@ pub fn fit(base: &Resolved, points: &[Measured], sweeps: usize) -> Params {
                     fd = eval(d);
                 }
             }
-            let best = if fc < fd { c } else { d };
-            if eval(best) < eval(cur) {
+            let (best, f_best) = if fc < fd { (c, fc) } else { (d, fd) };
+            if f_best < eval(cur) {
                 p.set(i, best);
             }
         }

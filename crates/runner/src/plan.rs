@@ -154,6 +154,21 @@ fn target_value(t: &OwnTarget, scale: f64) -> Option<Value> {
     })
 }
 
+/// The sweep axes of the HPA's replica bounds.
+pub const MIN_REPLICAS: &str = "nimservice.spec.scale.hpa.minReplicas";
+/// See [`MIN_REPLICAS`].
+pub const MAX_REPLICAS: &str = "nimservice.spec.scale.hpa.maxReplicas";
+
+/// The scenario's own configuration as a candidate: its replica bounds
+/// written back as they are (`(minReplicas, maxReplicas)`), nothing else
+/// changed.
+pub fn current_candidate(current: (i32, i32)) -> Candidate {
+    Candidate::from([
+        (MIN_REPLICAS.to_string(), json!(current.0)),
+        (MAX_REPLICAS.to_string(), json!(current.1)),
+    ])
+}
+
 /// Every candidate of `space`, in a fixed order; the first is the
 /// scenario's own configuration (current GPU, replicas, metric, behaviour)
 /// when `current` gives its (minReplicas, maxReplicas).
@@ -194,8 +209,8 @@ pub fn candidates(space: &Space, own: Option<&OwnTarget>, current: (i32, i32)) -
                             if let Some(extra) = space.gpu_extras.get(gpu) {
                                 c.extend(extra.clone());
                             }
-                            c.insert("nimservice.spec.scale.hpa.minReplicas".into(), json!(min));
-                            c.insert("nimservice.spec.scale.hpa.maxReplicas".into(), json!(max));
+                            c.insert(MIN_REPLICAS.into(), json!(min));
+                            c.insert(MAX_REPLICAS.into(), json!(max));
                             if !mpath.is_empty() {
                                 c.insert(mpath.clone(), mval.clone());
                             }
@@ -215,15 +230,7 @@ pub fn candidates(space: &Space, own: Option<&OwnTarget>, current: (i32, i32)) -
             }
         }
     }
-    let mut current_point = Candidate::new();
-    current_point.insert(
-        "nimservice.spec.scale.hpa.minReplicas".into(),
-        json!(current.0),
-    );
-    current_point.insert(
-        "nimservice.spec.scale.hpa.maxReplicas".into(),
-        json!(current.1),
-    );
+    let current_point = current_candidate(current);
     out.retain(|c| *c != current_point);
     out.insert(0, current_point);
     out

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod card;
+use card::Card;
+
 #[derive(clap::Args)]
 pub struct PlanCmd {
     /// The scenario: its NIMService, traffic, SLOs and cluster.
@@ -53,10 +56,8 @@ pub struct PlanCmd {
     pub judging: Judging,
 }
 
-/// A candidate's runs so far, by seed order.
-struct Tally {
-    rows: Vec<RunRow>,
-}
+/// Each candidate's runs so far, by seed order.
+type Tallies = Vec<Vec<RunRow>>;
 
 fn standing(plan: &Plan, rows: &[&RunRow]) -> Standing {
     let obj = plan.objective_index();
@@ -80,7 +81,8 @@ fn standing(plan: &Plan, rows: &[&RunRow]) -> Standing {
     }
 }
 
-/// The scenario's current HPA and the loaded one-point sweep of it.
+/// A sweep of `combos` over the scenario `file_name`, as a sweep file
+/// would say it.
 fn sweep_doc(file_name: &str, name: &str, seeds: &[u64], combos: &[Candidate]) -> Value {
     json!({
         "name": name,
@@ -257,11 +259,11 @@ fn race_round(
 }
 
 /// Every candidate's standing over its runs.
-fn standings(plan: &Plan, tallies: &[Tally], which: &[usize]) -> Vec<(usize, Standing)> {
+fn standings(plan: &Plan, tallies: &[Vec<RunRow>], which: &[usize]) -> Vec<(usize, Standing)> {
     which
         .iter()
         .map(|&i| {
-            let rows: Vec<&RunRow> = tallies[i].rows.iter().collect();
+            let rows: Vec<&RunRow> = tallies[i].iter().collect();
             (i, standing(plan, &rows))
         })
         .collect()
@@ -350,15 +352,7 @@ fn prepare(cmd: &PlanCmd) -> anyhow::Result<Result<Setup, ExitCode>> {
     let name = format!("plan-{}", sc.name);
     // The current configuration alone first: its NIMService gives the
     // metric to vary.
-    let mut cur = Candidate::new();
-    cur.insert(
-        "nimservice.spec.scale.hpa.minReplicas".into(),
-        json!(current.0),
-    );
-    cur.insert(
-        "nimservice.spec.scale.hpa.maxReplicas".into(),
-        json!(current.1),
-    );
+    let cur = search::current_candidate(current);
     let doc = sweep_doc(&file_name, &name, &race_seeds, std::slice::from_ref(&cur));
     let sw1 = match try_load(&doc, &base, &j.catalog)? {
         Ok(s) => s,
@@ -429,7 +423,7 @@ fn prepare(cmd: &PlanCmd) -> anyhow::Result<Result<Setup, ExitCode>> {
 
 /// What the race gave.
 struct Raced {
-    tallies: Vec<Tally>,
+    tallies: Tallies,
     /// Distinct candidates (those deploying the same objects run once).
     unique: usize,
     /// Finalists, best first.
@@ -449,7 +443,7 @@ fn race(
     let sw = &st.sw;
     let n = sw.plan.points.len();
     let threshold = sw.plan.threshold;
-    let mut tallies: Vec<Tally> = (0..n).map(|_| Tally { rows: Vec::new() }).collect();
+    let mut tallies: Tallies = vec![Vec::new(); n];
     // Candidates that deploy the same objects (a metric preset equal to the
     // scenario's own metric at one of its targets) run once.
     let mut seen = std::collections::BTreeSet::new();
@@ -481,7 +475,7 @@ fn race(
             run_now.len()
         );
         for r in race_round(sw, pool, &jobs, &label) {
-            tallies[r.point].rows.push(r);
+            tallies[r.point].push(r);
         }
         spent += jobs.len();
         if cancelled() {
@@ -504,9 +498,9 @@ fn race(
         }));
     }
     // Finalists: the candidates that ran every seed the race got to.
-    let seeds_run = tallies[alive.first().copied().unwrap_or(0)].rows.len();
+    let seeds_run = tallies[alive.first().copied().unwrap_or(0)].len();
     let finalists: Vec<usize> = (alive.iter().copied())
-        .filter(|&i| tallies[i].rows.len() == seeds_run)
+        .filter(|&i| tallies[i].len() == seeds_run)
         .collect();
     let ranked = search::rank(&standings(&sw.plan, &tallies, &finalists), threshold);
     Ok(Raced {
@@ -540,7 +534,7 @@ fn recheck(
     };
     let mut pick = None;
     for &p in r.ranked.iter().take(3) {
-        let s = standing(&sw.plan, &r.tallies[p].rows.iter().collect::<Vec<_>>());
+        let s = standing(&sw.plan, &r.tallies[p].iter().collect::<Vec<_>>());
         if !s.eligible(threshold) {
             break;
         }
@@ -579,7 +573,7 @@ pub fn run_plan(cmd: PlanCmd) -> anyhow::Result<ExitCode> {
     let sw = &st.sw;
     let baseline = pool.install(|| sweep::baseline::baseline(sw, &CANCEL));
     let all_rows: Vec<RunRow> = (raced.tallies.iter())
-        .flat_map(|t| t.rows.clone())
+        .flat_map(|t| t.iter().cloned())
         .collect();
     let mut o = stats::outcome(&sw.plan, &all_rows);
     o.winner = pick;
@@ -641,237 +635,4 @@ pub fn run_plan(cmd: PlanCmd) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(5)
     })
-}
-
-/// What the recommendation card says about candidates.
-struct Card<'a> {
-    sw: &'a Sweep,
-    o: &'a Outcome,
-    tallies: &'a [Tally],
-    held: &'a BTreeMap<usize, Standing>,
-    pick: Option<usize>,
-    ranked: &'a [usize],
-    duration_h: f64,
-}
-
-impl Card<'_> {
-    fn stat(&self, p: usize, name: &str) -> (f64, f64) {
-        let i = self.sw.plan.metrics().iter().position(|m| m == name);
-        let s = self.o.points.iter().find(|x| x.point == p);
-        match (i, s) {
-            (Some(i), Some(s)) => (s.stats[i].mean, s.stats[i].ci95),
-            _ => (f64::NAN, f64::NAN),
-        }
-    }
-
-    /// The candidate's axis values as `axis=value` pairs.
-    fn config(&self, p: usize) -> Vec<(String, String)> {
-        (self.sw.plan.axes.iter())
-            .zip(&self.sw.plan.points[p])
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(a, v)| (short_axis(a), v.clone()))
-            .collect()
-    }
-
-    fn entry(&self, p: usize) -> Value {
-        let num = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
-        let (att, att_ci) = self.stat(p, "slo_attainment");
-        let (gpu_h, _) = self.stat(p, "gpu_hours");
-        let (cost, cost_ci) = self.stat(p, "cost");
-        let held = self.held.get(&p);
-
-        json!({
-            "point": p,
-            "config": self.config(p).into_iter().collect::<BTreeMap<_, _>>(),
-            "runs": self.tallies[p].rows.len(),
-            "sloAttainment": num(att),
-            "sloAttainmentCi95": num(att_ci),
-            "heldOutAttainment": held.map(|h| num(h.attainment)),
-            "heldOutChange": held.map(|h| num(h.attainment - att)),
-            "gpuHours": num(gpu_h),
-            "meanGpus": num(gpu_h / self.duration_h),
-            "peakGpus": num(self.stat(p, "peak_gpus").0),
-            "peakNodes": num(self.stat(p, "peak_nodes").0),
-            "cost": num(cost),
-            "costCi95": num(cost_ci),
-            "scaleUps": num(self.stat(p, "scale_ups").0),
-            "scaleDowns": num(self.stat(p, "scale_downs").0),
-            "flaps": num(self.stat(p, "flaps").0),
-            "timeToScaleS": num(self.stat(p, "time_to_scale_s").0),
-            "diagnostics": self.diagnostics(p),
-        })
-    }
-
-    /// The Pareto front of cost against attainment over every candidate
-    /// (the finalists' means over all seeds, the others' over the seeds they
-    /// ran), from just below the threshold up, cheapest first, at most six
-    /// points.
-    fn pareto_line(&self) -> String {
-        let obj = self.sw.plan.objective_index();
-        let mut front: Vec<(f64, f64, usize)> = (self.o.points.iter())
-            .filter(|p| p.pareto)
-            .map(|p| (p.stats[obj].mean, p.stats[0].mean, p.point))
-            .filter(|(c, a, _)| c.is_finite() && a.is_finite())
-            .collect();
-        let all = front.len();
-        // What more attainment costs: the front from just below the
-        // threshold up.
-        let floor = self.sw.plan.threshold - 0.05;
-        front.retain(|(_, a, _)| *a >= floor);
-        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
-        if front.is_empty() {
-            return String::new();
-        }
-        let shown: Vec<String> = (front.iter().take(6))
-            .map(|(c, a, p)| format!("#{p} {c:.2} → {a:.4}"))
-            .collect();
-        format!(
-            "pareto       {} → attainment from {floor:.2} up: {} ({all} points on the front in pareto.csv)\n",
-            self.sw.plan.metrics()[obj],
-            shown.join(", "),
-        )
-    }
-
-    /// Candidate `p`'s diagnostics with their run counts.
-    fn diagnostics(&self, p: usize) -> Vec<String> {
-        (self.o.points.iter())
-            .find(|x| x.point == p)
-            .map(|x| {
-                (x.diagnostics.iter())
-                    .map(|(c, n)| format!("{c} ({n})"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// What separates runner-up `p` from the pick.
-    fn differs(&self, p: usize) -> String {
-        let Some(w) = self.pick else {
-            return String::new();
-        };
-        let (a, b) = (self.config(w), self.config(p));
-        let mut out = Vec::new();
-        for (k, v) in &b {
-            match a.iter().find(|(x, _)| x == k) {
-                Some((_, wv)) if wv == v => {}
-                Some((_, wv)) => out.push(format!("{k} {v} (not {wv})")),
-                None => out.push(format!("{k} {v}")),
-            }
-        }
-        for (k, _) in a.iter().filter(|(k, _)| !b.iter().any(|(x, _)| x == k)) {
-            out.push(format!("{k} as the scenario has it"));
-        }
-        out.join(", ")
-    }
-
-    fn line(&self, label: &str, p: usize) -> String {
-        let (att, ci) = self.stat(p, "slo_attainment");
-        let (cost, _) = self.stat(p, "cost");
-        let (gpu_h, _) = self.stat(p, "gpu_hours");
-        let held = (self.held.get(&p))
-            .map(|h| {
-                format!(
-                    ", held-out {:.4} ({:+.4})",
-                    h.attainment,
-                    h.attainment - att
-                )
-            })
-            .unwrap_or_default();
-        format!(
-            "{label:<12} attainment {att:.4}{}{held}; {gpu_h:.2} GPU-h (mean {:.2}, peak {:.0} GPUs, {:.0} nodes); cost {cost:.2}; ups {:.1}, downs {:.1}, flaps {:.1}{}\n",
-            if ci.is_finite() {
-                format!(" ± {ci:.4}")
-            } else {
-                " (one run)".into()
-            },
-            gpu_h / self.duration_h,
-            self.stat(p, "peak_gpus").0,
-            self.stat(p, "peak_nodes").0,
-            self.stat(p, "scale_ups").0,
-            self.stat(p, "scale_downs").0,
-            self.stat(p, "flaps").0,
-            Some(self.stat(p, "time_to_scale_s").0)
-                .filter(|t| t.is_finite())
-                .map(|t| format!("; time to scale {t:.0} s"))
-                .unwrap_or_default(),
-        )
-    }
-
-    fn text(&self, rec: &Value) -> String {
-        let mut s = String::new();
-        let f = |k: &str| rec[k].as_f64().unwrap_or(f64::NAN);
-        s += &format!(
-            "plan {}: explored {} configurations of {} in {} runs ({:.1} simulated hours, {:.1} s wall)\n",
-            self.sw.plan.name,
-            rec["explored"],
-            rec["space"],
-            rec["runs"],
-            f("simulatedHours"),
-            f("wallSeconds")
-        );
-        match self.pick {
-            Some(p) => {
-                let cfg: Vec<String> = (self.config(p).iter())
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                s += &format!("recommended: {}\n", cfg.join(", "));
-                s += &self.line("recommended", p);
-            }
-            None => {
-                s += &format!(
-                    "no configuration met SLO attainment {} on the racing and held-out seeds (no winner.yaml)\n",
-                    self.sw.plan.threshold
-                );
-            }
-        }
-        s += &self.line("current", 0);
-        if let Some(b) = rec["baseline"].as_str() {
-            s += &format!("fixed        {b}\n");
-        }
-        s += &self.pareto_line();
-        for &p in self
-            .ranked
-            .iter()
-            .filter(|&&p| Some(p) != self.pick)
-            .take(3)
-        {
-            s += &self.line(&format!("runner-up {p}"), p);
-            if self.pick.is_some() {
-                s += &format!("             differs: {}\n", self.differs(p));
-            } else {
-                let cfg: Vec<String> = (self.config(p).iter())
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                s += &format!("             {}\n", cfg.join(", "));
-            }
-            let d = self.diagnostics(p);
-            if !d.is_empty() {
-                s += &format!("             diagnostics: {}\n", d.join(", "));
-            }
-        }
-        if let Some(p) = self.pick {
-            let d = rec["winner"]["diagnostics"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let d: Vec<String> = d
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect();
-            if !d.is_empty() {
-                s += &format!("diagnostics of point {p}: {}\n", d.join(", "));
-            }
-            if d.iter().any(|x| x.starts_with("never-scaled")) {
-                s += "note: its HPA never scaled in these runs: in effect a fixed deployment of minReplicas pods, which the traffic given never asked to grow\n";
-            }
-        }
-        s
-    }
-}
-
-/// An axis path as the card shows it.
-fn short_axis(a: &str) -> String {
-    a.trim_start_matches("nimservice.spec.scale.hpa.")
-        .trim_start_matches("nimservice.spec.")
-        .to_string()
 }

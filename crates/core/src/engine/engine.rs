@@ -466,40 +466,6 @@ impl<M: StepTimeModel> Engine<M> {
         Handle(slot)
     }
 
-    /// Request `slot` enters the scheduler's queue now; a decode run in
-    /// flight stops early if the next step could admit it.
-    fn enqueue(&mut self, slot: usize) {
-        self.waiting.push_back(slot);
-        match &self.phase {
-            Phase::Idle => self.plan(),
-            Phase::Run(r) if self.live_waiting() == 1 => {
-                let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
-                let k = if self.running < self.cfg.capacity.max_running as usize
-                    && self.admission(slot, budget).is_some()
-                {
-                    // Stop the run after the step in flight so the next step
-                    // can admit the newcomer.
-                    1
-                } else if self.run_free_blocks() < self.pool.free() {
-                    // The run was planned while nobody waited, so it may
-                    // evict cached chunks; now that a request waits, it obeys
-                    // `run_free_blocks` like any run. The step in flight was
-                    // scheduled before the arrival and keeps its blocks.
-                    self.run_steps_within(r.k).max(1)
-                } else {
-                    r.k
-                };
-                if k < r.k {
-                    let mut r = r.clone();
-                    r.k = k;
-                    r.end = r.start + to_ns(r.shape.sum(&self.model, k));
-                    self.phase = Phase::Run(r);
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// Aborts every request (pod terminated): running and waiting requests
     /// finish with reason `abort`. Returns how many.
     pub fn abort_all(&mut self, now: SimTime) -> usize {

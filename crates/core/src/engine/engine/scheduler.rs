@@ -285,10 +285,17 @@ impl<M: StepTimeModel> Engine<M> {
         self.now = end;
         self.busy_ns += dur;
         self.g += 1;
-        // Every decoder and every prefill this step completes emits a token.
-        let done_prefills = (self.chunks.iter())
-            .filter(|&&(i, t)| (self.reqs[i].as_ref()).is_some_and(|r| r.computed + t >= r.target))
-            .count() as u32;
+        // Every decoder and every prefill this step completes emits a token
+        // for the front end to stream (counted only when streaming costs).
+        let done_prefills = if self.cfg.frontend.output_token_ns > 0 {
+            (self.chunks.iter())
+                .filter(|&&(i, t)| {
+                    (self.reqs[i].as_ref()).is_some_and(|r| r.computed + t >= r.target)
+                })
+                .count() as u32
+        } else {
+            0
+        };
         self.deliver_step(end, n_dec + done_prefills);
         let d = secs(dur);
         self.metrics.generation_tokens += u64::from(n_dec);
@@ -362,6 +369,40 @@ impl<M: StepTimeModel> Engine<M> {
             let r = self.req_mut(i);
             r.shared_chunks += 1;
             r.private_blocks -= cb;
+        }
+    }
+
+    /// Request `slot` enters the scheduler's queue now; a decode run in
+    /// flight stops early if the next step could admit it.
+    pub(super) fn enqueue(&mut self, slot: usize) {
+        self.waiting.push_back(slot);
+        match &self.phase {
+            Phase::Idle => self.plan(),
+            Phase::Run(r) if self.live_waiting() == 1 => {
+                let budget = self.cfg.capacity.max_num_batched_tokens - self.n_dec;
+                let k = if self.running < self.cfg.capacity.max_running as usize
+                    && self.admission(slot, budget).is_some()
+                {
+                    // Stop the run after the step in flight so the next step
+                    // can admit the newcomer.
+                    1
+                } else if self.run_free_blocks() < self.pool.free() {
+                    // The run was planned while nobody waited, so it may
+                    // evict cached chunks; now that a request waits, it obeys
+                    // `run_free_blocks` like any run. The step in flight was
+                    // scheduled before the arrival and keeps its blocks.
+                    self.run_steps_within(r.k).max(1)
+                } else {
+                    r.k
+                };
+                if k < r.k {
+                    let mut r = r.clone();
+                    r.k = k;
+                    r.end = r.start + to_ns(r.shape.sum(&self.model, k));
+                    self.phase = Phase::Run(r);
+                }
+            }
+            _ => {}
         }
     }
 
