@@ -83,6 +83,10 @@ pub fn run_calibrate(cmd: CalibrateCmd) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Err(e) = calibrate::catalog_shape(&base.deployment.model) {
+        errln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let mut points = Vec::new();
     let mut bad = false;
     for f in &cmd.files {
@@ -135,7 +139,7 @@ pub fn run_calibrate(cmd: CalibrateCmd) -> anyhow::Result<ExitCode> {
         "Use with --catalog FILE.".to_string(),
     ])
     .collect::<Vec<_>>();
-    let text = calibrate::catalog_yaml(&base, &p, &header);
+    let text = calibrate::catalog_yaml(&base, &p, &header).map_err(anyhow::Error::msg)?;
     outdir::write_file(
         &cmd.out,
         text.as_bytes(),

@@ -67,14 +67,17 @@ pub enum EngineCommand {
 
 #[derive(clap::Args)]
 pub struct DeploymentArgs {
-    /// GPU catalog key (h100-sxm, h100-pcie, h200, a100-80gb, a100-40gb, l40s, b200).
+    /// GPU catalog key (h100-sxm, h100-pcie, h100-nvl, h200, h20, b200,
+    /// gb200, a100-80gb, a100-40gb, l40s, l4, rtx-pro-6000).
     #[arg(long)]
     gpu: String,
-    /// Model catalog key (llama-3.1-8b-instruct, llama-3.1-70b-instruct, cosmos-reason1-7b).
+    /// Model catalog key (llama-3.1-8b-instruct, llama-3.3-70b-instruct,
+    /// mixtral-8x7b-instruct-v0.1, gpt-oss-120b, ...: `nimscale engine
+    /// capacity` with an unknown key lists them all).
     #[arg(long)]
     model: String,
-    /// Weight precision.
-    #[arg(long, default_value = "bf16", value_parser = ["bf16", "fp8"])]
+    /// Weight precision (mxfp4: MoE expert weights in MXFP4, the rest BF16).
+    #[arg(long, default_value = "bf16", value_parser = ["bf16", "fp8", "mxfp4"])]
     precision: String,
     /// KV-cache element type.
     #[arg(long, default_value = "bf16", value_parser = ["bf16", "auto", "fp8"])]
@@ -82,12 +85,16 @@ pub struct DeploymentArgs {
     /// Tensor-parallel degree (GPUs per pod).
     #[arg(long, default_value_t = 1)]
     tp: u32,
+    /// Run MoE layers expert-parallel across the TP GPUs (vLLM's
+    /// --enable-expert-parallel) instead of sharding every expert.
+    #[arg(long)]
+    expert_parallel: bool,
     /// Extra catalog file(s) with `gpus:` / `models:` entries.
     #[arg(long)]
     catalog: Vec<PathBuf>,
     /// A Hugging Face `config.json` describing the model; --model then
-    /// names it (dense decoder models: Llama, Mistral, Qwen2/3, Gemma,
-    /// Phi-3, Granite).
+    /// names it (Llama, Mistral, Qwen2/3, Gemma, Phi-3, Granite, Nemotron,
+    /// Nemotron-NAS, and MoE: Mixtral, Qwen-MoE, gpt-oss, DeepSeek-V2/V3/R1).
     #[arg(long)]
     model_config: Option<PathBuf>,
 }
@@ -182,6 +189,7 @@ pub(crate) fn resolve_engine(
             Err(e) => return Ok(Err(e)),
         },
         tp: dep.tp,
+        expert_parallel: dep.expert_parallel,
         profile,
     };
     Ok(nimscale_runner::engine::resolve(&cat, &opts).map_err(|e| e.to_string()))

@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::benchmark::{ClosedLoopStats, steady_state};
 use crate::engine::Resolved;
 use crate::error::{LoadError, LoadErrors};
-use nimscale_core::engine::Precision;
+use nimscale_core::engine::ModelSpec;
 
 /// One measured operating point.
 #[derive(Clone, Debug, PartialEq)]
@@ -326,10 +326,7 @@ impl Params {
             step_overhead_ms: d.model.step_overhead * 1e3,
             per_seq_us: d.model.step_overhead_per_seq * 1e6,
             frontend_output_us: d.model.frontend.output_token_ns as f64 * 1e-3,
-            eta_cmp: match d.precision {
-                Precision::Fp8 => d.gpu.efficiency.cmp_fp8,
-                Precision::Bf16 => d.gpu.efficiency.cmp_bf16,
-            },
+            eta_cmp: d.gemm_peak().1,
         }
     }
 
@@ -340,10 +337,7 @@ impl Params {
         d.model.step_overhead = self.step_overhead_ms * 1e-3;
         d.model.step_overhead_per_seq = self.per_seq_us * 1e-6;
         d.model.frontend.output_token_ns = (self.frontend_output_us * 1e3).round() as i64;
-        match d.precision {
-            Precision::Fp8 => d.gpu.efficiency.cmp_fp8 = self.eta_cmp,
-            Precision::Bf16 => d.gpu.efficiency.cmp_bf16 = self.eta_cmp,
-        }
+        *d.gemm_efficiency_mut() = self.eta_cmp;
         r
     }
 
@@ -454,10 +448,32 @@ pub fn fit(base: &Resolved, points: &[Measured], sweeps: usize) -> Params {
     p
 }
 
+/// How a catalog entry gives `m`'s shape: its fields for a uniform model,
+/// `hfConfig` for a shipped config; a model read from a `config.json` of the
+/// user's with MoE or heterogeneous layers cannot be written as an entry.
+pub fn catalog_shape(m: &ModelSpec) -> Result<String, String> {
+    if m.layer_groups.is_empty() {
+        return Ok(format!(
+            "    layers: {}\n    hidden: {}\n    heads: {}\n    kvHeads: {}\n    headDim: {}\n    mlp: {}\n    vocab: {}\n    tiedEmbeddings: {}\n",
+            m.layers, m.hidden, m.heads, m.kv_heads, m.head_dim, m.mlp, m.vocab, m.tied_embeddings,
+        ));
+    }
+    match m.config_file.as_deref() {
+        Some(c) if crate::catalog::shipped_config(c).is_some() => {
+            Ok(format!("    hfConfig: {c}\n"))
+        }
+        c => Err(format!(
+            "{}: its layers (experts, latent attention, windows or per-layer blocks) cannot be written as a catalog entry; calibrate a shipped model, or keep --model-config {} and pass the fitted values by hand",
+            c.unwrap_or(&m.name),
+            c.unwrap_or("FILE")
+        )),
+    }
+}
+
 /// A catalog file (the shape `--catalog` reads) with the deployment's model
 /// and GPU entries carrying the fitted parameters, under their own keys so
 /// that scenarios naming them pick the calibrated values up.
-pub fn catalog_yaml(r: &Resolved, p: &Params, header: &[String]) -> String {
+pub fn catalog_yaml(r: &Resolved, p: &Params, header: &[String]) -> Result<String, String> {
     let r = p.apply(r);
     let d = &r.deployment;
     let (m, g) = (&d.model, &d.gpu);
@@ -467,17 +483,10 @@ pub fn catalog_yaml(r: &Resolved, p: &Params, header: &[String]) -> String {
     }
     let fe = m.frontend;
     s += &format!(
-        "models:\n  {}:\n    servedName: {}\n    layers: {}\n    hidden: {}\n    heads: {}\n    kvHeads: {}\n    headDim: {}\n    mlp: {}\n    vocab: {}\n    tiedEmbeddings: {}\n    extraParams: {}\n    maxContext: {}\n    stepOverheadMs: {}\n    stepOverheadPerSeqUs: {}\n    frontEnd: {{requestUs: {}, promptTokenUs: {}, outputTokenUs: {}}}\n",
+        "models:\n  {}:\n    servedName: {}\n{}    extraParams: {}\n    maxContext: {}\n    stepOverheadMs: {}\n    stepOverheadPerSeqUs: {}\n    frontEnd: {{requestUs: {}, promptTokenUs: {}, outputTokenUs: {}}}\n",
         m.name,
         serde_json::to_string(&m.served_name).unwrap_or_default(),
-        m.layers,
-        m.hidden,
-        m.heads,
-        m.kv_heads,
-        m.head_dim,
-        m.mlp,
-        m.vocab,
-        m.tied_embeddings,
+        catalog_shape(m)?,
         m.extra_params,
         m.max_context,
         round6(m.step_overhead * 1e3),
@@ -505,7 +514,7 @@ pub fn catalog_yaml(r: &Resolved, p: &Params, header: &[String]) -> String {
         round6(e.cmp_fp8),
         e.kv_mem,
     );
-    s
+    Ok(s)
 }
 
 fn round6(x: f64) -> f64 {

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use nimscale_core::engine::{Efficiency, FrontEnd, GpuSpec, KvDtype, ModelSpec, Precision};
+use nimscale_core::engine::{
+    Efficiency, FrontEnd, GpuSpec, KvDtype, ModelSpec, Precision, VisionSpec,
+};
 use serde::Deserialize;
 
 use crate::error::{LoadError, LoadErrors};
@@ -12,6 +14,38 @@ use crate::yaml;
 
 const GPUS_YAML: &str = include_str!("../catalog/gpus.yaml");
 const MODELS_YAML: &str = include_str!("../catalog/models.yaml");
+
+/// The Hugging Face `config.json` files shipped in `catalog/hf/` (sources
+/// in `catalog/hf/README.md`), by the name `hfConfig` gives.
+pub const SHIPPED_CONFIGS: &[(&str, &str)] = &[
+    (
+        "mixtral-8x7b-instruct-v0.1.json",
+        include_str!("../catalog/hf/mixtral-8x7b-instruct-v0.1.json"),
+    ),
+    (
+        "qwen3-235b-a22b.json",
+        include_str!("../catalog/hf/qwen3-235b-a22b.json"),
+    ),
+    (
+        "gpt-oss-120b.json",
+        include_str!("../catalog/hf/gpt-oss-120b.json"),
+    ),
+    (
+        "deepseek-r1.json",
+        include_str!("../catalog/hf/deepseek-r1.json"),
+    ),
+    (
+        "llama-3.3-nemotron-super-49b-v1.json",
+        include_str!("../catalog/hf/llama-3.3-nemotron-super-49b-v1.json"),
+    ),
+];
+
+/// The text of the shipped config `name`.
+pub fn shipped_config(name: &str) -> Option<&'static str> {
+    (SHIPPED_CONFIGS.iter())
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,24 +88,54 @@ struct RawEfficiency {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawModel {
     served_name: String,
-    layers: u32,
-    hidden: u32,
-    heads: u32,
-    kv_heads: u32,
-    head_dim: u32,
-    mlp: u32,
-    vocab: u32,
+    /// A shipped Hugging Face `config.json` ([`SHIPPED_CONFIGS`]) giving
+    /// the shape instead of the fields below (MoE, MLA, heterogeneous
+    /// layers).
+    #[serde(default)]
+    hf_config: Option<String>,
+    #[serde(default)]
+    layers: Option<u32>,
+    #[serde(default)]
+    hidden: Option<u32>,
+    #[serde(default)]
+    heads: Option<u32>,
+    #[serde(default)]
+    kv_heads: Option<u32>,
+    #[serde(default)]
+    head_dim: Option<u32>,
+    #[serde(default)]
+    mlp: Option<u32>,
+    #[serde(default)]
+    vocab: Option<u32>,
     #[serde(default)]
     tied_embeddings: bool,
     #[serde(default)]
     extra_params: f64,
-    max_context: u32,
+    /// Context length; with `hfConfig`, overrides the config's.
+    #[serde(default)]
+    max_context: Option<u32>,
     step_overhead_ms: f64,
     #[serde(default)]
     step_overhead_per_seq_us: f64,
     /// The serving front end's work; absent: [`DEFAULT_FRONT_END`].
     #[serde(default)]
     front_end: Option<RawFrontEnd>,
+    /// A VLM's vision encoder (Qwen2-VL style); its parameters are
+    /// `extraParams`.
+    #[serde(default)]
+    vision: Option<RawVision>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawVision {
+    depth: u32,
+    hidden: u32,
+    patch: u32,
+    merge: u32,
+    full_layers: u32,
+    #[serde(default)]
+    window_patches: u32,
 }
 
 #[derive(Deserialize)]
@@ -260,11 +324,11 @@ fn gpu_spec(ck: &mut Check<'_>, name: String, g: RawGpu) -> GpuSpec {
     }
 }
 
-/// A model entry, checked: positive shapes in range, query heads a multiple
-/// of KV heads, a served name.
-fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
+/// A model entry's shape from its shipped `hfConfig`, with its errors at
+/// the entry's field.
+fn shape_from_config(ck: &mut Check<'_>, name: &str, m: &RawModel, cfg: &str) -> ModelSpec {
     let p = |f: &str| format!("models.{name}.{f}");
-    for (f, v) in [
+    for (f, given) in [
         ("layers", m.layers),
         ("hidden", m.hidden),
         ("heads", m.heads),
@@ -272,23 +336,115 @@ fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
         ("headDim", m.head_dim),
         ("mlp", m.mlp),
         ("vocab", m.vocab),
-        ("maxContext", m.max_context),
     ] {
-        if v == 0 {
-            ck.err(p(f), "must be positive".into());
-        } else {
-            ck.range(p(f), f64::from(v), 1.0, 1e8);
+        if given.is_some() {
+            ck.err(
+                p(f),
+                format!("the shape comes from hfConfig {cfg}; leave {f} out"),
+            );
         }
     }
-    if m.kv_heads > 0 && !m.heads.is_multiple_of(m.kv_heads) {
+    let Some(text) = shipped_config(cfg) else {
+        let known: Vec<&str> = SHIPPED_CONFIGS.iter().map(|(n, _)| *n).collect();
+        ck.err(
+            p("hfConfig"),
+            format!(
+                "no shipped config `{cfg}` (shipped: {}); a config.json of your own goes to --model-config or a scenario's model.config",
+                known.join(", ")
+            ),
+        );
+        return placeholder(name);
+    };
+    match crate::hf::shape_from_config(text, cfg, name) {
+        Ok((spec, _)) => spec,
+        Err(errs) => {
+            for e in errs.0 {
+                ck.err(p("hfConfig"), format!("{cfg}: {e}"));
+            }
+            placeholder(name)
+        }
+    }
+}
+
+/// A one-layer stand-in for an entry whose shape has errors (never used:
+/// the errors stop the load).
+fn placeholder(name: &str) -> ModelSpec {
+    ModelSpec {
+        name: name.to_string(),
+        served_name: name.to_string(),
+        layers: 1,
+        hidden: 1,
+        heads: 1,
+        kv_heads: 1,
+        head_dim: 1,
+        mlp: 1,
+        vocab: 1,
+        tied_embeddings: false,
+        extra_params: 0.0,
+        max_context: 1,
+        step_overhead: 0.0,
+        step_overhead_per_seq: 0.0,
+        frontend: DEFAULT_FRONT_END,
+        layer_groups: Vec::new(),
+        config_file: None,
+        vision: None,
+    }
+}
+
+/// A uniform entry's shape from its fields: each present and in range,
+/// query heads a multiple of KV heads.
+fn shape_from_fields(ck: &mut Check<'_>, name: &str, m: &RawModel) -> ModelSpec {
+    let p = |f: &str| format!("models.{name}.{f}");
+    let mut get = |f: &str, v: Option<u32>| match v {
+        None => {
+            ck.err(p(f), "missing (or give hfConfig)".into());
+            1
+        }
+        Some(0) => {
+            ck.err(p(f), "must be positive".into());
+            1
+        }
+        Some(v) => {
+            ck.range(p(f), f64::from(v), 1.0, 1e8);
+            v
+        }
+    };
+    let mut spec = placeholder(name);
+    spec.layers = get("layers", m.layers);
+    spec.hidden = get("hidden", m.hidden);
+    spec.heads = get("heads", m.heads);
+    spec.kv_heads = get("kvHeads", m.kv_heads);
+    spec.head_dim = get("headDim", m.head_dim);
+    spec.mlp = get("mlp", m.mlp);
+    spec.vocab = get("vocab", m.vocab);
+    spec.max_context = get("maxContext", m.max_context);
+    if !spec.heads.is_multiple_of(spec.kv_heads) {
         ck.err(
             p("kvHeads"),
             format!(
                 "{} query heads are not a multiple of {} KV heads",
-                m.heads, m.kv_heads
+                spec.heads, spec.kv_heads
             ),
         );
     }
+    spec
+}
+
+/// A model entry, checked: its shape (fields or `hfConfig`), overheads in
+/// range, a served name.
+fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
+    let p = |f: &str| format!("models.{name}.{f}");
+    let mut spec = match &m.hf_config {
+        Some(cfg) => {
+            let mut spec = shape_from_config(ck, &name, &m, cfg);
+            if let Some(c) = m.max_context {
+                ck.range(p("maxContext"), f64::from(c), 1.0, 1e8);
+                spec.max_context = c.max(1);
+            }
+            spec
+        }
+        None => shape_from_fields(ck, &name, &m),
+    };
     ck.range(p("stepOverheadMs"), m.step_overhead_ms, 0.0, 60_000.0);
     ck.range(
         p("stepOverheadPerSeqUs"),
@@ -314,23 +470,42 @@ fn model_spec(ck: &mut Check<'_>, name: String, m: RawModel) -> ModelSpec {
     if m.served_name.trim().is_empty() {
         ck.err(p("servedName"), "must not be empty".into());
     }
-    ModelSpec {
-        served_name: m.served_name,
-        layers: m.layers,
-        hidden: m.hidden,
-        heads: m.heads,
-        kv_heads: m.kv_heads,
-        head_dim: m.head_dim,
-        mlp: m.mlp,
-        vocab: m.vocab,
-        tied_embeddings: m.tied_embeddings,
-        extra_params: m.extra_params,
-        max_context: m.max_context,
-        step_overhead: m.step_overhead_ms * 1e-3,
-        step_overhead_per_seq: m.step_overhead_per_seq_us * 1e-6,
-        frontend,
-        name,
+    spec.tied_embeddings = spec.tied_embeddings || m.tied_embeddings;
+    if let Some(v) = &m.vision {
+        for (f, x, hi) in [
+            ("depth", v.depth, 1000),
+            ("hidden", v.hidden, 100_000),
+            ("patch", v.patch, 1000),
+            ("merge", v.merge, 64),
+            ("fullLayers", v.full_layers, 1000),
+            ("windowPatches", v.window_patches, 1_000_000),
+        ] {
+            let lo = if f == "fullLayers" || f == "windowPatches" {
+                0.0
+            } else {
+                1.0
+            };
+            ck.range(p(&format!("vision.{f}")), f64::from(x), lo, f64::from(hi));
+        }
+        ck.range(p("extraParams"), m.extra_params, 1.0, 1e15);
+        spec.vision = Some(VisionSpec {
+            params: m.extra_params,
+            depth: v.depth.max(1),
+            hidden: v.hidden.max(1),
+            patch: v.patch.max(1),
+            merge: v.merge.max(1),
+            full_layers: v.full_layers,
+            window_patches: v.window_patches,
+            min_pixels: 56 * 56,
+            max_pixels: 14 * 14 * 4 * 16384,
+        });
     }
+    spec.extra_params = m.extra_params;
+    spec.step_overhead = m.step_overhead_ms * 1e-3;
+    spec.step_overhead_per_seq = m.step_overhead_per_seq_us * 1e-6;
+    spec.frontend = frontend;
+    spec.served_name = m.served_name;
+    spec
 }
 
 /// Parses `bf16` / `fp8`.
@@ -338,7 +513,10 @@ pub fn parse_precision(s: &str) -> Result<Precision, String> {
     match s {
         "bf16" => Ok(Precision::Bf16),
         "fp8" => Ok(Precision::Fp8),
-        _ => Err(format!("unknown precision `{s}` (expected bf16 or fp8)")),
+        "mxfp4" => Ok(Precision::Mxfp4),
+        _ => Err(format!(
+            "unknown precision `{s}` (expected bf16, fp8 or mxfp4)"
+        )),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct EngineOptions {
     pub kv_dtype: KvDtype,
     /// Tensor-parallel degree.
     pub tp: u32,
+    /// Whether MoE layers run expert-parallel (`--enable-expert-parallel`).
+    pub expert_parallel: bool,
     /// Engine settings.
     pub profile: EngineProfile,
 }
@@ -81,6 +83,7 @@ pub fn resolve(catalog: &Catalog, opts: &EngineOptions) -> Result<Resolved, Reso
         precision: opts.precision,
         kv_dtype: opts.kv_dtype,
         tp: opts.tp,
+        expert_parallel: opts.expert_parallel,
     };
     let cap = capacity::capacity(&dep, &opts.profile)
         .map_err(|e| ResolveError::Capacity(e.to_string()))?;

@@ -62,6 +62,7 @@ pub fn min_tp(
             precision: d.precision,
             kv_dtype: d.kv_dtype,
             tp,
+            expert_parallel: d.expert_parallel,
             profile: resolved.profile.clone(),
         };
         crate::engine::resolve(catalog, &opts).is_ok()
@@ -447,6 +448,7 @@ mod tp_tests {
             precision: Precision::Bf16,
             kv_dtype: KvDtype::Bf16,
             tp: 4,
+            expert_parallel: false,
             profile: EngineProfile::default(),
         };
         resolve(&Catalog::builtin().unwrap(), &opts).unwrap()

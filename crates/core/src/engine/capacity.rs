@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::catalog::{Deployment, GIB};
+use super::catalog::{Deployment, GIB, Precision};
 use crate::time::SimDuration;
 
 /// Engine settings of one NIM/vLLM profile. `None` means "vLLM's default for
@@ -197,6 +197,22 @@ pub fn vllm_batch_defaults(dep: &Deployment) -> (u32, u32) {
     }
 }
 
+/// The KV pool's bytes per GPU and the bytes each cached token takes, from
+/// the memory left after weights and overheads. Sliding-window layers hold
+/// at most the window per sequence: ASSUMED reserved for every sequence the
+/// engine may run, the rest of the pool holds the full-attention layers'
+/// tokens. A model whose every layer is windowed is counted as full
+/// attention (an upper bound on what the cache holds).
+fn kv_pool(dep: &Deployment, left: f64, max_num_seqs: u32) -> (f64, f64) {
+    let full = dep.kv_bytes_per_token_per_gpu();
+    let window = dep.window_kv_bytes_per_seq_per_gpu();
+    match (window > 0.0, full > 0.0) {
+        (false, _) => (left, full),
+        (true, true) => (left - window * f64::from(max_num_seqs), full),
+        (true, false) => (left, dep.kv_bytes_per_token_all_layers()),
+    }
+}
+
 /// The memory plan and limits of `dep` under `profile`.
 pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, CapacityError> {
     if ![1, 2, 4, 8].contains(&dep.tp) {
@@ -240,11 +256,16 @@ pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, C
              max_num_seqs ({max_num_seqs})."
         )));
     }
+    if dep.precision == Precision::Mxfp4 && !dep.model.is_moe() {
+        return Err(CapacityError::Invalid(format!(
+            "mxfp4 quantises expert weights and {} has no experts (use bf16 or fp8)",
+            dep.model.name
+        )));
+    }
     let weight_bytes = dep.weight_bytes_per_gpu();
     let budget = dep.gpu.usable_memory_gib * GIB * util;
     let overhead = (profile.activation_gib + profile.cuda_graph_gib) * GIB;
-    let pool = budget - weight_bytes - overhead;
-    let kv_per_token = dep.kv_bytes_per_token_per_gpu();
+    let (pool, kv_per_token) = kv_pool(dep, budget - weight_bytes - overhead, max_num_seqs);
     let blocks = if pool > 0.0 {
         (pool / (kv_per_token * f64::from(bs))).floor()
     } else {

@@ -4,6 +4,10 @@
 //! the runner crate, which parses it into these types; scenarios may add their
 //! own entries the same way.
 
+use std::borrow::Cow;
+
+use super::arch::{Attention, Ffn, LayerGroup, VisionSpec};
+
 /// Bytes in one GiB.
 pub const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -48,7 +52,9 @@ pub struct GpuSpec {
     pub efficiency: Efficiency,
 }
 
-/// One model architecture (Llama-style decoder: GQA attention, gated MLP).
+/// One model architecture: a Llama-style decoder (GQA attention, gated MLP)
+/// described by its scalar fields, or any stack of [`LayerGroup`]s (MoE, MLA,
+/// sliding windows, heterogeneous layers) in `layer_groups`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSpec {
     /// Catalog key, for example `llama-3.1-8b-instruct`.
@@ -84,21 +90,70 @@ pub struct ModelSpec {
     pub step_overhead_per_seq: f64,
     /// The serving front end's work per request and token.
     pub frontend: super::FrontEnd,
+    /// The layers when they are not `layers` uniform GQA + gated-MLP layers
+    /// of the scalar fields; empty for uniform models.
+    pub layer_groups: Vec<LayerGroup>,
+    /// The Hugging Face `config.json` the shape was read from, as named
+    /// (catalog files written by `calibrate` refer to it).
+    pub config_file: Option<String>,
+    /// A VLM's vision encoder (its parameters are `extra_params`).
+    pub vision: Option<VisionSpec>,
 }
 
 impl ModelSpec {
-    /// Linear-layer parameters of one layer:
-    /// `h·H_q·d + 2·h·H_kv·d + H_q·d·h + 3·h·f`.
-    pub fn params_per_layer(&self) -> f64 {
-        let h = f64::from(self.hidden);
-        let qd = f64::from(self.heads) * f64::from(self.head_dim);
-        let kvd = f64::from(self.kv_heads) * f64::from(self.head_dim);
-        h * qd + 2.0 * h * kvd + qd * h + 3.0 * h * f64::from(self.mlp)
+    /// The layers as groups: `layer_groups`, or the one group of a uniform
+    /// model.
+    pub fn groups(&self) -> Cow<'_, [LayerGroup]> {
+        if !self.layer_groups.is_empty() {
+            return Cow::Borrowed(&self.layer_groups);
+        }
+        Cow::Owned(vec![LayerGroup {
+            count: self.layers,
+            attention: Attention::Gqa {
+                heads: self.heads,
+                kv_heads: self.kv_heads,
+                head_dim: self.head_dim,
+                window: None,
+            },
+            ffn: Ffn::Dense {
+                width: self.mlp,
+                gated: true,
+            },
+        }])
     }
 
-    /// Parameters read by every step: all layers plus the LM head.
+    /// Σ over layers of `f(group)`, weighted by the layer count.
+    fn sum_layers(&self, f: impl Fn(&LayerGroup) -> f64) -> f64 {
+        self.groups()
+            .iter()
+            .fold(0.0, |acc, g| acc + f64::from(g.count) * f(g))
+    }
+
+    /// Linear-layer parameters every token reads (attention, dense MLPs,
+    /// shared experts, routers); for a uniform model `L · (h·H_q·d +
+    /// 2·h·H_kv·d + H_q·d·h + 3·h·f)`.
+    pub fn dense_layer_params(&self) -> f64 {
+        let h = f64::from(self.hidden);
+        self.sum_layers(|g| g.attention.params(h) + g.ffn.dense_params(h))
+    }
+
+    /// Parameters of all routed experts (0 for dense models).
+    pub fn routed_params(&self) -> f64 {
+        let h = f64::from(self.hidden);
+        self.sum_layers(|g| f64::from(g.ffn.routing().0) * g.ffn.expert_params(h))
+    }
+
+    /// Routed-expert parameters one token uses (its `top_k` experts per
+    /// layer).
+    pub fn active_routed_params(&self) -> f64 {
+        let h = f64::from(self.hidden);
+        self.sum_layers(|g| f64::from(g.ffn.routing().1) * g.ffn.expert_params(h))
+    }
+
+    /// Parameters one token computes with: its active layers plus the LM
+    /// head.
     pub fn linear_params(&self) -> f64 {
-        f64::from(self.layers) * self.params_per_layer() + self.embedding_params()
+        self.dense_layer_params() + self.active_routed_params() + self.embedding_params()
     }
 
     /// Parameters of one `V × h` matrix (embedding or LM head).
@@ -106,10 +161,25 @@ impl ModelSpec {
         f64::from(self.vocab) * f64::from(self.hidden)
     }
 
-    /// All parameters held in GPU memory (layers, embedding, head, extras).
+    /// All parameters held in GPU memory (layers, experts, embedding, head,
+    /// extras).
     pub fn total_params(&self) -> f64 {
         let emb = if self.tied_embeddings { 1.0 } else { 2.0 } * self.embedding_params();
-        f64::from(self.layers) * self.params_per_layer() + emb + self.extra_params
+        self.dense_layer_params() + self.routed_params() + emb + self.extra_params
+    }
+
+    /// Whether any layer has routed experts.
+    pub fn is_moe(&self) -> bool {
+        self.groups().iter().any(|g| g.ffn.routing().0 > 0)
+    }
+
+    /// The routing of the MoE layers `(experts, top_k)`, taken from the
+    /// first MoE group (models mix one routing only).
+    pub fn routing(&self) -> (u32, u32) {
+        (self.groups().iter())
+            .map(|g| g.ffn.routing())
+            .find(|r| r.0 > 0)
+            .unwrap_or((0, 0))
     }
 }
 
@@ -120,6 +190,11 @@ pub enum Precision {
     Bf16,
     /// FP8 weights (embeddings, LM head and extras stay BF16).
     Fp8,
+    /// MXFP4 expert weights (4 bits plus one 8-bit scale per 32, 4.25 bits),
+    /// everything else BF16, as gpt-oss ships. Only for MoE models; the GEMMs
+    /// run in BF16 after dequantisation (ASSUMED also on Blackwell, whose FP4
+    /// tensor cores the catalog does not list).
+    Mxfp4,
 }
 
 impl Precision {
@@ -128,6 +203,24 @@ impl Precision {
         match self {
             Precision::Bf16 => "bf16",
             Precision::Fp8 => "fp8",
+            Precision::Mxfp4 => "mxfp4",
+        }
+    }
+
+    /// Bytes per weight of the non-expert linear layers.
+    pub fn layer_bytes(self) -> f64 {
+        match self {
+            Precision::Bf16 | Precision::Mxfp4 => 2.0,
+            Precision::Fp8 => 1.0,
+        }
+    }
+
+    /// Bytes per weight of routed experts.
+    pub fn expert_bytes(self) -> f64 {
+        match self {
+            Precision::Bf16 => 2.0,
+            Precision::Fp8 => 1.0,
+            Precision::Mxfp4 => 4.25 / 8.0,
         }
     }
 }
@@ -164,43 +257,131 @@ pub struct Deployment {
     pub kv_dtype: KvDtype,
     /// Tensor-parallel degree (GPUs per pod): 1, 2, 4 or 8.
     pub tp: u32,
+    /// Whether MoE layers run expert-parallel across the `tp` GPUs (whole
+    /// experts per GPU, all-to-all dispatch and combine; vLLM's
+    /// `--enable-expert-parallel`) instead of sharding every expert.
+    pub expert_parallel: bool,
 }
 
 impl Deployment {
-    /// Bytes per weight for the transformer layers.
+    /// Bytes per weight for the non-expert transformer layers.
     pub fn weight_bytes(&self) -> f64 {
-        match self.precision {
-            Precision::Bf16 => 2.0,
-            Precision::Fp8 => 1.0,
+        self.precision.layer_bytes()
+    }
+
+    /// Bytes of the layers' weights on all GPUs: non-expert layers plus
+    /// routed experts.
+    fn layer_weight_bytes(&self) -> f64 {
+        let m = &self.model;
+        let dense = m.dense_layer_params() * self.weight_bytes();
+        if m.layer_groups.is_empty() {
+            return dense;
         }
+        dense + m.routed_params() * self.precision.expert_bytes()
     }
 
     /// Weight bytes held by one GPU.
     pub fn weight_bytes_per_gpu(&self) -> f64 {
         let m = &self.model;
-        let layers = f64::from(m.layers) * m.params_per_layer() * self.weight_bytes();
+        let layers = self.layer_weight_bytes();
         let emb = if m.tied_embeddings { 1.0 } else { 2.0 } * m.embedding_params() * 2.0;
         (layers + emb + m.extra_params * 2.0) / f64::from(self.tp)
     }
 
-    /// Weight bytes one GPU reads in every step (layers + LM head).
+    /// Weight bytes one GPU reads in every step whatever the batch: the
+    /// non-expert layers and the LM head. Routed experts are read as touched
+    /// ([`Deployment::expert_bytes_per_gpu`]).
     pub fn step_weight_bytes_per_gpu(&self) -> f64 {
         let m = &self.model;
-        let layers = f64::from(m.layers) * m.params_per_layer() * self.weight_bytes();
+        let layers = m.dense_layer_params() * self.weight_bytes();
         (layers + m.embedding_params() * 2.0) / f64::from(self.tp)
     }
 
-    /// KV heads stored on one GPU (heads are replicated when `tp > H_kv`).
-    pub fn kv_heads_per_gpu(&self) -> f64 {
-        (f64::from(self.model.kv_heads) / f64::from(self.tp)).max(1.0)
+    /// Bytes of all routed experts on one GPU (0 for dense models). Sharded
+    /// or expert-parallel, a GPU holds `1/TP` of them.
+    pub fn expert_bytes_per_gpu(&self) -> f64 {
+        self.model.routed_params() * self.precision.expert_bytes() / f64::from(self.tp)
     }
 
-    /// KV bytes per token on one GPU: `2 · L · H_kv/TP · d · k`.
+    /// KV heads of a GQA layer stored on one GPU (heads are replicated when
+    /// `tp > H_kv`).
+    fn kv_heads_on_gpu(&self, kv_heads: u32) -> f64 {
+        (f64::from(kv_heads) / f64::from(self.tp)).max(1.0)
+    }
+
+    /// KV heads stored on one GPU for the model's scalar `kv_heads`.
+    pub fn kv_heads_per_gpu(&self) -> f64 {
+        self.kv_heads_on_gpu(self.model.kv_heads)
+    }
+
+    /// KV bytes per cached token on one GPU for the layers that attend over
+    /// the whole context: `2 · H_kv/TP · d · k` per GQA layer, `(r + d_rope) · k`
+    /// per MLA layer (the latent is replicated on every rank).
     pub fn kv_bytes_per_token_per_gpu(&self) -> f64 {
-        2.0 * f64::from(self.model.layers)
-            * self.kv_heads_per_gpu()
-            * f64::from(self.model.head_dim)
-            * self.kv_dtype.bytes()
+        self.kv_bytes_per_token(false)
+    }
+
+    /// KV bytes per cached token on one GPU counting sliding-window layers
+    /// as if they attended over the whole context.
+    pub fn kv_bytes_per_token_all_layers(&self) -> f64 {
+        self.kv_bytes_per_token(true)
+    }
+
+    fn kv_bytes_per_token(&self, windowed_too: bool) -> f64 {
+        let k = self.kv_dtype.bytes();
+        let mut sum = 0.0;
+        for g in self.model.groups().iter() {
+            let n = f64::from(g.count);
+            sum += match g.attention {
+                Attention::Gqa {
+                    kv_heads,
+                    head_dim,
+                    window,
+                    ..
+                } if window.is_none() || windowed_too => {
+                    2.0 * n * self.kv_heads_on_gpu(kv_heads) * f64::from(head_dim) * k
+                }
+                Attention::Mla {
+                    kv_lora_rank,
+                    qk_rope_dim,
+                    ..
+                } => n * f64::from(kv_lora_rank + qk_rope_dim) * k,
+                _ => 0.0,
+            };
+        }
+        sum
+    }
+
+    /// KV bytes one sequence holds on one GPU in its sliding-window layers
+    /// once its context exceeds the window (0 without such layers).
+    pub fn window_kv_bytes_per_seq_per_gpu(&self) -> f64 {
+        let k = self.kv_dtype.bytes();
+        let mut sum = 0.0;
+        for g in self.model.groups().iter() {
+            if let Attention::Gqa {
+                kv_heads,
+                head_dim,
+                window: Some(w),
+                ..
+            } = g.attention
+            {
+                sum += 2.0
+                    * f64::from(g.count)
+                    * self.kv_heads_on_gpu(kv_heads)
+                    * f64::from(head_dim)
+                    * k
+                    * f64::from(w);
+            }
+        }
+        sum
+    }
+
+    /// The efficiency [`Deployment::gemm_peak`] uses, for fitting it.
+    pub fn gemm_efficiency_mut(&mut self) -> &mut f64 {
+        match (self.precision, self.gpu.fp8_flops) {
+            (Precision::Fp8, Some(_)) => &mut self.gpu.efficiency.cmp_fp8,
+            _ => &mut self.gpu.efficiency.cmp_bf16,
+        }
     }
 
     /// Peak FLOP/s and efficiency used for the linear layers.

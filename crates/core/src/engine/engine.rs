@@ -60,6 +60,9 @@ pub struct RequestSpec {
     pub finish: FinishReason,
     /// Prefix hashes, one per `prefix_block_tokens` tokens of the prompt.
     pub prefix: Option<Arc<[u64]>>,
+    /// Vision-encoder FLOPs of the request's images (0 for text); their
+    /// tokens are in `prompt_tokens`.
+    pub encoder_flops: f64,
 }
 
 /// A finished request.
@@ -767,5 +770,6 @@ pub fn simple_request(id: u64, arrival: SimTime, prompt: u32, output: u32) -> Re
         output_tokens: output,
         finish: FinishReason::Length,
         prefix: None,
+        encoder_flops: 0.0,
     }
 }

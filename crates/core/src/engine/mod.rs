@@ -21,6 +21,7 @@
 //! assert!((t - 0.0216).abs() < 1e-12);
 //! ```
 
+pub mod arch;
 pub mod capacity;
 pub mod catalog;
 pub mod closed_loop;
@@ -29,10 +30,12 @@ pub mod engine;
 mod kv;
 pub mod metrics;
 pub mod names;
+mod roofline;
 mod run;
 pub mod step_time;
 pub mod usage;
 
+pub use arch::{Attention, Ffn, LayerGroup, VisionSpec};
 pub use capacity::{Capacity, CapacityError, EngineProfile, capacity};
 pub use catalog::{Deployment, Efficiency, GpuSpec, KvDtype, ModelSpec, Precision};
 pub use engine::{Engine, EngineConfig, FrontEnd, RequestOutcome, RequestSpec, simple_request};

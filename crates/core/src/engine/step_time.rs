@@ -15,7 +15,7 @@
 //! Every model must be nondecreasing in context: the engine relies on it to
 //! count decode steps in closed form.
 
-use super::catalog::Deployment;
+pub use super::roofline::Roofline;
 
 /// The work of one step.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -34,6 +34,9 @@ pub struct BatchShape {
     /// Σ over new prefill tokens of their attention context
     /// (`n·p + n²/2` per chunk of `n` tokens after `p` cached ones).
     pub prefill_attn: f64,
+    /// Vision-encoder FLOPs (whole model, all GPUs) of the images whose
+    /// requests start their prefill in this step.
+    pub encoder_flops: f64,
 }
 
 impl BatchShape {
@@ -143,134 +146,6 @@ impl<T: StepTimeModel + ?Sized> StepTimeModel for Box<T> {
     }
     fn step_secs(&self, shape: &BatchShape) -> f64 {
         (**self).step_secs(shape)
-    }
-}
-
-/// The roofline model with calibrated efficiencies (gpu-model.md §3).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Roofline {
-    /// Weight bytes read per step per GPU.
-    pub weight_bytes: f64,
-    /// KV bytes per cached token per GPU.
-    pub kv_bytes_per_token: f64,
-    /// Effective bandwidth for weights, bytes/s (`BW · η_mem`).
-    pub weight_bw: f64,
-    /// Effective bandwidth for KV reads, bytes/s (`BW · η_kv`).
-    pub kv_bw: f64,
-    /// GEMM FLOPs per new token per GPU (`2·P_lin / TP`).
-    pub gemm_flops_per_token: f64,
-    /// Effective GEMM FLOP/s (`PEAK · η_cmp`).
-    pub gemm_flops: f64,
-    /// Attention FLOPs per unit of attention context per GPU (`4·L·H_q·d / TP`).
-    pub attn_flops_per_ctx: f64,
-    /// Effective attention FLOP/s (BF16 peak · η_cmp(BF16)).
-    pub attn_flops: f64,
-    /// All-reduces per step (2 per layer when TP > 1, else 0).
-    pub allreduces: f64,
-    /// Latency of one all-reduce, seconds.
-    pub allreduce_latency: f64,
-    /// Seconds per token of all-reduce payload (`2·h` bytes through a ring).
-    pub allreduce_secs_per_token: f64,
-    /// Fixed host overhead per step, seconds.
-    pub overhead: f64,
-    /// Host overhead per sequence, seconds.
-    pub overhead_per_seq: f64,
-}
-
-impl Roofline {
-    /// The default roofline for a deployment.
-    pub fn new(dep: &Deployment) -> Roofline {
-        let g = &dep.gpu;
-        let m = &dep.model;
-        let tp = f64::from(dep.tp);
-        let (peak, eff) = dep.gemm_peak();
-        let ring = if dep.tp > 1 {
-            2.0 * (tp - 1.0) / tp
-        } else {
-            0.0
-        };
-        Roofline {
-            weight_bytes: dep.step_weight_bytes_per_gpu(),
-            kv_bytes_per_token: dep.kv_bytes_per_token_per_gpu(),
-            weight_bw: g.mem_bandwidth * g.efficiency.mem,
-            kv_bw: g.mem_bandwidth * g.efficiency.kv_mem,
-            gemm_flops_per_token: 2.0 * m.linear_params() / tp,
-            gemm_flops: peak * eff,
-            attn_flops_per_ctx: 4.0
-                * f64::from(m.layers)
-                * f64::from(m.heads)
-                * f64::from(m.head_dim)
-                / tp,
-            attn_flops: g.bf16_flops * g.efficiency.cmp_bf16,
-            allreduces: if dep.tp > 1 {
-                2.0 * f64::from(m.layers)
-            } else {
-                0.0
-            },
-            allreduce_latency: g.allreduce_latency,
-            allreduce_secs_per_token: ring * 2.0 * f64::from(m.hidden) / g.link_bandwidth,
-            overhead: m.step_overhead,
-            overhead_per_seq: m.step_overhead_per_seq,
-        }
-    }
-}
-
-impl Roofline {
-    /// Seconds per unit of each linear term: (weights, per KV token, per new
-    /// token, per unit of attention context). `step` and `decode_kernel`
-    /// share these so their results are identical.
-    fn rates(&self) -> (f64, f64, f64, f64) {
-        (
-            self.weight_bytes / self.weight_bw,
-            self.kv_bytes_per_token / self.kv_bw,
-            self.gemm_flops_per_token / self.gemm_flops,
-            self.attn_flops_per_ctx / self.attn_flops,
-        )
-    }
-
-    fn comm(&self, tokens: f64) -> f64 {
-        self.allreduces * (self.allreduce_latency + tokens * self.allreduce_secs_per_token)
-    }
-
-    fn host(&self, seqs: f64) -> f64 {
-        self.overhead + self.overhead_per_seq * seqs
-    }
-}
-
-impl StepTimeModel for Roofline {
-    fn decode_kernel(&self, n: u32) -> Option<DecodeKernel> {
-        let (weights, per_kv, per_token, per_attn) = self.rates();
-        let n = f64::from(n);
-        Some(DecodeKernel {
-            memory0: weights,
-            memory_per_kv: per_kv,
-            compute0: n * per_token,
-            compute_per_kv: per_attn,
-            comm: self.comm(n),
-            overhead: self.host(n),
-        })
-    }
-
-    fn step(&self, s: &BatchShape) -> StepTime {
-        let (weights, per_kv, per_token, per_attn) = self.rates();
-        let tokens = f64::from(s.tokens());
-        let kv = s.decode_kv + s.prefill_kv;
-        let memory = weights + kv * per_kv;
-        let attn = s.decode_kv + s.prefill_attn;
-        let compute = tokens * per_token + attn * per_attn;
-        // Not `hypot`: the operands are seconds, far from overflow, and
-        // libm's `hypot` was a third of the engine's run time.
-        let gpu = (memory * memory + compute * compute).sqrt();
-        let comm = self.comm(tokens);
-        let overhead = self.host(f64::from(s.seqs()));
-        StepTime {
-            total: gpu + comm + overhead,
-            memory,
-            compute,
-            gpu,
-            comm,
-            overhead,
-        }
     }
 }
 
@@ -508,12 +383,14 @@ mod tests {
             gemm_flops_per_token: 2.0 * 7.5e9 / 2.0,
             gemm_flops: 989e12 * 0.6,
             attn_flops_per_ctx: 4.0 * 32.0 * 32.0 * 128.0 / 2.0,
+            prefill_attn_flops_per_ctx: 4.0 * 32.0 * 32.0 * 128.0 / 2.0,
             attn_flops: 989e12 * 0.5,
             allreduces: 64.0,
             allreduce_latency: 8e-6,
             allreduce_secs_per_token: 1.3e-10,
             overhead: 0.0021,
             overhead_per_seq: 1.7e-5,
+            ..Roofline::default()
         };
         let mut rng = crate::rng::Stream::named(5, "kernel");
         for _ in 0..10_000 {

@@ -24,6 +24,21 @@ pub struct Arrival {
     pub output: u32,
     /// Prefix-block hashes (trace replay with `hash_ids`).
     pub prefix: Option<Arc<[u64]>>,
+    /// Vision-encoder FLOPs of its images (0 for text requests).
+    pub encoder_flops: f64,
+}
+
+/// Images attached to synthetic requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Images {
+    /// Images per request that carries any.
+    pub per_request: u32,
+    /// The share of requests that carry images, in (0, 1].
+    pub share: f64,
+    /// Language-model tokens per image (added to the prompt).
+    pub tokens_per_image: u32,
+    /// Vision-encoder FLOPs per image.
+    pub flops_per_image: f64,
 }
 
 /// A request rate over time, requests per second.
@@ -97,6 +112,7 @@ pub struct Generator {
     output: Dist,
     lengths: Stream,
     cur: Cursor,
+    images: Option<(Images, Stream)>,
 }
 
 /// Where a generator is in its pattern.
@@ -140,17 +156,37 @@ impl Generator {
                 switch_at,
                 slice: None,
             },
+            images: None,
         }
+    }
+
+    /// The same generator with images on (a share of) its requests; which
+    /// requests carry them is drawn from its own stream, so text lengths
+    /// and arrival times stay those of the generator without images.
+    pub fn with_images(mut self, images: Images, seed: u64) -> Generator {
+        self.images = Some((images, Stream::named(seed, "images")));
+        self
     }
 
     fn next(&mut self) -> Option<Arrival> {
         let t = self.cur.next_time(&self.pattern)?;
-        Some(Arrival {
+        let mut a = Arrival {
             time: SimTime::ZERO + secs(t),
             prompt: self.prompt.tokens(&mut self.lengths),
             output: self.output.tokens(&mut self.lengths),
             prefix: None,
-        })
+            encoder_flops: 0.0,
+        };
+        if let Some((img, rng)) = &mut self.images
+            && (img.share >= 1.0 || rng.uniform() < img.share)
+        {
+            let n = img.per_request;
+            a.prompt = a
+                .prompt
+                .saturating_add(n.saturating_mul(img.tokens_per_image));
+            a.encoder_flops = f64::from(n) * img.flops_per_image;
+        }
+        Some(a)
     }
 }
 
@@ -423,6 +459,7 @@ impl Replay {
                 prompt: row.prompt,
                 output: row.output,
                 prefix: row.prefix.clone(),
+                encoder_flops: 0.0,
             });
         }
     }

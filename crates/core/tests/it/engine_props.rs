@@ -70,6 +70,8 @@ fn specs(case: &Case) -> Vec<RequestSpec> {
                     FinishReason::Length
                 },
                 prefix: (fam > 0).then(|| families[fam as usize].clone()),
+                // Some requests carry images (vision-encoder work).
+                encoder_flops: if fam == 1 { 2e12 } else { 0.0 },
             }
         })
         .collect()

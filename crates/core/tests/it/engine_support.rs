@@ -21,6 +21,7 @@ pub fn deployment() -> Deployment {
         precision: Precision::Bf16,
         kv_dtype: KvDtype::Bf16,
         tp: 1,
+        expert_parallel: false,
     }
 }
 

@@ -142,7 +142,8 @@ pub(super) fn build(
         _ => Vec::new(),
     };
     let preflight = preflight(&ns.spec, prometheus.as_ref(), serving, &controller);
-    let (traffic, load_changes) = traffic(raw, cx, files)?;
+    let spec = model.resolved.as_ref().map(|r| &r.deployment.model);
+    let (traffic, load_changes) = traffic(raw, cx, files, spec)?;
     let clients = clients(raw, cx);
     let (slos, slo_window, flap_window) = objectives(raw, cx);
     let warnings = std::mem::take(&mut cx.warnings);
@@ -261,6 +262,7 @@ fn model(
         precision,
         kv_dtype,
         tp,
+        expert_parallel: m.expert_parallel.unwrap_or(false),
         profile,
     };
     let mut resolved = resolve(catalog, &opts)

@@ -8,12 +8,57 @@ pub(super) fn at(s: f64) -> SimTime {
     SimTime::ZERO + secs(s)
 }
 
+/// `traffic.images`: the tokens and encoder FLOPs of each image, from the
+/// model's vision encoder.
+fn images(cx: &mut Ctx<'_>, raw: Option<&RawImages>, model: Option<&ModelSpec>) -> Option<Images> {
+    let i = raw?;
+    let path = "traffic.images";
+    let model = model?;
+    let Some(v) = model.vision else {
+        cx.err(
+            path,
+            format!(
+                "{} has no vision encoder (a VLM's catalog entry or config.json gives one)",
+                model.name
+            ),
+        );
+        return None;
+    };
+    if i.count == 0 || i.count > 1000 {
+        cx.err(&format!("{path}.count"), "must be from 1 to 1000");
+    }
+    for (f, px) in [("width", i.width), ("height", i.height)] {
+        if !(1..=100_000).contains(&px) {
+            cx.err(&format!("{path}.{f}"), "must be from 1 to 100000 pixels");
+        }
+    }
+    let share = i.share.unwrap_or(1.0);
+    if !(share > 0.0 && share <= 1.0) {
+        cx.err(&format!("{path}.share"), "must be in (0, 1]");
+    }
+    let tokens = v.tokens(i.width, i.height);
+    Some(Images {
+        per_request: i.count.clamp(1, 1000),
+        share: share.clamp(f64::MIN_POSITIVE, 1.0),
+        tokens_per_image: tokens.min(u64::from(u32::MAX)) as u32,
+        flops_per_image: v.flops(i.width, i.height),
+    })
+}
+
 pub(super) fn traffic(
     raw: &RawScenario,
     cx: &mut Ctx<'_>,
     files: &dyn Files,
+    model: Option<&ModelSpec>,
 ) -> Option<(Traffic, Vec<SimTime>)> {
     let t = &raw.traffic;
+    let images = images(cx, t.images.as_ref(), model);
+    if images.is_some() && t.trace.is_some() {
+        cx.err(
+            "traffic.images",
+            "images go with synthetic traffic (`pattern` or `closedLoop`): a trace's rows give their own token counts",
+        );
+    }
     let closed = t.closed_loop.is_some();
     match (&t.pattern, &t.trace) {
         (Some(_), Some(_)) => {
@@ -43,6 +88,7 @@ pub(super) fn traffic(
                     pattern: Pattern::Piecewise(vec![(0.0, 1.0)]),
                     prompt,
                     output,
+                    images,
                 },
                 vec![],
             ))
@@ -56,6 +102,7 @@ pub(super) fn traffic(
                     pattern,
                     prompt,
                     output,
+                    images,
                 },
                 changes,
             ))

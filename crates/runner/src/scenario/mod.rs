@@ -23,7 +23,9 @@ use prometheus::prometheus_path;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nimscale_core::engine::{Dialect, EngineProfile, KvDtype, Precision, Roofline, UsageModel};
+use nimscale_core::engine::{
+    Dialect, EngineProfile, KvDtype, ModelSpec, Precision, Roofline, UsageModel,
+};
 use nimscale_core::hpa::api::HorizontalPodAutoscalerSpec;
 use nimscale_core::hpa::controller::{ControllerConfig, Hpa};
 use nimscale_core::hpa::spec::{MetricSpec, TargetType};
@@ -43,7 +45,7 @@ use nimscale_core::sim::direct::unknown_metrics;
 use nimscale_core::sim::dist::{Dist, secs};
 use nimscale_core::sim::record::{Diagnostic, Severity};
 use nimscale_core::sim::traffic::{
-    BurstState, Generator, Pattern, Replay, ReplayOptions, Source, TraceRow, spread_ticks,
+    BurstState, Generator, Images, Pattern, Replay, ReplayOptions, Source, TraceRow, spread_ticks,
 };
 use nimscale_core::sim::world::Simulation;
 use nimscale_core::time::{SimDuration, SimTime};
@@ -88,6 +90,8 @@ pub enum Traffic {
         prompt: Dist,
         /// Output tokens.
         output: Dist,
+        /// Images on (a share of) the requests.
+        images: Option<Images>,
     },
     /// A trace.
     Trace {
@@ -209,12 +213,14 @@ impl Scenario {
                 pattern,
                 prompt,
                 output,
-            } => Source::Generator(Generator::new(
-                pattern.clone(),
-                prompt.clone(),
-                output.clone(),
-                seed,
-            )),
+                images,
+            } => {
+                let g = Generator::new(pattern.clone(), prompt.clone(), output.clone(), seed);
+                Source::Generator(match images {
+                    Some(i) => g.with_images(*i, seed),
+                    None => g,
+                })
+            }
             Traffic::Trace { rows, opts, .. } => {
                 Source::Replay(Replay::new(rows.clone(), opts.clone(), seed))
             }

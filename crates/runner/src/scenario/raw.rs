@@ -10,7 +10,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod clients;
+mod traffic;
 pub use clients::{RawBackoff, RawClients, RawClosedLoop};
+pub use traffic::{
+    RawBurstState, RawImages, RawPattern, RawStep, RawTrace, RawTraceFormat, RawTraffic,
+};
 
 /// A duration: Go/Prometheus syntax (`500ms`, `15s`, `2m`, `1h30m`) or a
 /// number of seconds.
@@ -119,7 +123,8 @@ pub struct RawModel {
     pub gpu: String,
     /// Model catalog key (`llama-3.1-8b-instruct`, `cosmos-reason1-7b`, ...).
     pub name: String,
-    /// Weight precision: `bf16` (default) or `fp8`.
+    /// Weight precision: `bf16` (default), `fp8`, or `mxfp4` (MoE expert
+    /// weights in MXFP4, the rest BF16, as gpt-oss ships).
     #[serde(default)]
     pub precision: Option<String>,
     /// KV-cache type: `auto` (default, as weights) or `fp8`.
@@ -128,6 +133,10 @@ pub struct RawModel {
     /// GPUs per pod (default: the NIMService's `nvidia.com/gpu` limit).
     #[serde(default)]
     pub tensor_parallel: Option<u32>,
+    /// MoE layers expert-parallel across the pod's GPUs (vLLM's
+    /// `--enable-expert-parallel`; default false: every expert sharded).
+    #[serde(default)]
+    pub expert_parallel: Option<bool>,
     /// Metric names: `nim` (NIM 1.x, default) or `vllm` (`vllm:` prefix).
     #[serde(default)]
     pub dialect: Option<RawDialect>,
@@ -576,167 +585,6 @@ pub enum RawDiscovery {
     Warm,
     /// First relist at time zero.
     Cold,
-}
-
-/// Requests: a synthetic pattern or a trace.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawTraffic {
-    /// A synthetic arrival-rate pattern (Poisson arrivals).
-    #[serde(default)]
-    pub pattern: Option<RawPattern>,
-    /// A trace to replay.
-    #[serde(default)]
-    pub trace: Option<RawTrace>,
-    /// Prompt tokens of synthetic requests (log-normal, median 1000, sigma
-    /// 0.6, from 1 to 8000).
-    #[serde(default)]
-    pub prompt: Option<RawTokenDist>,
-    /// Output tokens of synthetic requests (log-normal, median 200, sigma
-    /// 0.6, from 1 to 2000).
-    #[serde(default)]
-    pub output: Option<RawTokenDist>,
-    /// What clients do when a request is slow or fails (none of it by
-    /// default: clients wait for every answer and never retry).
-    #[serde(default)]
-    pub clients: Option<RawClients>,
-    /// A closed loop instead of arrival rates: this many clients, each
-    /// sending its next request when its previous one ends, as
-    /// genai-perf/AIPerf's `--concurrency` does. Token lengths come from
-    /// `prompt`/`output`, or the rows of `trace` in order (its times are
-    /// not used); `pattern` must be left out.
-    #[serde(default)]
-    pub closed_loop: Option<RawClosedLoop>,
-}
-
-/// A rate pattern, requests per second.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum RawPattern {
-    /// A constant rate.
-    Constant {
-        /// Requests per second.
-        rate: f64,
-    },
-    /// Gradual increase: `from` until `start`, linear to `to` at `end`.
-    Ramp {
-        /// Rate before.
-        from: f64,
-        /// Rate after.
-        to: f64,
-        /// Ramp start.
-        start: Dur,
-        /// Ramp end.
-        end: Dur,
-    },
-    /// Steps: each rate holds from its `at` to the next step.
-    Step {
-        /// The steps, in time order.
-        steps: Vec<RawStep>,
-    },
-    /// Sudden spike: `base`, then `peak` from `at` for `duration`, then `base`.
-    Spike {
-        /// Base rate.
-        base: f64,
-        /// Peak rate.
-        peak: f64,
-        /// Spike start.
-        at: Dur,
-        /// Spike length.
-        duration: Dur,
-        /// Time to climb from base to peak (0s: a step).
-        #[serde(default, rename = "rampUp")]
-        ramp_up: Option<Dur>,
-    },
-    /// Load decrease: `from` until `at`, linear to `to` over `over`.
-    Decrease {
-        /// Rate before.
-        from: f64,
-        /// Rate after.
-        to: f64,
-        /// Start of the decrease.
-        at: Dur,
-        /// Length of the decrease (0s: a step).
-        #[serde(default)]
-        over: Option<Dur>,
-    },
-    /// Diurnal sinusoid `mean + amplitude·sin(2π(t+phase)/period)`.
-    Diurnal {
-        /// Mean rate.
-        mean: f64,
-        /// Amplitude.
-        amplitude: f64,
-        /// Period (24h).
-        #[serde(default)]
-        period: Option<Dur>,
-        /// Phase shift.
-        #[serde(default)]
-        phase: Option<Dur>,
-    },
-    /// Bursty: a Markov-modulated Poisson process.
-    Bursty {
-        /// States, each with a rate and a mean duration.
-        states: Vec<RawBurstState>,
-    },
-}
-
-/// One step.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawStep {
-    /// When the rate starts.
-    pub at: Dur,
-    /// Requests per second.
-    pub rate: f64,
-}
-
-/// One state of a bursty pattern.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawBurstState {
-    /// Requests per second.
-    pub rate: f64,
-    /// Mean time in the state.
-    pub mean_duration: Dur,
-}
-
-/// A trace to replay.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawTrace {
-    /// Path relative to the scenario file.
-    pub file: String,
-    /// `azure` (TIMESTAMP,ContextTokens,GeneratedTokens), `mooncake`
-    /// (JSON Lines, optionally gzip) or `csv` (time_s,prompt_tokens,output_tokens).
-    pub format: RawTraceFormat,
-    /// Timestamps are multiplied by this (0.5 replays twice as fast; 1).
-    #[serde(default)]
-    pub time_scale: Option<f64>,
-    /// Requests per trace request (copies spread up to the next request; 1).
-    #[serde(default)]
-    pub rate_multiplier: Option<f64>,
-    /// Replay again from the start until the run ends (false).
-    #[serde(default)]
-    pub repeat: Option<bool>,
-    /// Trace time to skip at the start.
-    #[serde(default)]
-    pub skip: Option<Dur>,
-    /// Spread requests sharing a timestamp over their tick (Mooncake's ~3 s
-    /// ticks; false keeps the bursts).
-    #[serde(default)]
-    pub spread_ticks: Option<bool>,
-}
-
-/// Trace formats.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RawTraceFormat {
-    /// Azure LLM inference trace CSV.
-    Azure,
-    /// Mooncake JSON Lines.
-    Mooncake,
-    /// Plain CSV.
-    Csv,
 }
 
 /// An objective: `percentile` of `metric` at most `threshold`.

@@ -16,6 +16,7 @@ fn opts() -> EngineOptions {
         precision: Precision::Fp8,
         kv_dtype: KvDtype::Fp8,
         tp: 1,
+        expert_parallel: false,
         profile: EngineProfile::default(),
     }
 }
@@ -192,7 +193,7 @@ fn data_generated_with_known_parameters_is_fitted_back() {
     );
     assert!(near(p.eta_cmp, truth.eta_cmp, 0.05), "{p:?}");
     // The catalog written loads, and gives the fitted engine.
-    let text = calibrate::catalog_yaml(&b, &p, &["Calibrated by nimscale (test)".into()]);
+    let text = calibrate::catalog_yaml(&b, &p, &["Calibrated by nimscale (test)".into()]).unwrap();
     let mut cat = Catalog::builtin().unwrap();
     cat.extend(&text, "calibrated.yaml")
         .unwrap_or_else(|e| panic!("{e}\n{text}"));

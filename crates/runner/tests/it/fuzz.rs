@@ -227,9 +227,20 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
                         precision: nimscale_core::engine::Precision::Bf16,
                         kv_dtype: nimscale_core::engine::KvDtype::Bf16,
                         tp: 1,
+                        expert_parallel: false,
                         profile: Default::default(),
                     };
-                    let _ = nimscale_runner::engine::resolve(&c, &opts);
+                    // One that fits gives finite, positive step times.
+                    if let Ok(r) = nimscale_runner::engine::resolve(&c, &opts) {
+                        use nimscale_core::engine::{BatchShape, StepTimeModel};
+                        let model = nimscale_core::engine::Roofline::new(&r.deployment);
+                        let mut shape = BatchShape::decode(7, 300.0);
+                        shape.add_prefill(513, 100);
+                        for s in [BatchShape::decode(1, 0.0), shape] {
+                            let t = model.step_secs(&s);
+                            assert!(t.is_finite() && t > 0.0, "{t} for {s:?}");
+                        }
+                    }
                     "loaded"
                 }
                 Err(_) => "refused",
@@ -246,6 +257,7 @@ fn run_case(target: Target, text: &str, cat: &Catalog) -> &'static str {
                         precision: nimscale_core::engine::Precision::Fp8,
                         kv_dtype: nimscale_core::engine::KvDtype::Fp8,
                         tp: 1,
+                        expert_parallel: false,
                         profile: Default::default(),
                     };
                     if let Ok(r) = nimscale_runner::engine::resolve(cat, &opts) {
@@ -548,7 +560,11 @@ fn seeds() -> Vec<(Target, String, String)> {
     shipped("scenarios", Target::Sweep, &mut out);
     shipped("scenarios/nimservice", Target::NimService, &mut out);
     shipped("scenarios/adapter", Target::Adapter, &mut out);
-    // Hugging Face model configs.
+    // Hugging Face model configs: the shipped ones (MoE, MLA, windows,
+    // heterogeneous blocks) and the examples.
+    for (name, text) in nimscale_runner::catalog::SHIPPED_CONFIGS {
+        out.push((Target::HfConfig, name.to_string(), text.to_string()));
+    }
     for p in std::fs::read_dir(repo().join("examples/models"))
         .unwrap()
         .flatten()

@@ -63,6 +63,9 @@ fn llama2(layers: u32, hidden: u32, heads: u32, kv: u32, mlp: u32, overhead: f64
         step_overhead: overhead,
         step_overhead_per_seq: 6e-6,
         frontend: Default::default(),
+        layer_groups: Vec::new(),
+        config_file: None,
+        vision: None,
     }
 }
 
@@ -85,14 +88,18 @@ fn gemm_points(cat: &Catalog, out: &mut Vec<Point>) {
             precision: Precision::Bf16,
             kv_dtype: KvDtype::Bf16,
             tp: 1,
+            expert_parallel: false,
         };
         // One layer's linear parameters only: no LM head, no attention, no
         // overhead.
-        let p = dep.model.params_per_layer();
+        let g = dep.model.groups()[0];
+        let h = f64::from(dep.model.hidden);
+        let p = g.attention.params(h) + g.ffn.dense_params(h);
         let mut r = Roofline::new(&dep);
         r.weight_bytes = p * 2.0;
         r.gemm_flops_per_token = 2.0 * p;
         r.attn_flops_per_ctx = 0.0;
+        r.prefill_attn_flops_per_ctx = 0.0;
         r.kv_bytes_per_token = 0.0;
         for (t, m) in tokens.iter().zip(ms) {
             let mut s = BatchShape::default();
@@ -135,6 +142,7 @@ fn splitwise_points(cat: &Catalog, out: &mut Vec<Point>) {
             precision: Precision::Bf16,
             kv_dtype: KvDtype::Bf16,
             tp: 2,
+            expert_parallel: false,
         };
         let r = Roofline::new(&dep);
         for (b, m) in [1u32, 32].iter().zip(decode) {
@@ -177,6 +185,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             precision: Precision::Fp8,
             kv_dtype: KvDtype::Fp8,
             tp,
+            expert_parallel: false,
             profile: EngineProfile {
                 enable_prefix_caching: false,
                 ..EngineProfile::default()
@@ -284,6 +293,7 @@ fn vllm_ci_point(cat: &Catalog, out: &mut Vec<Point>) {
         precision: Precision::Bf16,
         kv_dtype: KvDtype::Bf16,
         tp: 1,
+        expert_parallel: false,
         profile: EngineProfile::default(),
     };
     let r = resolve(cat, &opts).unwrap();
@@ -468,6 +478,7 @@ fn kv_capacity_matches_the_worked_examples() {
             precision,
             kv_dtype: KvDtype::Bf16,
             tp,
+            expert_parallel: false,
             profile: EngineProfile::default(),
         };
         let got = resolve(&cat, &opts).unwrap().capacity.kv_tokens as f64;
@@ -484,6 +495,7 @@ fn kv_capacity_matches_the_worked_examples() {
         precision: Precision::Bf16,
         kv_dtype: KvDtype::Bf16,
         tp: 2,
+        expert_parallel: false,
         profile: EngineProfile::default(),
     };
     let e = resolve(&cat, &opts).unwrap_err();
@@ -495,6 +507,7 @@ fn kv_capacity_matches_the_worked_examples() {
         model: "cosmos-reason1-7b".into(),
         gpu: "h100-sxm".into(),
         tp: 8,
+        expert_parallel: false,
         ..opts
     };
     assert_eq!(

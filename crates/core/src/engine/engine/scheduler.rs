@@ -153,7 +153,10 @@ impl<M: StepTimeModel> Engine<M> {
             (budget, preempted) = self.schedule_with_preemption();
             n_dec_sched = self.n_dec;
         }
-        // 2. Admission, only if nothing was preempted.
+        // 2. Admission, only if nothing was preempted. A request's images
+        // are encoded in the step its prefill starts (again after a
+        // preemption: the encoder cache does not outlive it).
+        let mut encoder_flops = 0.0;
         if !preempted {
             while let Some(&h) = self.waiting.front() {
                 if self.running >= max_running as usize {
@@ -188,6 +191,7 @@ impl<M: StepTimeModel> Engine<M> {
                 }
                 self.running += 1;
                 self.log_admission(seq, h);
+                encoder_flops += self.req(h).spec.encoder_flops;
                 self.prefilling.push(h);
                 self.chunks.push((h, tokens));
                 budget -= tokens;
@@ -200,6 +204,7 @@ impl<M: StepTimeModel> Engine<M> {
         let mut shape = BatchShape {
             decode_seqs: n_dec_sched,
             decode_kv: (self.sum_coff + i64::from(self.n_dec) * (self.g as i64 + 1)) as f64,
+            encoder_flops,
             ..BatchShape::default()
         };
         for &(p, tokens) in &self.chunks {

@@ -70,6 +70,7 @@ impl<M: StepTimeModel + Clone> Simulation<M> {
             output_tokens: a.output,
             finish: FinishReason::Stop,
             prefix: a.prefix,
+            encoder_flops: a.encoder_flops,
         };
         self.pods[pick as usize].in_transit += 1;
         self.pods[pick as usize].rec.dispatched += 1;
