@@ -392,6 +392,13 @@ fn engine_matches_published_measurements() {
         .filter(|p| p.group.starts_with("NIM 8B") && concurrency(&p.what) >= 100)
         .collect();
     summary("NIM 8B at c >= 100", &high);
+    // The 70B's high-concurrency points, printed beside it: not yet within
+    // the same thresholds (one FP8 GEMM efficiency for both models: the 8B's
+    // 200-token prefills fit 0.45, the 70B's 5,000-token ones about 0.55).
+    let high70: Vec<&Point> = (pts.iter())
+        .filter(|p| p.group.starts_with("NIM 70B") && concurrency(&p.what) >= 50)
+        .collect();
+    summary("NIM 70B at c >= 50 (not asserted)", &high70);
     let mut errs: Vec<f64> = high.iter().map(|p| p.err().abs()).collect();
     errs.sort_by(f64::total_cmp);
     let mean = errs.iter().sum::<f64>() / errs.len() as f64;
