@@ -218,7 +218,7 @@ impl VisionSpec {
     /// `smart_resize`: sides rounded to the merged patch, the area kept
     /// within the pixel bounds).
     pub fn resized(&self, width: u32, height: u32) -> (u64, u64) {
-        let f = u64::from(self.patch * self.merge).max(1);
+        let f = (u64::from(self.patch) * u64::from(self.merge)).max(1);
         let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
         let round = |x: f64| ((x / f as f64).round() as u64).max(1) * f;
         let (mut rw, mut rh) = (round(w), round(h));
@@ -244,7 +244,7 @@ impl VisionSpec {
 
     /// Language-model tokens of one `width × height` image.
     pub fn tokens(&self, width: u32, height: u32) -> u64 {
-        self.patches(width, height) / u64::from(self.merge * self.merge).max(1)
+        self.patches(width, height) / (u64::from(self.merge) * u64::from(self.merge)).max(1)
     }
 
     /// Encoder FLOPs of one `width × height` image: two per parameter and

@@ -35,10 +35,10 @@ fn routing(f: &mut Fields<'_>, experts_key: &str) -> Option<(u32, u32)> {
 }
 
 /// The sliding window of each layer, `None` for full attention.
-fn windows(f: &Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> Vec<Option<u32>> {
+fn windows(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> Vec<Option<u32>> {
     let n = b.layers as usize;
     let w = match f.opt("sliding_window") {
-        Some(w) if w < u64::from(b.max_context) => w,
+        Some(w) if w < b.max_context => w,
         _ => return vec![None; n],
     };
     if f.get("use_sliding_window").and_then(Value::as_bool) == Some(false) {
@@ -59,16 +59,14 @@ fn windows(f: &Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> Vec<Option<u
             _ => vec![true; n],
         },
     };
-    if w > SMALL_WINDOW {
+    if u64::from(w) > SMALL_WINDOW {
         warnings.push(format!(
             "{}: sliding_window {w}: counted as full attention (exact up to {w} tokens of context, an upper bound beyond)",
             f.file
         ));
         return vec![None; n];
     }
-    (sliding.into_iter())
-        .map(|s| s.then_some(w as u32))
-        .collect()
+    (sliding.into_iter()).map(|s| s.then_some(w)).collect()
 }
 
 /// Llama-style decoders, dense or MoE (`mixtral`, `qwen2_moe`, `qwen3_moe`,
@@ -85,8 +83,8 @@ fn decoder(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers,
     let ffn_moe = moe.map(|(experts, top_k)| Ffn::Moe {
         experts,
         top_k,
-        width: f.opt("moe_intermediate_size").map_or(width, |w| w as u32),
-        shared_width: f.opt("shared_expert_intermediate_size").unwrap_or(0) as u32,
+        width: f.opt("moe_intermediate_size").unwrap_or(width),
+        shared_width: f.opt("shared_expert_intermediate_size").unwrap_or(0),
     });
     // Qwen's MoE configs: every `decoder_sparse_step`-th layer is MoE, less
     // `mlp_only_layers`.
@@ -121,7 +119,7 @@ fn decoder(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers,
 fn deepseek(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers, u32) {
     let attention = Attention::Mla {
         heads: b.heads,
-        q_lora_rank: f.opt("q_lora_rank").unwrap_or(0) as u32,
+        q_lora_rank: f.opt("q_lora_rank").unwrap_or(0),
         kv_lora_rank: f.num("kv_lora_rank", None),
         qk_nope_dim: f.num("qk_nope_head_dim", None),
         qk_rope_dim: f.num("qk_rope_head_dim", None),
@@ -130,12 +128,12 @@ fn deepseek(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers
     let width = f.num("intermediate_size", None);
     let moe = routing(f, "n_routed_experts").map(|(experts, top_k)| {
         let expert = f.num("moe_intermediate_size", None);
-        let shared = f.opt("n_shared_experts").unwrap_or(0) as u32;
+        let shared = f.opt("n_shared_experts").unwrap_or(0);
         Ffn::Moe {
             experts,
             top_k,
             width: expert,
-            shared_width: shared * expert,
+            shared_width: shared.saturating_mul(expert),
         }
     });
     let first_dense = f.opt("first_k_dense_replace").unwrap_or(0) as usize;

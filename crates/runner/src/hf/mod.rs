@@ -93,9 +93,15 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A whole number that may be absent, null or 0.
-    pub(crate) fn opt(&self, k: &str) -> Option<u64> {
-        self.v.get(k).and_then(Value::as_u64).filter(|&n| n > 0)
+    /// A whole number that may be absent, null or 0 (`None`), at most
+    /// 10,000,000.
+    pub(crate) fn opt(&mut self, k: &str) -> Option<u32> {
+        let n = self.v.get(k).and_then(Value::as_u64).filter(|&n| n > 0)?;
+        if n > 10_000_000 {
+            self.push(k, format!("{n} is out of range"));
+            return None;
+        }
+        Some(n as u32)
     }
 
     pub(crate) fn str(&self, k: &str) -> &'a str {

@@ -9,13 +9,25 @@ use nimscale_core::engine::VisionSpec;
 const MIN_PIXELS: u64 = 56 * 56;
 const MAX_PIXELS: u64 = 14 * 14 * 4 * 16384;
 
+/// The largest value a `vision_config` field is read with.
+fn limit(k: &str) -> u64 {
+    match k {
+        "patch_size" | "window_size" => 1024,
+        "spatial_merge_size" | "temporal_patch_size" => 16,
+        "depth" => 1000,
+        _ => 100_000,
+    }
+}
+
 /// The encoder of `root`'s `vision_config`, or `None` for a text model;
 /// fields it leaves out take Qwen2.5-VL-7B's values, with a warning.
 pub(super) fn vision(root: &Value, file: &str, warnings: &mut Vec<String>) -> Option<VisionSpec> {
     let v = root.get("vision_config")?;
     let mut assumed = Vec::new();
+    // Out-of-range values (a patch of a million pixels) are taken as left
+    // out: an encoder is bounded by what real ones are.
     let mut num = |k: &str, default: u64| match v.get(k).and_then(Value::as_u64) {
-        Some(n) if (1..=1_000_000).contains(&n) => n,
+        Some(n) if (1..=limit(k)).contains(&n) => n,
         _ => {
             assumed.push(k.to_string());
             default
@@ -39,7 +51,7 @@ pub(super) fn vision(root: &Value, file: &str, warnings: &mut Vec<String>) -> Op
     let merge = num("spatial_merge_size", 2);
     let temporal = num("temporal_patch_size", 2);
     let out = match v.get("out_hidden_size").or_else(|| v.get("hidden_size")) {
-        Some(x) if qwen2 => x.as_u64().unwrap_or(3584),
+        Some(x) if qwen2 => x.as_u64().unwrap_or(3584).min(100_000),
         _ => num("out_hidden_size", 3584),
     } as f64;
     let merged = d * (merge * merge) as f64;

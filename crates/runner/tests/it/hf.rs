@@ -284,3 +284,39 @@ fn kv_size_follows_the_attention_type() {
         49.0 * 2.0 * 8.0 * 128.0 * 2.0
     );
 }
+
+/// Numbers no real model has (a million-pixel patch merged a million times,
+/// ten million shared experts of ten million) are refused or bounded, never
+/// an overflow.
+#[test]
+fn hostile_numbers_are_bounded() {
+    let cat = Catalog::builtin().unwrap();
+    let vl = QWEN25_VL_7B
+        .replace("\"patch_size\": 14", "\"patch_size\": 1000000")
+        .replace(
+            "\"spatial_merge_size\": 2",
+            "\"spatial_merge_size\": 1000000",
+        );
+    let (m, w) = model_from_config(&vl, "vl.json", "vl", &cat).unwrap();
+    assert!(w.iter().any(|w| w.contains("patch_size")), "{w:?}");
+    let v = m.vision.unwrap();
+    assert!(v.tokens(100_000, 100_000) > 0 && v.flops(100_000, 100_000).is_finite());
+    let ds = shipped_config("deepseek-r1.json")
+        .unwrap()
+        .replace("\"n_shared_experts\": 1", "\"n_shared_experts\": 10000000")
+        .replace(
+            "\"moe_intermediate_size\": 2048",
+            "\"moe_intermediate_size\": 10000000",
+        )
+        .replace("\"q_lora_rank\": 1536", "\"q_lora_rank\": 99999999999");
+    let e = model_from_config(&ds, "ds.json", "ds", &cat)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("q_lora_rank") && e.contains("out of range"),
+        "{e}"
+    );
+    let ds = ds.replace("99999999999", "1536");
+    let (m, _) = model_from_config(&ds, "ds.json", "ds", &cat).unwrap();
+    assert!(m.total_params().is_finite() && m.total_params() > 1e15);
+}
