@@ -17,6 +17,14 @@ pub(super) fn per_layer(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>
     }
 }
 
+/// The scalar MLP width a model shows: a routed expert's, or the dense one.
+fn shown_width(moe: Option<Ffn>, dense: u32) -> u32 {
+    match moe {
+        Some(Ffn::Moe { width, .. }) => width,
+        _ => dense,
+    }
+}
+
 /// The routed experts of a MoE config, `(experts, top_k)`; `None` for a
 /// dense model.
 fn routing(f: &mut Fields<'_>, experts_key: &str) -> Option<(u32, u32)> {
@@ -107,11 +115,7 @@ fn decoder(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers,
             (attention, ffn_moe.filter(|_| is_moe).unwrap_or(dense))
         })
         .collect();
-    let shown = match ffn_moe {
-        Some(Ffn::Moe { width, .. }) => width,
-        _ => width,
-    };
-    (layers, shown)
+    (layers, shown_width(ffn_moe, width))
 }
 
 /// DeepSeek-V2/V3/R1: multi-head latent attention; MoE layers with shared
@@ -151,11 +155,7 @@ fn deepseek(f: &mut Fields<'_>, b: &Base, warnings: &mut Vec<String>) -> (Layers
             (attention, moe.filter(|_| is_moe).unwrap_or(dense))
         })
         .collect();
-    let shown = match moe {
-        Some(Ffn::Moe { width, .. }) => width,
-        _ => width,
-    };
-    (layers, shown)
+    (layers, shown_width(moe, width))
 }
 
 /// DeciLM's FFN width: `2·mult·h/3` rounded up to a multiple of 256
