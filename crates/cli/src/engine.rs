@@ -134,6 +134,11 @@ pub struct ProfileArgs {
     /// A NIM profile's concurrent-request cap (`num_request_max`).
     #[arg(long)]
     num_request_max: Option<u32>,
+    /// Prefill each prompt whole, in a step whose token budget it fits
+    /// (vLLM's --no-enable-chunked-prefill; TensorRT-LLM's default context
+    /// scheduling, which NIM's TensorRT-LLM profiles use).
+    #[arg(long)]
+    no_chunked_prefill: bool,
 }
 
 impl ProfileArgs {
@@ -145,6 +150,7 @@ impl ProfileArgs {
             max_model_len: self.max_model_len,
             block_size: self.block_size,
             request_cap: self.num_request_max,
+            chunked_prefill: !self.no_chunked_prefill,
             ..Default::default()
         }
     }

@@ -36,6 +36,12 @@ pub struct EngineProfile {
     pub cuda_graph_gib: f64,
     /// Frontend time (HTTP, tokenisation) between arrival and the scheduler.
     pub frontend_delay: SimDuration,
+    /// Chunked prefill (vLLM V1's default): a prompt that does not fit the
+    /// step's remaining token budget is split across steps. Off (vLLM's
+    /// `--no-enable-chunked-prefill`, TensorRT-LLM's default context
+    /// scheduling): a prompt is prefilled whole, in a step whose budget it
+    /// fits, and waits (with those behind it) until one has room.
+    pub chunked_prefill: bool,
 }
 
 impl Default for EngineProfile {
@@ -53,6 +59,7 @@ impl Default for EngineProfile {
             activation_gib: 2.0,
             cuda_graph_gib: 0.5,
             frontend_delay: SimDuration::from_millis(3),
+            chunked_prefill: true,
         }
     }
 }
@@ -82,6 +89,8 @@ pub struct Capacity {
     pub max_model_len: u32,
     /// Blocks kept free at admission.
     pub watermark_blocks: u32,
+    /// Whether prompts may be split across steps.
+    pub chunked_prefill: bool,
 }
 
 impl Capacity {
@@ -319,5 +328,6 @@ pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, C
         kv_bytes_per_token_per_gpu: kv_per_token,
         max_model_len,
         watermark_blocks,
+        chunked_prefill: profile.chunked_prefill,
     })
 }

@@ -588,7 +588,20 @@ impl<M: StepTimeModel> Engine<M> {
             _ => (0, 0),
         };
         let start = hits * self.cfg.prefix_block_tokens;
-        let tokens = (r.target - start).min(budget);
+        let whole = r.target - start;
+        if !self.cfg.capacity.chunked_prefill
+            && whole > budget
+            && (whole < self.cfg.capacity.max_num_batched_tokens || !self.chunks.is_empty())
+        {
+            // Unchunked: the prompt waits for a step it fits (one longer
+            // than the whole budget runs alone).
+            return None;
+        }
+        let tokens = if self.cfg.capacity.chunked_prefill {
+            whole.min(budget)
+        } else {
+            whole
+        };
         let blocks = tokens.div_ceil(self.bs);
         let need = blocks + revive;
         let free = self.pool.free();

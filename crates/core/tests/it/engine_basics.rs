@@ -335,3 +335,44 @@ fn the_front_ends_work_counts_as_pod_cpu() {
     assert!(with - without >= work * 1e-9, "{with} vs {without}");
     assert!(with - without < work * 1e-9 + 0.01, "{with} vs {without}");
 }
+
+/// Unchunked prefill (TensorRT-LLM's default context scheduling): a prompt
+/// runs whole in a step whose budget it fits. Two 5,000-token prompts
+/// waiting together with an 8,192-token budget: chunked, the first shares its step with
+/// 3,191 tokens of the second; unchunked it runs alone, so its first token
+/// comes sooner. A prompt longer than the whole budget still runs, alone.
+#[test]
+fn unchunked_prefill_runs_prompts_whole() {
+    let chunked = EngineProfile {
+        max_num_batched_tokens: Some(8192),
+        enable_prefix_caching: false,
+        ..EngineProfile::default()
+    };
+    let whole = EngineProfile {
+        chunked_prefill: false,
+        ..chunked.clone()
+    };
+    // Request 0's 8,000-token prefill keeps the engine busy while both
+    // others reach the scheduler.
+    let reqs = [
+        simple_request(0, SimTime::ZERO, 8000, 2),
+        simple_request(1, SimTime::from_millis(1), 5000, 2),
+        simple_request(2, SimTime::from_millis(1), 5000, 2),
+    ];
+    let c = drive(&mut roofline_engine(None, false, &chunked), &reqs);
+    let w = drive(&mut roofline_engine(None, false, &whole), &reqs);
+    let ttft = |o: &[nimscale_core::engine::RequestOutcome], id: u64| {
+        o.iter().find(|o| o.id == id).and_then(|o| o.ttft).unwrap()
+    };
+    // The first prompt's step holds 5,001 tokens instead of 8,192.
+    assert!(
+        ttft(&w, 1) < ttft(&c, 1) - 0.03,
+        "{} vs {}",
+        ttft(&w, 1),
+        ttft(&c, 1)
+    );
+    let long = [simple_request(3, SimTime::ZERO, 10_000, 2)];
+    let o = drive(&mut roofline_engine(None, false, &whole), &long);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].output_tokens, 2);
+}

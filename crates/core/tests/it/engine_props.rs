@@ -82,6 +82,8 @@ fn profile(case: &Case) -> EngineProfile {
         max_num_seqs: Some(case.max_num_seqs),
         max_num_batched_tokens: Some(case.budget),
         enable_prefix_caching: case.caching,
+        // Every third case prefills prompts whole (unchunked).
+        chunked_prefill: !case.budget.is_multiple_of(3),
         ..EngineProfile::default()
     }
 }

@@ -382,6 +382,9 @@ fn engine_profile(cx: &mut Ctx<'_>, e: Option<&RawEngine>) -> EngineProfile {
     if let Some(p) = e.prefix_caching {
         profile.enable_prefix_caching = p;
     }
+    if let Some(c) = e.chunked_prefill {
+        profile.chunked_prefill = c;
+    }
     profile.request_cap = e.request_cap;
     profile
 }

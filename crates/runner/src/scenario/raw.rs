@@ -184,6 +184,11 @@ pub struct RawEngine {
     /// Prefix caching (on).
     #[serde(default)]
     pub prefix_caching: Option<bool>,
+    /// Chunked prefill (on, vLLM V1's default); off prefills each prompt
+    /// whole in a step whose budget it fits, as TensorRT-LLM (NIM's
+    /// TensorRT-LLM profiles) schedules context by default.
+    #[serde(default)]
+    pub chunked_prefill: Option<bool>,
     /// A NIM profile's concurrent-request cap.
     #[serde(default)]
     pub request_cap: Option<u32>,

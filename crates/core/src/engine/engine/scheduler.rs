@@ -194,7 +194,7 @@ impl<M: StepTimeModel> Engine<M> {
                 encoder_flops += self.req(h).spec.encoder_flops;
                 self.prefilling.push(h);
                 self.chunks.push((h, tokens));
-                budget -= tokens;
+                budget = budget.saturating_sub(tokens);
             }
         }
         if self.chunks.is_empty() && n_dec_sched == 0 {
