@@ -151,7 +151,7 @@ struct RawFrontEnd {
 pub const DEFAULT_FRONT_END: FrontEnd = FrontEnd {
     request_ns: 1_000_000,
     prompt_token_ns: 2_000,
-    output_token_ns: 58_000,
+    output_token_ns: 61_000,
 };
 
 /// GPUs and models by catalog key.

@@ -186,8 +186,13 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             kv_dtype: KvDtype::Fp8,
             tp,
             expert_parallel: false,
+            // NIM's optimised H100 profiles run TensorRT-LLM, whose executor
+            // schedules each prompt whole (chunked context is off by
+            // default): a 5,000-token prefill does not share its step with
+            // the next prompt's first chunk, as vLLM V1's would.
             profile: EngineProfile {
                 enable_prefix_caching: false,
+                chunked_prefill: false,
                 ..EngineProfile::default()
             },
         };
@@ -223,11 +228,10 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             band: 0.30,
             gap: None,
         });
+        // At c = 100 the KV cache is full and TTFT is the wait for it (8 s):
+        // in the table from 1 to 50 clients, where it is the prefill and
+        // the contention between prompts.
         if c <= 50 {
-            let gap = (c >= 25).then_some(
-                "prompt chunking under contention: vLLM's FCFS chunks queue 5,000-token prefills \
-                 behind each other; NIM's engine evidently does not",
-            );
             out.push(Point {
                 group: g,
                 setup: "h100-sxm fp8".into(),
@@ -235,7 +239,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
                 measured: ttft,
                 simulated: s.ttft * 1e3,
                 band: 0.40,
-                gap,
+                gap: None,
             });
         }
     }
@@ -253,18 +257,24 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
         let s = run("h100-sxm", "llama-3.1-8b-instruct", 1, c, 200, 200);
         let g = "NIM 8B FP8 200/200";
         // TTFT at c = 1 checks the prefill; at 150 and above, the front
-        // end's queue (gpu-model.md §4.4 item 3).
-        if c == 1 || c >= 150 {
-            out.push(Point {
-                group: g,
-                setup: "h100-sxm fp8".into(),
-                what: format!("TTFT, c={c} [ms]"),
-                measured: ttft,
-                simulated: s.ttft * 1e3,
-                band: 0.40,
-                gap: None,
-            });
-        }
+        // end's queue (gpu-model.md §4.4 item 3). From 25 to 100 clients the
+        // measured TTFT rises about one decode step per 7 clients, which
+        // nothing modelled reproduces: a named gap.
+        let gap = (25..=100).contains(&c).then_some(
+            "TTFT from 25 to 100 clients: measured 36 -> 120 ms, about one decode step per 7 \
+             clients; the scheduler and the front end as modelled (utilisation <= 0.8) queue \
+             far less, and per-request front-end work that would (6-12 ms) breaks the c = 1 \
+             TTFT. Unexplained",
+        );
+        out.push(Point {
+            group: g,
+            setup: "h100-sxm fp8".into(),
+            what: format!("TTFT, c={c} [ms]"),
+            measured: ttft,
+            simulated: s.ttft * 1e3,
+            band: 0.40,
+            gap,
+        });
         out.push(Point {
             group: g,
             setup: "h100-sxm fp8".into(),
@@ -385,20 +395,23 @@ fn engine_matches_published_measurements() {
         let sel: Vec<&Point> = pts.iter().filter(|p| p.setup == setup).collect();
         summary(&format!("  {setup}"), &sel);
     }
-    // The serving front end's regime: the NIM 8B points at 100 concurrent
-    // clients and more (the issue's acceptance: median ≤ 5 %, mean ≤ 8 %,
-    // none worse than 20 %).
+    // High concurrency, where capacity is decided: the NIM 8B points at 100
+    // clients and more (the front end's regime) and the 70B's at 50 and more
+    // (prefill contention, the KV cache filling). The issue's acceptance:
+    // median ≤ 5 %, mean ≤ 8 %, none worse than 20 %.
     let high: Vec<&Point> = (pts.iter())
-        .filter(|p| p.group.starts_with("NIM 8B") && concurrency(&p.what) >= 100)
+        .filter(|p| {
+            let c = concurrency(&p.what);
+            (p.group.starts_with("NIM 8B") && c >= 100)
+                || (p.group.starts_with("NIM 70B") && c >= 50)
+        })
         .collect();
-    summary("NIM 8B at c >= 100", &high);
-    // The 70B's high-concurrency points, printed beside it: not yet within
-    // the same thresholds (one FP8 GEMM efficiency for both models: the 8B's
-    // 200-token prefills fit 0.45, the 70B's 5,000-token ones about 0.55).
-    let high70: Vec<&Point> = (pts.iter())
-        .filter(|p| p.group.starts_with("NIM 70B") && concurrency(&p.what) >= 50)
-        .collect();
-    summary("NIM 70B at c >= 50 (not asserted)", &high70);
+    summary(
+        "NIM 8B at c >= 100 and 70B at c >= 50, with the named gap",
+        &high,
+    );
+    let high: Vec<&Point> = high.into_iter().filter(|p| p.gap.is_none()).collect();
+    summary("NIM 8B at c >= 100 and 70B at c >= 50", &high);
     let mut errs: Vec<f64> = high.iter().map(|p| p.err().abs()).collect();
     errs.sort_by(f64::total_cmp);
     let mean = errs.iter().sum::<f64>() / errs.len() as f64;
