@@ -91,13 +91,16 @@ pub struct Capacity {
     pub watermark_blocks: u32,
     /// Whether prompts may be split across steps.
     pub chunked_prefill: bool,
+    /// Blocks each running sequence holds for its sliding-window layers
+    /// (0 without such layers).
+    pub window_blocks: u32,
 }
 
 impl Capacity {
     /// "Maximum concurrency for `tokens` tokens per request": how many such
     /// requests fit in the KV cache at once.
     pub fn concurrency_at(&self, tokens: u32) -> f64 {
-        let per_req = u64::from(tokens.div_ceil(self.block_size));
+        let per_req = u64::from(tokens.div_ceil(self.block_size)) + u64::from(self.window_blocks);
         if per_req == 0 {
             return 0.0;
         }
@@ -206,19 +209,22 @@ pub fn vllm_batch_defaults(dep: &Deployment) -> (u32, u32) {
     }
 }
 
-/// The KV pool's bytes per GPU and the bytes each cached token takes, from
-/// the memory left after weights and overheads. Sliding-window layers hold
-/// at most the window per sequence: ASSUMED reserved for every sequence the
-/// engine may run, the rest of the pool holds the full-attention layers'
-/// tokens. A model whose every layer is windowed is counted as full
-/// attention (an upper bound on what the cache holds).
-fn kv_pool(dep: &Deployment, left: f64, max_num_seqs: u32) -> (f64, f64) {
+/// The bytes each cached token takes in the KV pool, and the blocks of it a
+/// running sequence's sliding-window layers hold (their whole window, taken
+/// when the sequence is admitted, as vLLM's hybrid allocator gives each
+/// layer group its pages from the one pool). A model whose every layer is
+/// windowed is counted as full attention (an upper bound on what the cache
+/// holds).
+fn kv_layout(dep: &Deployment, block_size: u32) -> (f64, u32) {
     let full = dep.kv_bytes_per_token_per_gpu();
     let window = dep.window_kv_bytes_per_seq_per_gpu();
     match (window > 0.0, full > 0.0) {
-        (false, _) => (left, full),
-        (true, true) => (left - window * f64::from(max_num_seqs), full),
-        (true, false) => (left, dep.kv_bytes_per_token_all_layers()),
+        (false, _) => (full, 0),
+        (true, true) => {
+            let blocks = (window / (full * f64::from(block_size))).ceil();
+            (full, blocks.min(1e6) as u32)
+        }
+        (true, false) => (dep.kv_bytes_per_token_all_layers(), 0),
     }
 }
 
@@ -274,7 +280,8 @@ pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, C
     let weight_bytes = dep.weight_bytes_per_gpu();
     let budget = dep.gpu.usable_memory_gib * GIB * util;
     let overhead = (profile.activation_gib + profile.cuda_graph_gib) * GIB;
-    let (pool, kv_per_token) = kv_pool(dep, budget - weight_bytes - overhead, max_num_seqs);
+    let pool = budget - weight_bytes - overhead;
+    let (kv_per_token, window_blocks) = kv_layout(dep, bs);
     let blocks = if pool > 0.0 {
         (pool / (kv_per_token * f64::from(bs))).floor()
     } else {
@@ -292,7 +299,8 @@ pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, C
         });
     }
     let num_gpu_blocks = blocks.min(f64::from(u32::MAX)) as u32;
-    let kv_tokens = u64::from(num_gpu_blocks) * u64::from(bs);
+    // One sequence's window blocks are not tokens of context.
+    let kv_tokens = u64::from(num_gpu_blocks.saturating_sub(window_blocks)) * u64::from(bs);
     let max_model_len = match profile.max_model_len {
         Some(len) if u64::from(len) > kv_tokens => {
             return Err(CapacityError::ContextTooLong {
@@ -329,5 +337,6 @@ pub fn capacity(dep: &Deployment, profile: &EngineProfile) -> Result<Capacity, C
         max_model_len,
         watermark_blocks,
         chunked_prefill: profile.chunked_prefill,
+        window_blocks,
     })
 }

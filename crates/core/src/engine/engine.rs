@@ -602,7 +602,8 @@ impl<M: StepTimeModel> Engine<M> {
         } else {
             whole
         };
-        let blocks = tokens.div_ceil(self.bs);
+        // With its sliding-window layers' blocks, taken at admission.
+        let blocks = tokens.div_ceil(self.bs) + self.cfg.capacity.window_blocks;
         let need = blocks + revive;
         let free = self.pool.free();
         (need + self.cfg.capacity.watermark_blocks <= free).then_some((hits, start, tokens, blocks))
@@ -634,6 +635,7 @@ impl<M: StepTimeModel> Engine<M> {
         let now = self.now;
         let bs = self.bs;
         let ct = self.cfg.prefix_block_tokens;
+        let wb = self.cfg.capacity.window_blocks;
         let r = self.req_mut(i);
         debug_assert!(r.decoding);
         r.decoding = false;
@@ -644,7 +646,7 @@ impl<M: StepTimeModel> Engine<M> {
             r.last_token = now;
         }
         r.generated = generated;
-        r.private_blocks = (r.computed - r.shared_chunks * ct).div_ceil(bs);
+        r.private_blocks = (r.computed - r.shared_chunks * ct).div_ceil(bs) + wb;
         r.epoch += 1;
         let coff = r.coff;
         let c = self.decode_class_index(coff);

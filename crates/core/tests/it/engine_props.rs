@@ -97,8 +97,16 @@ proptest! {
         let model = Roofline::new(&dep);
         let reqs = specs(&case);
         let prof = profile(&case);
-        let mut fast = Engine::new(config(&dep, &prof, case.blocks, false), model.clone(), SimTime::ZERO);
-        let mut slow = Engine::new(config(&dep, &prof, case.blocks, true), model.clone(), SimTime::ZERO);
+        // Some cases hold sliding-window blocks per running sequence.
+        let windows = |mut cfg: nimscale_core::engine::EngineConfig| {
+            let wb = case.budget % 4;
+            let cap = &mut cfg.capacity;
+            cap.window_blocks = wb;
+            cap.max_model_len = cap.max_model_len.saturating_sub(wb * cap.block_size).max(1);
+            cfg
+        };
+        let mut fast = Engine::new(windows(config(&dep, &prof, case.blocks, false)), model.clone(), SimTime::ZERO);
+        let mut slow = Engine::new(windows(config(&dep, &prof, case.blocks, true)), model.clone(), SimTime::ZERO);
         let a = drive(&mut fast, &reqs);
         let b = drive(&mut slow, &reqs);
         let max_len = fast.config().capacity.max_model_len;

@@ -16,7 +16,7 @@
 //!
 //! Sliding windows: a window of at most [`SMALL_WINDOW`] tokens (gpt-oss's
 //! 128) is modelled as such (each token attends over the window; the cache
-//! reserves the window per sequence). A larger window (Mistral's 4096,
+//! gives each running sequence its window's blocks). A larger window (Mistral's 4096,
 //! Gemma 2's) is counted as full attention with a warning: exact for contexts
 //! up to the window, an upper bound beyond.
 //!

@@ -277,6 +277,20 @@ fn kv_size_follows_the_attention_type() {
         d.window_kv_bytes_per_seq_per_gpu(),
         18.0 * 2.0 * 8.0 * 64.0 * 2.0 * 128.0
     );
+    // In the pool, each running sequence holds its window as 8 blocks of 16
+    // tokens (the windowed layers are as wide as the full ones); none are
+    // set aside for sequences that are not running.
+    let mxfp4 = Deployment {
+        precision: Precision::Mxfp4,
+        ..d.clone()
+    };
+    let cap = nimscale_core::engine::capacity(&mxfp4, &Default::default()).unwrap();
+    assert_eq!(cap.window_blocks, 8);
+    assert_eq!(
+        cap.kv_tokens,
+        u64::from(cap.num_gpu_blocks - 8) * 16,
+        "{cap:?}"
+    );
     // Nemotron Super: 49 of 80 layers keep attention (8 KV heads each).
     let d = dep("llama-3.3-nemotron-super-49b-v1", 1);
     assert_eq!(

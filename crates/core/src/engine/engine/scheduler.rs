@@ -134,7 +134,9 @@ impl<M: StepTimeModel> Engine<M> {
                 continue;
             }
             let shared = r.shared_chunks * self.cfg.prefix_block_tokens;
-            let blocks = (r.computed + tokens - shared).div_ceil(self.bs) - r.private_blocks;
+            let blocks = (r.computed + tokens - shared).div_ceil(self.bs)
+                + self.cfg.capacity.window_blocks
+                - r.private_blocks;
             need += blocks;
             left -= tokens;
             plan.push((p, tokens, blocks));
@@ -244,7 +246,9 @@ impl<M: StepTimeModel> Engine<M> {
                     let shared = r.shared_chunks * ct;
                     (
                         tokens,
-                        (r.computed + tokens - shared).div_ceil(bs) - r.private_blocks,
+                        (r.computed + tokens - shared).div_ceil(bs)
+                            + self.cfg.capacity.window_blocks
+                            - r.private_blocks,
                     )
                 }
             };
