@@ -174,6 +174,26 @@ fn splitwise_points(cat: &Catalog, out: &mut Vec<Point>) {
     }
 }
 
+/// A point of NVIDIA's NIM tables (H100, FP8).
+fn nim_fp8(
+    group: &'static str,
+    what: String,
+    measured: f64,
+    simulated: f64,
+    band: f64,
+    gap: Option<&'static str>,
+) -> Point {
+    Point {
+        group,
+        setup: "h100-sxm fp8".into(),
+        what,
+        measured,
+        simulated,
+        band,
+        gap,
+    }
+}
+
 fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
     // NIM's FP8 profiles quantise the KV cache too: with BF16 KV the 70B
     // pool (~238 k tokens) would fill before 50 × 5,250 tokens, yet the
@@ -210,37 +230,34 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
     for (c, ttft, itl, tps) in t70 {
         let s = run("h100-sxm", "llama-3.1-70b-instruct", 2, c, 5000, 500);
         let g = "NIM 70B FP8 TP2 5000/500";
-        out.push(Point {
-            group: g,
-            setup: "h100-sxm fp8".into(),
-            what: format!("ITL, c={c} [ms]"),
-            measured: itl,
-            simulated: s.itl * 1e3,
-            band: 0.25,
-            gap: None,
-        });
-        out.push(Point {
-            group: g,
-            setup: "h100-sxm fp8".into(),
-            what: format!("throughput, c={c} [tok/s]"),
-            measured: tps,
-            simulated: s.output_tokens_per_s,
-            band: 0.30,
-            gap: None,
-        });
+        out.push(nim_fp8(
+            g,
+            format!("ITL, c={c} [ms]"),
+            itl,
+            s.itl * 1e3,
+            0.25,
+            None,
+        ));
+        out.push(nim_fp8(
+            g,
+            format!("throughput, c={c} [tok/s]"),
+            tps,
+            s.output_tokens_per_s,
+            0.30,
+            None,
+        ));
         // At c = 100 the KV cache is full and TTFT is the wait for it (8 s):
         // in the table from 1 to 50 clients, where it is the prefill and
         // the contention between prompts.
         if c <= 50 {
-            out.push(Point {
-                group: g,
-                setup: "h100-sxm fp8".into(),
-                what: format!("TTFT, c={c} [ms]"),
-                measured: ttft,
-                simulated: s.ttft * 1e3,
-                band: 0.40,
-                gap: None,
-            });
+            out.push(nim_fp8(
+                g,
+                format!("TTFT, c={c} [ms]"),
+                ttft,
+                s.ttft * 1e3,
+                0.40,
+                None,
+            ));
         }
     }
     let t8 = [
@@ -266,33 +283,30 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
              far less, and per-request front-end work that would (6-12 ms) breaks the c = 1 \
              TTFT. Unexplained",
         );
-        out.push(Point {
-            group: g,
-            setup: "h100-sxm fp8".into(),
-            what: format!("TTFT, c={c} [ms]"),
-            measured: ttft,
-            simulated: s.ttft * 1e3,
-            band: 0.40,
+        out.push(nim_fp8(
+            g,
+            format!("TTFT, c={c} [ms]"),
+            ttft,
+            s.ttft * 1e3,
+            0.40,
             gap,
-        });
-        out.push(Point {
-            group: g,
-            setup: "h100-sxm fp8".into(),
-            what: format!("ITL, c={c} [ms]"),
-            measured: itl,
-            simulated: s.itl * 1e3,
-            band: 0.25,
-            gap: None,
-        });
-        out.push(Point {
-            group: g,
-            setup: "h100-sxm fp8".into(),
-            what: format!("throughput, c={c} [tok/s]"),
-            measured: tps,
-            simulated: s.output_tokens_per_s,
-            band: if c >= 100 { 0.10 } else { 0.30 },
-            gap: None,
-        });
+        ));
+        out.push(nim_fp8(
+            g,
+            format!("ITL, c={c} [ms]"),
+            itl,
+            s.itl * 1e3,
+            0.25,
+            None,
+        ));
+        out.push(nim_fp8(
+            g,
+            format!("throughput, c={c} [tok/s]"),
+            tps,
+            s.output_tokens_per_s,
+            if c >= 100 { 0.10 } else { 0.30 },
+            None,
+        ));
     }
 }
 
