@@ -23,7 +23,7 @@ use nimscale_core::engine::{
     BatchShape, Dialect, KvDtype, ModelSpec, Precision, Roofline, StepTimeModel,
 };
 use nimscale_core::time::SimTime;
-use nimscale_runner::benchmark::steady_state;
+use nimscale_runner::benchmark::{ClosedLoopStats, steady_state};
 use nimscale_runner::catalog::Catalog;
 use nimscale_runner::engine::{EngineOptions, ResolveError, resolve};
 
@@ -194,6 +194,33 @@ fn nim_fp8(
     }
 }
 
+/// A NIM table row's ITL (band 25 %) and output throughput (`tps_band`).
+fn decode_points(
+    out: &mut Vec<Point>,
+    g: &'static str,
+    c: u32,
+    (itl, tps): (f64, f64),
+    s: &ClosedLoopStats,
+    tps_band: f64,
+) {
+    out.push(nim_fp8(
+        g,
+        format!("ITL, c={c} [ms]"),
+        itl,
+        s.itl * 1e3,
+        0.25,
+        None,
+    ));
+    out.push(nim_fp8(
+        g,
+        format!("throughput, c={c} [tok/s]"),
+        tps,
+        s.output_tokens_per_s,
+        tps_band,
+        None,
+    ));
+}
+
 fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
     // NIM's FP8 profiles quantise the KV cache too: with BF16 KV the 70B
     // pool (~238 k tokens) would fill before 50 × 5,250 tokens, yet the
@@ -230,22 +257,7 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
     for (c, ttft, itl, tps) in t70 {
         let s = run("h100-sxm", "llama-3.1-70b-instruct", 2, c, 5000, 500);
         let g = "NIM 70B FP8 TP2 5000/500";
-        out.push(nim_fp8(
-            g,
-            format!("ITL, c={c} [ms]"),
-            itl,
-            s.itl * 1e3,
-            0.25,
-            None,
-        ));
-        out.push(nim_fp8(
-            g,
-            format!("throughput, c={c} [tok/s]"),
-            tps,
-            s.output_tokens_per_s,
-            0.30,
-            None,
-        ));
+        decode_points(out, g, c, (itl, tps), &s, 0.30);
         // At c = 100 the KV cache is full and TTFT is the wait for it (8 s):
         // in the table from 1 to 50 clients, where it is the prefill and
         // the contention between prompts.
@@ -291,22 +303,8 @@ fn nim_points(cat: &Catalog, out: &mut Vec<Point>) {
             0.40,
             gap,
         ));
-        out.push(nim_fp8(
-            g,
-            format!("ITL, c={c} [ms]"),
-            itl,
-            s.itl * 1e3,
-            0.25,
-            None,
-        ));
-        out.push(nim_fp8(
-            g,
-            format!("throughput, c={c} [tok/s]"),
-            tps,
-            s.output_tokens_per_s,
-            if c >= 100 { 0.10 } else { 0.30 },
-            None,
-        ));
+        let band = if c >= 100 { 0.10 } else { 0.30 };
+        decode_points(out, g, c, (itl, tps), &s, band);
     }
 }
 
