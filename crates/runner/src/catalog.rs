@@ -3,6 +3,7 @@
 //! Users add or replace entries with files of the same shape.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use nimscale_core::engine::{
     Efficiency, FrontEnd, GpuSpec, KvDtype, ModelSpec, Precision, VisionSpec,
@@ -219,12 +220,18 @@ fn short(v: f64) -> String {
 }
 
 impl Catalog {
-    /// The shipped catalog.
+    /// The shipped catalog: parsed once per process (its YAML and the
+    /// shipped `config.json` files), then cloned.
     pub fn builtin() -> Result<Catalog, LoadErrors> {
-        let mut c = Catalog::default();
-        c.extend(GPUS_YAML, "crates/runner/catalog/gpus.yaml")?;
-        c.extend(MODELS_YAML, "crates/runner/catalog/models.yaml")?;
-        Ok(c)
+        static BUILTIN: OnceLock<Result<Catalog, LoadErrors>> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                let mut c = Catalog::default();
+                c.extend(GPUS_YAML, "crates/runner/catalog/gpus.yaml")?;
+                c.extend(MODELS_YAML, "crates/runner/catalog/models.yaml")?;
+                Ok(c)
+            })
+            .clone()
     }
 
     /// Adds (or replaces) the entries of a catalog file.
