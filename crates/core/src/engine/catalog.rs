@@ -170,7 +170,7 @@ impl ModelSpec {
 
     /// Whether any layer has routed experts.
     pub fn is_moe(&self) -> bool {
-        self.groups().iter().any(|g| g.ffn.routing().0 > 0)
+        self.routing().0 > 0
     }
 
     /// The routing of the MoE layers `(experts, top_k)`, taken from the
@@ -273,11 +273,8 @@ impl Deployment {
     /// routed experts.
     fn layer_weight_bytes(&self) -> f64 {
         let m = &self.model;
-        let dense = m.dense_layer_params() * self.weight_bytes();
-        if m.layer_groups.is_empty() {
-            return dense;
-        }
-        dense + m.routed_params() * self.precision.expert_bytes()
+        m.dense_layer_params() * self.weight_bytes()
+            + m.routed_params() * self.precision.expert_bytes()
     }
 
     /// Weight bytes held by one GPU.
@@ -307,11 +304,6 @@ impl Deployment {
     /// `tp > H_kv`).
     fn kv_heads_on_gpu(&self, kv_heads: u32) -> f64 {
         (f64::from(kv_heads) / f64::from(self.tp)).max(1.0)
-    }
-
-    /// KV heads stored on one GPU for the model's scalar `kv_heads`.
-    pub fn kv_heads_per_gpu(&self) -> f64 {
-        self.kv_heads_on_gpu(self.model.kv_heads)
     }
 
     /// KV bytes per cached token on one GPU for the layers that attend over

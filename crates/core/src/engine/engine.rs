@@ -568,6 +568,14 @@ impl<M: StepTimeModel> Engine<M> {
             .min((r.target - 1) / ct)
     }
 
+    /// The private KV blocks a request holds once `computed` of its tokens
+    /// are in the cache, `shared_chunks` prefix chunks of them shared: its
+    /// own tokens' blocks plus its sliding-window layers' blocks.
+    pub(super) fn private_blocks_for(&self, computed: u32, shared_chunks: u32) -> u32 {
+        (computed - shared_chunks * self.cfg.prefix_block_tokens).div_ceil(self.bs)
+            + self.cfg.capacity.window_blocks
+    }
+
     /// For waiting request `i` with `budget` tokens left: (prefix hits, first
     /// computed token, tokens to schedule, blocks to take) if it can be
     /// admitted now.
@@ -602,8 +610,7 @@ impl<M: StepTimeModel> Engine<M> {
         } else {
             whole
         };
-        // With its sliding-window layers' blocks, taken at admission.
-        let blocks = tokens.div_ceil(self.bs) + self.cfg.capacity.window_blocks;
+        let blocks = self.private_blocks_for(start + tokens, hits);
         let need = blocks + revive;
         let free = self.pool.free();
         (need + self.cfg.capacity.watermark_blocks <= free).then_some((hits, start, tokens, blocks))
@@ -633,20 +640,20 @@ impl<M: StepTimeModel> Engine<M> {
     fn leave_decode(&mut self, i: usize) {
         let g = self.g as i64;
         let now = self.now;
-        let bs = self.bs;
-        let ct = self.cfg.prefix_block_tokens;
-        let wb = self.cfg.capacity.window_blocks;
+        let r = self.req(i);
+        let computed = (r.coff + g) as u32;
+        let private = self.private_blocks_for(computed, r.shared_chunks);
         let r = self.req_mut(i);
         debug_assert!(r.decoding);
         r.decoding = false;
-        r.computed = (r.coff + g) as u32;
+        r.computed = computed;
         let generated = (r.goff + g) as u32;
         if generated > r.generated {
             // The last token came out at the end of the step just taken.
             r.last_token = now;
         }
         r.generated = generated;
-        r.private_blocks = (r.computed - r.shared_chunks * ct).div_ceil(bs) + wb;
+        r.private_blocks = private;
         r.epoch += 1;
         let coff = r.coff;
         let c = self.decode_class_index(coff);

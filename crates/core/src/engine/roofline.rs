@@ -213,16 +213,17 @@ impl Roofline {
 
     /// Memory seconds of what a step of `tokens` new tokens in `seqs`
     /// sequences reads besides the full-attention KV: the touched experts
-    /// and the sliding windows (0 for a dense full-attention model).
+    /// and the sliding windows (exactly 0 for a dense full-attention model).
     fn extra_memory(&self, tokens: f64, seqs: f64) -> f64 {
-        let mut bytes = 0.0;
+        let mut secs = 0.0;
         if self.expert_bytes > 0.0 {
-            bytes += self.expert_bytes * experts_touched(self.experts, self.top_k, tokens);
+            let touched = experts_touched(self.experts, self.top_k, tokens);
+            secs += self.expert_bytes * touched / self.weight_bw;
         }
         if self.window_kv_bytes_per_seq > 0.0 {
-            return bytes / self.weight_bw + seqs * self.window_kv_bytes_per_seq / self.kv_bw;
+            secs += seqs * self.window_kv_bytes_per_seq / self.kv_bw;
         }
-        bytes / self.weight_bw
+        secs
     }
 
     fn comm(&self, tokens: f64) -> f64 {
@@ -239,22 +240,14 @@ impl Roofline {
     fn host(&self, seqs: f64) -> f64 {
         self.overhead + self.overhead_per_seq * seqs
     }
-
-    /// Whether the model reads more than weights and full-attention KV.
-    fn has_extra_memory(&self) -> bool {
-        self.expert_bytes > 0.0 || self.window_kv_bytes_per_seq > 0.0
-    }
 }
 
 impl StepTimeModel for Roofline {
     fn decode_kernel(&self, n: u32) -> Option<DecodeKernel> {
-        let (mut weights, per_kv, per_token, per_attn) = self.rates();
+        let (weights, per_kv, per_token, per_attn) = self.rates();
         let n = f64::from(n);
-        if self.has_extra_memory() {
-            weights += self.extra_memory(n, n);
-        }
         Some(DecodeKernel {
-            memory0: weights,
+            memory0: weights + self.extra_memory(n, n),
             memory_per_kv: per_kv,
             compute0: n * per_token,
             compute_per_kv: per_attn,
@@ -264,12 +257,10 @@ impl StepTimeModel for Roofline {
     }
 
     fn step(&self, s: &BatchShape) -> StepTime {
-        let (mut weights, per_kv, per_token, per_attn) = self.rates();
+        let (weights, per_kv, per_token, per_attn) = self.rates();
         let tokens = f64::from(s.tokens());
         let seqs = f64::from(s.seqs());
-        if self.has_extra_memory() {
-            weights += self.extra_memory(tokens, seqs);
-        }
+        let weights = weights + self.extra_memory(tokens, seqs);
         let kv = s.decode_kv + s.prefill_kv;
         let mut memory = weights + kv * per_kv;
         let attn = s.decode_kv + s.prefill_attn;

@@ -133,10 +133,8 @@ impl<M: StepTimeModel> Engine<M> {
             if tokens == 0 {
                 continue;
             }
-            let shared = r.shared_chunks * self.cfg.prefix_block_tokens;
-            let blocks = (r.computed + tokens - shared).div_ceil(self.bs)
-                + self.cfg.capacity.window_blocks
-                - r.private_blocks;
+            let blocks =
+                self.private_blocks_for(r.computed + tokens, r.shared_chunks) - r.private_blocks;
             need += blocks;
             left -= tokens;
             plan.push((p, tokens, blocks));
@@ -231,7 +229,6 @@ impl<M: StepTimeModel> Engine<M> {
         let mut order = std::mem::take(&mut self.order_buf);
         self.running_slots(&mut order);
         let bs = self.bs;
-        let ct = self.cfg.prefix_block_tokens;
         let mut preempted = false;
         let mut idx = 0;
         while idx < order.len() && budget > 0 {
@@ -243,13 +240,8 @@ impl<M: StepTimeModel> Engine<M> {
                     (1, u32::from(computed.is_multiple_of(bs)))
                 } else {
                     let tokens = (r.target - r.computed).min(budget);
-                    let shared = r.shared_chunks * ct;
-                    (
-                        tokens,
-                        (r.computed + tokens - shared).div_ceil(bs)
-                            + self.cfg.capacity.window_blocks
-                            - r.private_blocks,
-                    )
+                    let held = self.private_blocks_for(r.computed + tokens, r.shared_chunks);
+                    (tokens, held - r.private_blocks)
                 }
             };
             let mut scheduled = true;
