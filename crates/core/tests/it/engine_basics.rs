@@ -286,7 +286,6 @@ fn the_front_end_caps_a_pod_at_high_concurrency() {
             osl: 200,
             requests: c * 10,
             warmup: c * 2,
-            ramp: SimDuration::from_secs(1),
         };
         closed_loop(&mut eng, SimDuration::from_millis(3), spec)
     };
