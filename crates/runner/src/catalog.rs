@@ -150,9 +150,9 @@ struct RawFrontEnd {
 /// The NIM/vLLM API server's work when a model's catalog entry has no fit
 /// of its own: the Llama-3.1-8B fit (models.yaml).
 pub const DEFAULT_FRONT_END: FrontEnd = FrontEnd {
-    request_ns: 1_000_000,
-    prompt_token_ns: 2_000,
-    output_token_ns: 61_000,
+    request_ns: 1_700_000,
+    prompt_token_ns: 1_500,
+    output_token_ns: 63_000,
 };
 
 /// GPUs and models by catalog key.

@@ -814,7 +814,7 @@ fn the_front_end_can_be_set_per_scenario() {
     let sc = load(&text("{perOutputToken: 5ms}"), &[]).unwrap();
     let fe = sc.resolved.deployment.model.frontend;
     assert_eq!(fe.output_token_ns, 5_000_000);
-    assert_eq!(fe.request_ns, 1_000_000, "the catalog's, unchanged");
+    assert_eq!(fe.request_ns, 1_700_000, "the catalog's, unchanged");
     let e = load(&text("{perRequest: -1}"), &[]).unwrap_err();
     assert!(e.contains("model.engine.frontEnd.perRequest"), "{e}");
 }
