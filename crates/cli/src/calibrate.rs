@@ -132,10 +132,9 @@ pub fn run_calibrate(cmd: CalibrateCmd) -> anyhow::Result<ExitCode> {
             .map(|m| format!("  {} (concurrency {})", m.file, m.concurrency)),
     )
     .chain([
-        "Fitted: stepOverheadMs, stepOverheadPerSeqUs, frontEnd.outputTokenUs, and the GPU's"
-            .to_string(),
-        "efficiency at this precision (cmpBf16 or cmpFp8); everything else is the catalog's."
-            .to_string(),
+        "Fitted: stepOverheadMs, stepOverheadPerSeqUs, frontEnd.outputTokenUs and".to_string(),
+        "frontEnd.requestUs, and the GPU's efficiency at this precision (cmpBf16 or".to_string(),
+        "cmpFp8); everything else is the catalog's.".to_string(),
         "Use with --catalog FILE.".to_string(),
     ])
     .collect::<Vec<_>>();

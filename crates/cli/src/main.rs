@@ -109,10 +109,10 @@ enum Command {
     Plan(sweep::plan::PlanCmd),
     /// Fit the catalog parameters your own benchmark of your NIM
     /// determines (host overhead per step and per sequence, the front end's
-    /// work per output token, the prefill GEMM efficiency) from AIPerf /
-    /// genai-perf profile_export JSON or CSV and vLLM benchmark_serving
-    /// result JSON, print the error per point before and after, and write a
-    /// catalog file for --catalog.
+    /// work per output token and per request, the prefill GEMM efficiency)
+    /// from AIPerf / genai-perf profile_export JSON or CSV and vLLM
+    /// benchmark_serving result JSON, print the error per point before and
+    /// after, and write a catalog file for --catalog.
     Calibrate(calibrate::CalibrateCmd),
     /// Combine the directories of `sweep --shard I/N` runs into exactly the
     /// files one unsharded run writes.

@@ -158,6 +158,7 @@ fn data_generated_with_known_parameters_is_fitted_back() {
         per_seq_us: 12.0,
         frontend_output_us: 70.0,
         eta_cmp: 0.55,
+        frontend_request_us: 2500.0,
     };
     let shapes = [
         (1, 2000, 200),
@@ -192,6 +193,10 @@ fn data_generated_with_known_parameters_is_fitted_back() {
         "{p:?}"
     );
     assert!(near(p.eta_cmp, truth.eta_cmp, 0.05), "{p:?}");
+    assert!(
+        near(p.frontend_request_us, truth.frontend_request_us, 0.10),
+        "{p:?}"
+    );
     // The catalog written loads, and gives the fitted engine.
     let text = calibrate::catalog_yaml(&b, &p, &["Calibrated by nimscale (test)".into()]).unwrap();
     let mut cat = Catalog::builtin().unwrap();
