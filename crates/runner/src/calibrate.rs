@@ -346,23 +346,14 @@ impl Params {
         r
     }
 
-    fn get(&self, i: usize) -> f64 {
-        [
-            self.step_overhead_ms,
-            self.per_seq_us,
-            self.frontend_output_us,
-            self.frontend_request_us,
-            self.eta_cmp,
-        ][i]
-    }
-
-    fn set(&mut self, i: usize, v: f64) {
+    /// The `i`th parameter, in the order of [`BOUNDS`].
+    fn slot(&mut self, i: usize) -> &mut f64 {
         match i {
-            0 => self.step_overhead_ms = v,
-            1 => self.per_seq_us = v,
-            2 => self.frontend_output_us = v,
-            3 => self.frontend_request_us = v,
-            _ => self.eta_cmp = v,
+            0 => &mut self.step_overhead_ms,
+            1 => &mut self.per_seq_us,
+            2 => &mut self.frontend_output_us,
+            3 => &mut self.frontend_request_us,
+            _ => &mut self.eta_cmp,
         }
     }
 }
@@ -370,7 +361,7 @@ impl Params {
 /// The log error beyond which a point counts as an outlier (30 %).
 const OUTLIER: f64 = 0.262_364_264_467_491;
 
-/// Search bounds per parameter.
+/// Search bounds per parameter, in the order of `Params::slot`.
 const BOUNDS: [(f64, f64); 5] = [
     (0.05, 30.0),
     (0.0, 200.0),
@@ -427,11 +418,11 @@ pub fn fit(base: &Resolved, points: &[Measured], sweeps: usize) -> Params {
         for (i, &(lo0, hi0)) in BOUNDS.iter().enumerate() {
             // Search around the current value, narrowing each sweep.
             let span = (hi0 - lo0) / (1 << (2 * sweep)) as f64;
-            let cur = p.get(i);
+            let cur = *p.slot(i);
             let (mut a, mut b) = ((cur - span / 2.0).max(lo0), (cur + span / 2.0).min(hi0));
             let eval = |x: f64| {
                 let mut q = p;
-                q.set(i, x);
+                *q.slot(i) = x;
                 loss(&q.apply(base), points)
             };
             let mut c = b - phi * (b - a);
@@ -454,7 +445,7 @@ pub fn fit(base: &Resolved, points: &[Measured], sweeps: usize) -> Params {
             }
             let (best, f_best) = if fc < fd { (c, fc) } else { (d, fd) };
             if f_best < eval(cur) {
-                p.set(i, best);
+                *p.slot(i) = best;
             }
         }
     }

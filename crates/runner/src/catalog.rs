@@ -148,7 +148,8 @@ struct RawFrontEnd {
 }
 
 /// The NIM/vLLM API server's work when a model's catalog entry has no fit
-/// of its own: the Llama-3.1-8B fit (models.yaml).
+/// of its own: the one fitted on the Llama-3.1-8B and 70B NIM tables
+/// together (models.yaml).
 pub const DEFAULT_FRONT_END: FrontEnd = FrontEnd {
     request_ns: 1_700_000,
     prompt_token_ns: 1_500,
